@@ -1,0 +1,141 @@
+"""Orchestration: read, render once, make the outputs, write them atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Location, OptionError, PublisherError
+from .manuscript import load
+from .metadata import slugify
+from .model import BookMeta, BuildOptions, RenderedBook
+from .render import render_book
+from .resources import Locator
+
+FORMATS = ("epub", "pdf")
+# dcterms:modified is required in an EPUB; with no SOURCE_DATE_EPOCH and no date in
+# the manuscript this fixed value stands in, so that builds stay reproducible.
+FALLBACK_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Output:
+    format: str
+    path: Path
+    size: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    book: RenderedBook
+    outputs: tuple[Output, ...]
+
+
+def source_date(meta: BookMeta, environ: dict[str, str] | None = None) -> tuple[dt.datetime, bool]:
+    """The build's timestamp and whether it came from SOURCE_DATE_EPOCH."""
+    env = os.environ if environ is None else environ
+    raw = env.get("SOURCE_DATE_EPOCH", "").strip()
+    if raw:
+        try:
+            return dt.datetime.fromtimestamp(int(raw), tz=dt.UTC), True
+        except (ValueError, OverflowError, OSError):
+            raise OptionError(
+                f"SOURCE_DATE_EPOCH={raw!r} is not a number of seconds",
+                hint="set it to an integer such as $(git log -1 --format=%ct), or unset it",
+            ) from None
+    if meta.date:
+        parts = [int(p) for p in meta.date.split("-")] + [1, 1]
+        return dt.datetime(parts[0], parts[1], parts[2], tzinfo=dt.UTC), False
+    return FALLBACK_DATE, False
+
+
+def render(manuscript_path: Path) -> RenderedBook:
+    manuscript = load(manuscript_path)
+    return render_book(manuscript, Locator(manuscript.root))
+
+
+def output_paths(book: RenderedBook, output: Path) -> dict[str, Path]:
+    slug = slugify(book.meta.title)
+    return {fmt: output / f"{slug}.{fmt}" for fmt in FORMATS}
+
+
+def build(options: BuildOptions) -> BuildResult:
+    for fmt in options.formats:
+        if fmt not in FORMATS:
+            raise OptionError(f"unknown output format '{fmt}'", hint="choose epub or pdf")
+    _check_styles(options.styles)
+    book = render(options.manuscript)
+    modified, from_env = source_date(book.meta)
+    makers: dict[str, Callable[[], bytes]] = {
+        "epub": lambda: _make_epub(book, options.styles, modified),
+        "pdf": lambda: _make_pdf(book, options.styles, modified if from_env else None),
+    }
+    paths = output_paths(book, options.output)
+    made: list[tuple[str, bytes, float]] = []
+    for fmt in options.formats:
+        start = time.perf_counter()
+        data = makers[fmt]()
+        made.append((fmt, data, time.perf_counter() - start))
+    # Every output is finished in memory before any is written: a failure above
+    # leaves all earlier outputs as they were.
+    _ensure_folder(options.output)
+    outputs = []
+    for fmt, data, seconds in made:
+        atomic_write(paths[fmt], data)
+        outputs.append(Output(fmt, paths[fmt], len(data), seconds))
+    return BuildResult(book, tuple(outputs))
+
+
+def _make_epub(book: RenderedBook, styles: Path, modified: dt.datetime) -> bytes:
+    from .epub import EpubInputs, make_epub
+
+    return make_epub(EpubInputs(book, styles, modified))
+
+
+def _make_pdf(book: RenderedBook, styles: Path, modified: dt.datetime | None) -> bytes:
+    from .pdf import PdfInputs, make_pdf
+
+    return make_pdf(PdfInputs(book, styles, modified))
+
+
+def _check_styles(styles: Path) -> None:
+    for name in ("base.css", "epub.css", "print.css"):
+        if not (styles / name).is_file():
+            raise OptionError(
+                f"stylesheet {name} not found in the styles folder", where=Location(styles),
+                hint="point --styles at a folder with base.css, epub.css, print.css and fonts/",
+            )
+
+
+def _ensure_folder(folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise OptionError("the output path is a file, not a folder", where=Location(folder))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PublisherError(f"cannot create the output folder: {exc.strerror}",
+                             where=Location(folder)) from None
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write beside the target, then rename: readers see the old file or the new
+    one, never a partial one, even if the process is killed."""
+    handle = tempfile.NamedTemporaryFile(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,71 @@
+"""What each task does, as plain functions returning an exit code. tasks.py only
+parses flags and calls these; errors become one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import PublisherError
+from .model import BuildOptions
+
+log = logging.getLogger("publisher")
+
+
+def setup_logging() -> None:
+    """Warnings go to stderr as the plain lines they are (`file:line: warning: ...`)."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+    # WeasyPrint's own messages are ours to report; its INFO chatter is not.
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+
+
+def guarded(action: Callable[[], int]) -> int:
+    setup_logging()
+    try:
+        return action()
+    except PublisherError as error:
+        print(str(error), file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: earlier outputs are unchanged", file=sys.stderr)
+        return 130
+
+
+def build(manuscript: Path, output: Path, styles: Path, formats: tuple[str, ...]) -> int:
+    from .build import build as run_build
+
+    def action() -> int:
+        result = run_build(BuildOptions(manuscript, output, styles, formats))
+        for out in result.outputs:
+            print(f"{out.format}: {out.path} ({out.size / 1024:.0f} KiB, {out.seconds:.2f} s)")
+        return 0
+
+    return guarded(action)
+
+
+def check(manuscript: Path, output: Path) -> int:
+    from .check import check_outputs
+
+    def action() -> int:
+        report = check_outputs(manuscript, output)
+        for line in report.lines():
+            print(line)
+        return 0 if report.ok else 4
+
+    return guarded(action)
+
+
+def clean(output: Path) -> int:
+    if output.is_dir():
+        shutil.rmtree(output)
+        print(f"removed {output}")
+    return 0

@@ -1,0 +1,80 @@
+"""A cover image made from the metadata when the manuscript gives none: a real
+PNG, so that reading systems show it in their library."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from .model import BookMeta
+
+WIDTH, HEIGHT = 1600, 2400
+BACKGROUND = (31, 42, 68)
+INK = (246, 241, 231)
+ACCENT = (201, 162, 91)
+MARGIN = 150
+
+
+def make_cover(meta: BookMeta, fonts: Path) -> bytes:
+    image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    width = WIDTH - 2 * MARGIN
+    bold = fonts / "GentiumBookPlus-Bold.ttf"
+    italic = fonts / "GentiumBookPlus-Italic.ttf"
+    regular = fonts / "GentiumBookPlus-Regular.ttf"
+
+    title_font, title_lines = _fit(draw, meta.title, bold, width, start=150, stop=60, max_lines=6)
+    y = 520
+    for line in title_lines:
+        draw.text((WIDTH / 2, y), line, font=title_font, fill=INK, anchor="ma")
+        y += int(title_font.size * 1.15)
+    y += 50
+    draw.line((WIDTH / 2 - 160, y, WIDTH / 2 + 160, y), fill=ACCENT, width=6)
+    y += 90
+    if meta.subtitle:
+        sub_font, sub_lines = _fit(draw, meta.subtitle, italic, width, start=80, stop=44, max_lines=4)
+        for line in sub_lines:
+            draw.text((WIDTH / 2, y), line, font=sub_font, fill=INK, anchor="ma")
+            y += int(sub_font.size * 1.25)
+    if meta.authors:
+        author_font, author_lines = _fit(
+            draw, ", ".join(meta.authors), regular, width, start=80, stop=44, max_lines=3
+        )
+        y = HEIGHT - 260 - int(author_font.size * 1.25) * (len(author_lines) - 1)
+        for line in author_lines:
+            draw.text((WIDTH / 2, y), line, font=author_font, fill=ACCENT, anchor="ma")
+            y += int(author_font.size * 1.25)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _fit(
+    draw: ImageDraw.ImageDraw, text: str, font_path: Path, width: int, *, start: int, stop: int,
+    max_lines: int,
+) -> tuple[ImageFont.FreeTypeFont, list[str]]:
+    """The largest size at which `text` wraps into at most `max_lines` lines."""
+    size = start
+    while True:
+        font = ImageFont.truetype(str(font_path), size)
+        lines = _wrap(draw, text, font, width)
+        if len(lines) <= max_lines or size <= stop:
+            return font, lines[:max_lines]
+        size -= 8
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        trial = f"{current} {word}".strip()
+        if current and draw.textlength(trial, font=font) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = trial
+    if current:
+        lines.append(current)
+    return lines

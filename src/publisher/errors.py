@@ -1,0 +1,88 @@
+"""Errors a user can cause, each carrying where it happened and how to fix it.
+
+Every failure that reaches the user is a `PublisherError`: the task layer prints
+`str(error)` as one line and exits with `error.exit_code`, never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in the user's files: `file`, `file:line` or `file:byte offset`."""
+
+    path: Path
+    line: int | None = None
+    byte: int | None = None
+
+    def __str__(self) -> str:
+        text = _display(self.path)
+        if self.line is not None:
+            text += f":{self.line}"
+        if self.byte is not None:
+            text += f" (byte {self.byte})"
+        return text
+
+
+def _display(path: Path) -> str:
+    """Paths relative to the working directory where possible: shorter, and no
+    machine-specific prefix in messages or golden files."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class PublisherError(Exception):
+    """A failure the user can act on: what went wrong, where, and what to do."""
+
+    exit_code = 1
+    code = "error"
+
+    def __init__(self, message: str, *, where: Location | None = None, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+
+    def __str__(self) -> str:
+        text = f"{self.where}: " if self.where else ""
+        text += f"error: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class ManuscriptError(PublisherError):
+    """The manuscript cannot be read: missing, not UTF-8, broken front matter."""
+
+    exit_code = 2
+
+
+class MetadataError(ManuscriptError):
+    """The book's metadata is missing something or has a wrong value."""
+
+
+class ResourceError(ManuscriptError):
+    """A file the manuscript refers to (an image, a cover) is missing or unusable."""
+
+
+class OptionError(PublisherError):
+    """An unknown or invalid build option."""
+
+    exit_code = 2
+
+
+class ToolError(PublisherError):
+    """An external tool (Java, EPUBCheck, poppler) is missing or failed to run."""
+
+    exit_code = 3
+
+
+class CheckFailed(PublisherError):
+    """Validation found errors or warnings in the built outputs."""
+
+    exit_code = 4

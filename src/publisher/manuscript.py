@@ -1,0 +1,104 @@
+"""Reading a manuscript from disk: a Markdown file, or a folder of them with an
+optional `book.yaml`. The only module here that reads the user's Markdown files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from .errors import Location, ManuscriptError, MetadataError
+from .metadata import build_meta, parse_yaml, split_front_matter
+from .model import Chapter, Manuscript
+from .text import read_text
+
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".txt")
+BOOK_FILE = "book.yaml"
+
+
+def load(path: Path) -> Manuscript:
+    if not path.exists():
+        raise ManuscriptError(
+            "manuscript not found",
+            where=Location(path),
+            hint="pass --manuscript a Markdown file or a folder of them",
+        )
+    if path.is_dir():
+        return _load_folder(path)
+    return _load_file(path)
+
+
+def _load_file(path: Path) -> Manuscript:
+    text = read_text(path)
+    front = split_front_matter(text, path)
+    meta = build_meta(front.data, front.lines, path)
+    return Manuscript(meta, (Chapter(path, front.body),), path.parent.resolve())
+
+
+def _load_folder(folder: Path) -> Manuscript:
+    book_file = folder / BOOK_FILE
+    data: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    if book_file.is_file():
+        data, lines = parse_yaml(read_text(book_file), book_file)
+    chapter_list = data.pop("chapters", None)
+    if chapter_list is None:
+        files = sorted(
+            (p for p in folder.iterdir() if p.suffix.lower() in MARKDOWN_SUFFIXES and p.is_file()),
+            key=_natural_key,
+        )
+        if not files:
+            raise ManuscriptError(
+                "no Markdown files (.md) in the manuscript folder",
+                where=Location(folder),
+                hint="add chapter files or list them under 'chapters:' in book.yaml",
+            )
+    else:
+        files = _chapter_files(chapter_list, folder, book_file, lines.get("chapters"))
+
+    chapters = []
+    front_matters = []
+    for file in files:
+        front = split_front_matter(read_text(file), file)
+        if front.data:
+            front_matters.append((file, front))
+        chapters.append(Chapter(file, front.body))
+
+    meta_source = book_file if book_file.is_file() else files[0]
+    for file, front in front_matters:
+        if data or file != files[0]:
+            raise MetadataError(
+                "metadata given in more than one place",
+                where=Location(file, 1),
+                hint=f"keep it in {BOOK_FILE} or in the first chapter's front matter, not both",
+            )
+        data, lines, meta_source = front.data, front.lines, file
+    meta = build_meta(data, lines, meta_source)
+    return Manuscript(meta, tuple(chapters), folder.resolve())
+
+
+def _chapter_files(value: Any, folder: Path, book_file: Path, line: int | None) -> list[Path]:
+    where = Location(book_file, line)
+    if not isinstance(value, list) or not value:
+        raise MetadataError("'chapters' must be a list of Markdown files", where=where)
+    root = folder.resolve()
+    files = []
+    for item in value:
+        if not isinstance(item, str):
+            raise MetadataError(f"chapter entry {item!r} is not a file name", where=where)
+        file = (folder / item).resolve()
+        if not file.is_relative_to(root):
+            raise ManuscriptError(
+                f"chapter '{item}' is outside the manuscript folder", where=where
+            )
+        if not file.is_file():
+            raise ManuscriptError(
+                f"chapter '{item}' not found", where=where, hint="check the name under 'chapters:'"
+            )
+        files.append(file)
+    return files
+
+
+def _natural_key(path: Path) -> list[Any]:
+    """'chapter-2' before 'chapter-10'."""
+    return [int(p) if p.isdigit() else p.lower() for p in re.split(r"(\d+)", path.name)]

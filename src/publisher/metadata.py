@@ -1,0 +1,229 @@
+"""Book metadata from YAML: Pandoc's key names, checked, with line numbers in errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Location, MetadataError, ResourceError
+from .model import BookMeta, Identifier
+
+# Pandoc's names for the metadata publisher understands. Anything else is rejected:
+# a misspelt key ("autor") would otherwise vanish without a word.
+KNOWN_KEYS = (
+    "title",
+    "subtitle",
+    "author",
+    "lang",
+    "date",
+    "rights",
+    "identifier",
+    "description",
+    "subject",
+    "publisher",
+    "cover-image",
+)
+
+_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_FRONT_MATTER_CLOSE = ("---", "...")
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    data: dict[str, Any]
+    lines: dict[str, int]  # key -> line number in the file
+    body: str  # the file's text with the front matter blanked out (line numbers kept)
+
+
+def split_front_matter(text: str, path: Path) -> FrontMatter:
+    """Pandoc's rule: a YAML block opened by `---` on the first line, closed by
+    `---` or `...`. The block is replaced by empty lines so that line numbers in
+    later messages are still the file's."""
+    lines = text.split("\n")
+    if not lines or lines[0].rstrip() != "---":
+        return FrontMatter({}, {}, text)
+    for end in range(1, len(lines)):
+        if lines[end].rstrip() in _FRONT_MATTER_CLOSE:
+            break
+    else:
+        raise MetadataError(
+            "front matter opened with '---' is never closed",
+            where=Location(path, 1),
+            hint="end it with a line '---' or '...'",
+        )
+    yaml_text = "\n".join(lines[1:end])
+    data, key_lines = parse_yaml(yaml_text, path, first_line=2)
+    body = "\n" * (end + 1) + "\n".join(lines[end + 1 :])
+    return FrontMatter(data, key_lines, body)
+
+
+def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, Any], dict[str, int]]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + first_line if mark else None
+        problem = exc.problem or exc.context or "cannot be parsed"
+        raise MetadataError(
+            f"invalid YAML: {problem}",
+            where=Location(path, line),
+            hint="check the indentation and quote values that contain ':'",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise MetadataError(f"invalid YAML: {exc}", where=Location(path, first_line)) from None
+    if data is None:
+        return {}, {}
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        raise MetadataError(
+            "metadata must be a mapping of keys to values",
+            where=Location(path, first_line),
+            hint="write 'title: My Book' style lines",
+        )
+    lines = {
+        str(key.value): key.start_mark.line + first_line
+        for key, _ in node.value
+        if isinstance(key, yaml.ScalarNode)
+    }
+    return {str(k): v for k, v in data.items()}, lines
+
+
+def build_meta(
+    data: dict[str, Any], lines: dict[str, int], path: Path, *, allowed: tuple[str, ...] = ()
+) -> BookMeta:
+    """Check every key and value."""
+
+    def where(key: str) -> Location:
+        return Location(path, lines.get(key))
+
+    for key in data:
+        if key not in KNOWN_KEYS and key not in allowed:
+            close = difflib.get_close_matches(key, (*KNOWN_KEYS, *allowed), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(KNOWN_KEYS)
+            raise MetadataError(f"unknown metadata key '{key}'", where=where(key), hint=hint)
+
+    def text(key: str, required: bool = False) -> str | None:
+        value = data.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                raise MetadataError(
+                    f"the book has no {key}",
+                    where=Location(path, lines.get(key, 1)),
+                    hint=f"add '{key}: ...' to the metadata",
+                )
+            return None
+        if isinstance(value, bool | list | dict):
+            raise MetadataError(
+                f"'{key}' must be text, not {type(value).__name__}", where=where(key)
+            )
+        return " ".join(str(value).split())
+
+    def text_list(key: str) -> tuple[str, ...]:
+        value = data.get(key)
+        if value is None:
+            return ()
+        items = value if isinstance(value, list) else [value]
+        out = []
+        for item in items:
+            if isinstance(item, dict) and "name" in item:
+                item = item["name"]
+            if isinstance(item, bool | list | dict) or item is None or not str(item).strip():
+                raise MetadataError(
+                    f"'{key}' must be a name or a list of names", where=where(key)
+                )
+            out.append(" ".join(str(item).split()))
+        return tuple(out)
+
+    title = text("title", required=True)
+    assert title is not None
+    lang = text("lang") or "en"
+    if not _LANG.match(lang):
+        raise MetadataError(
+            f"'lang: {lang}' is not a language tag", where=where("lang"), hint="use a BCP 47 tag such as en, en-GB, ru, zh-Hans"
+        )
+    date = _date(data.get("date"), where("date"))
+    authors = text_list("author")
+    cover = None
+    if data.get("cover-image") is not None:
+        cover_text = text("cover-image")
+        assert cover_text is not None
+        cover = (path.parent / cover_text).resolve()
+        if not cover.is_file():
+            raise ResourceError(
+                f"cover image '{cover_text}' not found", where=where("cover-image"),
+                hint="give a path relative to this file",
+            )
+    identifier = _identifier(data.get("identifier"), where("identifier"), title, authors, lang)
+    return BookMeta(
+        title=title,
+        subtitle=text("subtitle"),
+        authors=authors,
+        lang=lang,
+        date=date,
+        rights=text("rights"),
+        identifier=identifier,
+        description=text("description"),
+        subjects=text_list("subject"),
+        publisher=text("publisher"),
+        cover_image=cover,
+        source=path,
+    )
+
+
+def _date(value: Any, where: Location) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value).strip()
+    if _DATE.match(text):
+        try:
+            parts = [int(p) for p in text.split("-")]
+            dt.date(parts[0], *(parts[1:] + [1] * (3 - len(parts))))
+            return text
+        except ValueError:
+            pass
+    raise MetadataError(
+        f"'date: {text}' is not a date", where=where, hint="write it as YYYY-MM-DD, YYYY-MM or YYYY"
+    )
+
+
+def _identifier(value: Any, where: Location, title: str, authors: tuple[str, ...], lang: str) -> Identifier:
+    if value is None:
+        # Stable across builds: the same title, authors and language give the same id.
+        seed = "\n".join((title, *authors, lang))
+        return Identifier(f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'publisher:' + seed)}", "UUID")
+    if isinstance(value, list) and len(value) >= 1:
+        value = value[0]
+    if isinstance(value, dict):
+        text = value.get("text")
+        scheme = value.get("scheme")
+        if not text:
+            raise MetadataError("'identifier' needs a 'text' value", where=where)
+        return Identifier(str(text).strip(), str(scheme) if scheme else None)
+    if isinstance(value, bool | list) or not str(value).strip():
+        raise MetadataError("'identifier' must be text", where=where)
+    text = str(value).strip()
+    scheme = "ISBN" if re.fullmatch(r"(97[89])?[\d-]{9,13}[\dXx]", text.replace(" ", "")) else None
+    return Identifier(text, scheme)
+
+
+def slugify(text: str) -> str:
+    """A file name from a title: lower case, letters and digits joined by '-'."""
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in folded if not unicodedata.combining(c))
+    words = re.findall(r"\w+", folded.lower().replace("_", " "))
+    slug = "-".join(words)[:80].strip("-")
+    return slug or "book"

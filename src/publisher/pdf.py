@@ -1,0 +1,200 @@
+"""RenderedBook -> PDF through WeasyPrint, from the same chapter XHTML as the EPUB.
+
+The print document differs from the EPUB's only where paper needs it: notes move to
+their call (`float: footnote`), images point at their source files, and the whole
+book is one HTML document so that page numbers, running heads and the outline run
+across chapters. Every file WeasyPrint asks for goes through a fenced fetcher."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+from .errors import Location, ResourceError
+from .model import RenderedBook, RenderedChapter
+from .render import EPUB_NS, XHTML_NS, parse_body
+
+log = logging.getLogger("publisher")
+
+STYLESHEETS = ("base.css", "print.css")
+
+
+@dataclass(frozen=True)
+class PdfInputs:
+    book: RenderedBook
+    styles: Path
+    modified: dt.datetime | None  # written only when SOURCE_DATE_EPOCH or the manuscript gives it
+    variant: str | None = "pdf/ua-1"
+
+
+def print_html(book: RenderedBook) -> str:
+    """The whole book as one HTML5 document (serialised as HTML: WeasyPrint parses
+    HTML5, where a self-closed <a/> would swallow what follows)."""
+    meta = book.meta
+    sources = {r.href: r.source for r in book.resources}
+    head = [
+        '<meta charset="utf-8">',
+        f"<title>{escape(meta.title)}</title>",
+    ]
+    if meta.authors:
+        head.append(f'<meta name="author" content="{escape(", ".join(meta.authors))}">')
+    if meta.description or meta.subtitle:
+        head.append(f'<meta name="description" content="{escape(meta.description or meta.subtitle or "")}">')
+    if meta.subjects:
+        head.append(f'<meta name="keywords" content="{escape(", ".join(meta.subjects))}">')
+    if meta.date:
+        head.append(f'<meta name="dcterms.created" content="{escape(meta.date)}">')
+    body_parts = []
+    for chapter in book.chapters:
+        section = _print_chapter(chapter, sources)
+        body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
+    kind = "article" if book.single_article else "book"
+    return (
+        f'<!DOCTYPE html>\n<html lang="{meta.lang}" class="{kind}">\n<head>\n'
+        + "\n".join(head)
+        + "\n</head>\n<body>\n"
+        + "".join(body_parts)
+        + "</body>\n</html>\n"
+    )
+
+
+def _print_chapter(chapter: RenderedChapter, sources: dict[str, Path]) -> etree._Element:
+    tree = parse_body(chapter.body)
+    _strip_namespaces(tree)
+    section = tree[0]
+    # The article's headline carries the book title into the running head.
+    for h1 in section.iter("h1"):
+        if h1.getparent() is not None and h1.getparent().get("class") == "article-head":
+            h1.set("class", "book-title")
+    _notes_to_floats(section)
+    for img in section.iter("img"):
+        source = sources.get(img.get("src", ""))
+        if source is not None:
+            img.set("src", source.as_uri())
+    return section
+
+
+def _strip_namespaces(tree: etree._Element) -> None:
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        element.tag = etree.QName(element).localname
+        for name in list(element.attrib):
+            if name.startswith("{"):
+                value = element.attrib.pop(name)
+                if name == f"{{{EPUB_NS}}}type":
+                    element.set("data-epub-type", value)
+    etree.cleanup_namespaces(tree)
+
+
+def _notes_to_floats(section: etree._Element) -> None:
+    """Each note goes to its first call as a `float: footnote` span; later calls
+    to the same note become plain numbered links to it."""
+    notes = {aside.get("id"): aside for aside in section.iter("aside")
+             if aside.get("data-epub-type") == "footnote"}
+    if not notes:
+        return
+    placed: set[str] = set()
+    for ref in list(section.iter("a")):
+        if ref.get("data-epub-type") != "noteref":
+            continue
+        note_id = (ref.get("href") or "").lstrip("#")
+        aside = notes.get(note_id)
+        if aside is None:
+            continue
+        if note_id in placed:
+            ref.set("href", f"#{note_id}")
+            ref.attrib.pop("id", None)
+            continue
+        placed.add(note_id)
+        span = etree.Element("span", {"class": "footnote-float", "id": note_id, "data-n": ref.text or ""})
+        span.tail = ref.tail
+        _fill_note(span, aside)
+        parent = ref.getparent()
+        assert parent is not None
+        parent.replace(ref, span)
+    for block in list(section.iter("section")):
+        if block.get("class") == "footnotes":
+            parent = block.getparent()
+            assert parent is not None
+            parent.remove(block)
+
+
+def _fill_note(span: etree._Element, aside: etree._Element) -> None:
+    first = True
+    for block in aside:
+        block = copy.deepcopy(block)
+        for label in block.iter("a"):
+            if label.get("class") == "note-label":
+                parent = label.getparent()
+                assert parent is not None
+                if parent.text is None:
+                    parent.text = (label.tail or "").lstrip()
+                parent.remove(label)
+                break
+        inner = etree.SubElement(span, "span", {"class": "note-block" if not first else "note-first"})
+        inner.text = block.text
+        for child in block:
+            inner.append(child)
+        first = False
+
+
+class _Fence:
+    """WeasyPrint's URL fetcher, limited to an explicit set of local files."""
+
+    def __init__(self, allowed_roots: tuple[Path, ...], allowed_files: set[Path]) -> None:
+        from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+        roots = tuple(r.resolve() for r in allowed_roots)
+        refused: list[str] = []
+        self.refused = refused
+
+        class Fetcher(URLFetcher):  # type: ignore[misc]
+            def fetch(self, url: str, headers: Any = None) -> Any:
+                if url.startswith("file:"):
+                    from urllib.request import url2pathname
+
+                    path = Path(url2pathname(url.removeprefix("file:").split("?")[0])).resolve()
+                    if path in allowed_files or any(path.is_relative_to(r) for r in roots):
+                        return URLFetcherResponse(url, body=path.read_bytes())
+                refused.append(url)
+                raise ValueError(f"publisher does not fetch {url}")
+
+        self.fetcher = Fetcher()
+
+
+def make_pdf(inputs: PdfInputs) -> bytes:
+    import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
+
+    book = inputs.book
+    fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
+    fonts = FontConfiguration()
+    css = [
+        weasyprint.CSS(filename=str(inputs.styles / name), font_config=fonts,
+                       url_fetcher=fence.fetcher)
+        for name in STYLESHEETS
+    ]
+    html = print_html(book)
+    if inputs.modified is not None:
+        stamp = inputs.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
+        html = html.replace("</head>", f'<meta name="dcterms.modified" content="{stamp}">\n</head>', 1)
+    document = weasyprint.HTML(
+        string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
+    ).render(stylesheets=css, font_config=fonts)
+    data: bytes = document.write_pdf(pdf_variant=inputs.variant, font_config=fonts)
+    if fence.refused:
+        raise ResourceError(
+            f"the PDF renderer was refused {fence.refused[0]}",
+            where=Location(book.meta.source) if book.meta.source else None,
+            hint="only files inside the manuscript and styles folders are used",
+        )
+    return data

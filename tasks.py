@@ -1,0 +1,85 @@
+"""Invoke tasks: `invoke --list`. Each task parses its flags and calls one function
+of publisher.commands; nothing heavy is imported until a task runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from invoke import Context, Exit, task
+
+ROOT = Path(__file__).resolve().parent
+SRC = ROOT / "src"
+if str(SRC) not in sys.path:  # works before `pip install -e .` too
+    sys.path.insert(0, str(SRC))
+
+MANUSCRIPT = "manuscript"
+OUTPUT = "build"
+STYLES = str(ROOT / "styles")
+
+BUILD_HELP = {
+    "manuscript": "a Markdown file or a folder of them (default: manuscript/)",
+    "output": "folder for the outputs (default: build/)",
+    "styles": "folder with base.css, epub.css, print.css and fonts/ (default: styles/)",
+}
+
+
+def _done(code: int) -> None:
+    if code:
+        raise Exit(code=code)
+
+
+def _build(manuscript: str, output: str, styles: str, formats: tuple[str, ...]) -> None:
+    from publisher import commands
+
+    _done(commands.build(Path(manuscript), Path(output), Path(styles), formats))
+
+
+@task(help=BUILD_HELP)
+def build(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES) -> None:
+    """Build the EPUB and the PDF: build/<slug>.epub and build/<slug>.pdf."""
+    _build(manuscript, output, styles, ("epub", "pdf"))
+
+
+@task(help=BUILD_HELP)
+def epub(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES) -> None:
+    """Build only the EPUB."""
+    _build(manuscript, output, styles, ("epub",))
+
+
+@task(help=BUILD_HELP)
+def pdf(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES) -> None:
+    """Build only the PDF."""
+    _build(manuscript, output, styles, ("pdf",))
+
+
+@task(help={"manuscript": BUILD_HELP["manuscript"], "output": "folder holding the outputs to check"})
+def check(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT) -> None:
+    """Validate what was built: EPUBCheck on the EPUB, structure and fonts of the PDF.
+    Exits non-zero on any error or warning."""
+    from publisher import commands
+
+    _done(commands.check(Path(manuscript), Path(output)))
+
+
+@task(help={"output": "the folder to remove (default: build/)"})
+def clean(c: Context, output: str = OUTPUT) -> None:
+    """Remove the build folder."""
+    from publisher import commands
+
+    _done(commands.clean(Path(output)))
+
+
+@task(help={"k": "only tests matching this expression (pytest -k)"})
+def test(c: Context, k: str = "") -> None:
+    """Run the test suite (builds the fixtures once, runs EPUBCheck for real)."""
+    select = f" -k {k!r}" if k else ""
+    c.run(f"{sys.executable} -m pytest{select}", pty=False)
+
+
+@task
+def lint(c: Context) -> None:
+    """ruff (lint and format check) and mypy (strict)."""
+    c.run(f"{sys.executable} -m ruff check src tests tasks.py")
+    c.run(f"{sys.executable} -m ruff format --check src tests tasks.py")
+    c.run(f"{sys.executable} -m mypy")
