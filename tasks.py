@@ -6,7 +6,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from invoke import Context, Exit, task
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
 
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT / "src"
@@ -36,24 +38,32 @@ def _build(manuscript: str, output: str, styles: str, formats: tuple[str, ...]) 
 
 
 @task(help=BUILD_HELP)
-def build(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES) -> None:
+def build(
+    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES
+) -> None:
     """Build the EPUB and the PDF: build/<slug>.epub and build/<slug>.pdf."""
     _build(manuscript, output, styles, ("epub", "pdf"))
 
 
 @task(help=BUILD_HELP)
-def epub(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES) -> None:
+def epub(
+    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES
+) -> None:
     """Build only the EPUB."""
     _build(manuscript, output, styles, ("epub",))
 
 
 @task(help=BUILD_HELP)
-def pdf(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES) -> None:
+def pdf(
+    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES
+) -> None:
     """Build only the PDF."""
     _build(manuscript, output, styles, ("pdf",))
 
 
-@task(help={"manuscript": BUILD_HELP["manuscript"], "output": "folder holding the outputs to check"})
+@task(
+    help={"manuscript": BUILD_HELP["manuscript"], "output": "folder holding the outputs to check"}
+)
 def check(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT) -> None:
     """Validate what was built: EPUBCheck on the EPUB, structure and fonts of the PDF.
     Exits non-zero on any error or warning."""
@@ -74,7 +84,11 @@ def clean(c: Context, output: str = OUTPUT) -> None:
 def test(c: Context, k: str = "") -> None:
     """Run the test suite (builds the fixtures once, runs EPUBCheck for real)."""
     select = f" -k {k!r}" if k else ""
-    c.run(f"{sys.executable} -m pytest{select}", pty=False)
+    result = c.run(f"{sys.executable} -m pytest{select}", pty=False, warn=True)
+    if result is None or result.exited == 5:
+        # pytest's "no tests ran" must not pass (or fail) by accident.
+        raise Exit("test: no tests ran: check the -k expression or the tests folder", code=1)
+    _done(result.exited)
 
 
 @task

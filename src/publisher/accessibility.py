@@ -23,7 +23,12 @@ def accessibility_metadata(book: RenderedBook) -> list[tuple[str, str]]:
     sufficient = ["textual"] if all_described else ["textual,visual"]
     if images and all_described:
         sufficient.append("textual,visual")
-    features = ["structuralNavigation", "tableOfContents", "readingOrder", "displayTransformability"]
+    features = [
+        "structuralNavigation",
+        "tableOfContents",
+        "readingOrder",
+        "displayTransformability",
+    ]
     if images and all_described:
         features.append("alternativeText")
     if tables:
@@ -32,7 +37,8 @@ def accessibility_metadata(book: RenderedBook) -> list[tuple[str, str]]:
     summary = ["This publication has a table of contents and structured headings in reading order."]
     if images:
         summary.append(
-            "Every image has a text alternative." if all_described
+            "Every image has a text alternative."
+            if all_described
             else "Some images have no text alternative."
         )
     else:

@@ -108,7 +108,8 @@ def _check_styles(styles: Path) -> None:
     for name in ("base.css", "epub.css", "print.css"):
         if not (styles / name).is_file():
             raise OptionError(
-                f"stylesheet {name} not found in the styles folder", where=Location(styles),
+                f"stylesheet {name} not found in the styles folder",
+                where=Location(styles),
                 hint="point --styles at a folder with base.css, epub.css, print.css and fonts/",
             )
 
@@ -119,23 +120,22 @@ def _ensure_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PublisherError(f"cannot create the output folder: {exc.strerror}",
-                             where=Location(folder)) from None
+        raise PublisherError(
+            f"cannot create the output folder: {exc.strerror}", where=Location(folder)
+        ) from None
 
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write beside the target, then rename: readers see the old file or the new
     one, never a partial one, even if the process is killed."""
-    handle = tempfile.NamedTemporaryFile(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False
-    )
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with handle:
+        with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(handle.name, 0o644)
-        os.replace(handle.name, path)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        Path(temp).unlink(missing_ok=True)
         raise

@@ -34,7 +34,9 @@ def make_cover(meta: BookMeta, fonts: Path) -> bytes:
     draw.line((WIDTH / 2 - 160, y, WIDTH / 2 + 160, y), fill=ACCENT, width=6)
     y += 90
     if meta.subtitle:
-        sub_font, sub_lines = _fit(draw, meta.subtitle, italic, width, start=80, stop=44, max_lines=4)
+        sub_font, sub_lines = _fit(
+            draw, meta.subtitle, italic, width, start=80, stop=44, max_lines=4
+        )
         for line in sub_lines:
             draw.text((WIDTH / 2, y), line, font=sub_font, fill=INK, anchor="ma")
             y += int(sub_font.size * 1.25)
@@ -52,7 +54,13 @@ def make_cover(meta: BookMeta, fonts: Path) -> bytes:
 
 
 def _fit(
-    draw: ImageDraw.ImageDraw, text: str, font_path: Path, width: int, *, start: int, stop: int,
+    draw: ImageDraw.ImageDraw,
+    text: str,
+    font_path: Path,
+    width: int,
+    *,
+    start: int,
+    stop: int,
     max_lines: int,
 ) -> tuple[ImageFont.FreeTypeFont, list[str]]:
     """The largest size at which `text` wraps into at most `max_lines` lines."""
@@ -65,7 +73,9 @@ def _fit(
         size -= 8
 
 
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> list[str]:
+def _wrap(
+    draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int
+) -> list[str]:
     lines: list[str] = []
     current = ""
     for word in text.split():

@@ -50,13 +50,19 @@ def make_epub(inputs: EpubInputs) -> bytes:
     book.IDENTIFIER_ID = "pub-id"
     book.set_identifier(meta.identifier.value)
     if meta.identifier.scheme:
-        book.add_metadata(None, "meta", meta.identifier.scheme,
-                          {"refines": "#pub-id", "property": "identifier-type"})
+        book.add_metadata(
+            None,
+            "meta",
+            meta.identifier.scheme,
+            {"refines": "#pub-id", "property": "identifier-type"},
+        )
     book.add_metadata("DC", "title", meta.title, {"id": "title-main"})
     book.add_metadata(None, "meta", "main", {"refines": "#title-main", "property": "title-type"})
     if meta.subtitle:
         book.add_metadata("DC", "title", meta.subtitle, {"id": "title-sub"})
-        book.add_metadata(None, "meta", "subtitle", {"refines": "#title-sub", "property": "title-type"})
+        book.add_metadata(
+            None, "meta", "subtitle", {"refines": "#title-sub", "property": "title-type"}
+        )
     book.set_language(lang)
     for n, author in enumerate(meta.authors, start=1):
         book.add_author(author, uid=f"creator-{n}", role="aut")
@@ -81,32 +87,68 @@ def make_epub(inputs: EpubInputs) -> bytes:
 
     # Stylesheets and fonts.
     for name in STYLESHEETS:
-        add(epub.EpubItem(uid=f"css-{name.split('.')[0]}", file_name=f"styles/{name}",
-                          media_type="text/css", content=(inputs.styles / name).read_bytes()))
+        add(
+            epub.EpubItem(
+                uid=f"css-{name.split('.')[0]}",
+                file_name=f"styles/{name}",
+                media_type="text/css",
+                content=(inputs.styles / name).read_bytes(),
+            )
+        )
     for n, name in enumerate(FONT_FILES, start=1):
-        add(epub.EpubItem(uid=f"font-{n}", file_name=f"fonts/{name}", media_type="font/woff2",
-                          content=(inputs.styles / "fonts" / name).read_bytes()))
+        add(
+            epub.EpubItem(
+                uid=f"font-{n}",
+                file_name=f"fonts/{name}",
+                media_type="font/woff2",
+                content=(inputs.styles / "fonts" / name).read_bytes(),
+            )
+        )
 
     # Cover: the given image or one made from the metadata.
     if meta.cover_image:
         cover_bytes = meta.cover_image.read_bytes()
         suffix = meta.cover_image.suffix.lower()
-        cover_type = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}.get(suffix, "image/png")
+        cover_type = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}.get(
+            suffix, "image/png"
+        )
     else:
-        cover_bytes, suffix, cover_type = make_cover(meta, inputs.styles / "fonts"), ".png", "image/png"
+        cover_bytes, suffix, cover_type = (
+            make_cover(meta, inputs.styles / "fonts"),
+            ".png",
+            "image/png",
+        )
     cover_href = f"images/cover{suffix}"
-    add(epub.EpubItem(uid=COVER_IMAGE_ID, file_name=cover_href, media_type=cover_type,
-                      content=cover_bytes), ("cover-image",))
+    add(
+        epub.EpubItem(
+            uid=COVER_IMAGE_ID, file_name=cover_href, media_type=cover_type, content=cover_bytes
+        ),
+        ("cover-image",),
+    )
     for n, resource in enumerate(rendered.resources, start=1):
-        add(epub.EpubItem(uid=f"img-{n}", file_name=resource.href, media_type=resource.media_type,
-                          content=resource.source.read_bytes()))
+        add(
+            epub.EpubItem(
+                uid=f"img-{n}",
+                file_name=resource.href,
+                media_type=resource.media_type,
+                content=resource.source.read_bytes(),
+            )
+        )
 
     # Documents, in reading order.
-    cover_page = add(_doc(COVER_PAGE, "cover", _page(
-        lang, "Cover",
-        f'<section class="cover" epub:type="cover">'
-        f'<img src="{cover_href}" alt="Cover: {escape(meta.title)}" role="doc-cover" /></section>',
-    )))
+    cover_page = add(
+        _doc(
+            COVER_PAGE,
+            "cover",
+            _page(
+                lang,
+                "Cover",
+                f'<section class="cover" epub:type="cover">'
+                f'<img src="{cover_href}" alt="Cover: {escape(meta.title)}" role="doc-cover" />'
+                "</section>",
+            ),
+        )
+    )
     title_page = add(_doc(TITLE_PAGE, "titlepage", _page(lang, meta.title, _title_page(rendered))))
     chapters = [
         add(_doc(ch.file_name, f"chapter-{n}", _page(lang, ch.title, ch.body)))
@@ -114,8 +156,14 @@ def make_epub(inputs: EpubInputs) -> bytes:
     ]
     many = len(chapters) > 1
     add(_doc(NAV, "nav", _page(lang, "Contents", _nav_body(rendered, many), css=many)), ("nav",))
-    add(epub.EpubItem(uid="ncx", file_name="toc.ncx", media_type="application/x-dtbncx+xml",
-                      content=_ncx(rendered)))
+    add(
+        epub.EpubItem(
+            uid="ncx",
+            file_name="toc.ncx",
+            media_type="application/x-dtbncx+xml",
+            content=_ncx(rendered),
+        )
+    )
 
     spine: list[object] = [cover_page, title_page]
     if many:
@@ -138,14 +186,23 @@ def make_epub(inputs: EpubInputs) -> bytes:
 
 
 def _doc(file_name: str, uid: str, content: str) -> epub.EpubItem:
-    return epub.EpubItem(uid=uid, file_name=file_name, media_type="application/xhtml+xml",
-                         content=content.encode("utf-8"))
+    return epub.EpubItem(
+        uid=uid,
+        file_name=file_name,
+        media_type="application/xhtml+xml",
+        content=content.encode("utf-8"),
+    )
 
 
 def _page(lang: str, title: str, body: str, css: bool = True) -> str:
-    links = "".join(
-        f'<link rel="stylesheet" type="text/css" href="styles/{name}" />\n' for name in STYLESHEETS
-    ) if css else ""
+    links = (
+        "".join(
+            f'<link rel="stylesheet" type="text/css" href="styles/{name}" />\n'
+            for name in STYLESHEETS
+        )
+        if css
+        else ""
+    )
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n'
         f'<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" '
@@ -156,8 +213,10 @@ def _page(lang: str, title: str, body: str, css: bool = True) -> str:
 
 def _title_page(book: RenderedBook) -> str:
     meta = book.meta
-    parts = ['<section class="titlepage" epub:type="titlepage">\n',
-             f'<h1 class="title">{escape(meta.title)}</h1>\n']
+    parts = [
+        '<section class="titlepage" epub:type="titlepage">\n',
+        f'<h1 class="title">{escape(meta.title)}</h1>\n',
+    ]
     if meta.subtitle:
         parts.append(f'<p class="subtitle">{escape(meta.subtitle)}</p>\n')
     if meta.authors:
@@ -198,16 +257,14 @@ def _nav_entries(book: RenderedBook) -> tuple[TocEntry, ...]:
     # Levels relative to the shallowest heading, so that nesting never skips.
     entries = tuple(e for e in book.toc if e.title)
     if not entries:
-        return tuple(TocEntry(1, ch.title or f"Chapter {n}", ch.file_name)
-                     for n, ch in enumerate(book.chapters, start=1))
+        return tuple(
+            TocEntry(1, ch.title or f"Chapter {n}", ch.file_name)
+            for n, ch in enumerate(book.chapters, start=1)
+        )
     top = min(e.level for e in entries)
     fixed: list[TocEntry] = []
     for entry in entries:
-        level = entry.level - top + 1
-        if fixed:
-            level = min(level, fixed[-1].level + 1)
-        else:
-            level = 1
+        level = min(entry.level - top + 1, fixed[-1].level + 1) if fixed else 1
         fixed.append(TocEntry(level, entry.title, entry.href))
     return tuple(fixed)
 
@@ -222,12 +279,14 @@ def _nav_body(book: RenderedBook, many: bool) -> str:
         landmarks.append((f"{NAV}#toc", "toc", "Contents"))
     landmarks.append((first, "bodymatter", "Start of Content"))
     items = "".join(
-        f'<li><a epub:type="{kind}" href="{href}">{label}</a></li>\n' for href, kind, label in landmarks
+        f'<li><a epub:type="{kind}" href="{href}">{label}</a></li>\n'
+        for href, kind, label in landmarks
     )
     return (
         '<nav epub:type="toc" id="toc" role="doc-toc" aria-labelledby="toc-title">\n'
         f'<h1 id="toc-title">Contents</h1>\n{_toc_tree(_nav_entries(book))}</nav>\n'
-        '<nav epub:type="landmarks" id="landmarks" aria-labelledby="landmarks-title" hidden="hidden">\n'
+        '<nav epub:type="landmarks" id="landmarks" aria-labelledby="landmarks-title" '
+        'hidden="hidden">\n'
         f'<h2 id="landmarks-title">Landmarks</h2>\n<ol>\n{items}</ol>\n</nav>\n'
     )
 
@@ -236,13 +295,11 @@ def _ncx(book: RenderedBook) -> bytes:
     meta = book.meta
     points: list[str] = []
     depth = 0
-    order = 0
     open_levels: list[int] = []
-    for entry in _nav_entries(book):
+    for order, entry in enumerate(_nav_entries(book), start=1):
         while open_levels and open_levels[-1] >= entry.level:
             points.append("</navPoint>\n")
             open_levels.pop()
-        order += 1
         open_levels.append(entry.level)
         depth = max(depth, len(open_levels))
         points.append(
@@ -253,14 +310,15 @@ def _ncx(book: RenderedBook) -> bytes:
     points.extend("</navPoint>\n" for _ in open_levels)
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
-        f'<ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1" xml:lang="{meta.lang}">\n'
+        '<ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1" '
+        f'xml:lang="{meta.lang}">\n'
         f'<head>\n<meta name="dtb:uid" content="{escape(meta.identifier.value)}" />\n'
         f'<meta name="dtb:depth" content="{depth}" />\n'
         '<meta name="dtb:totalPageCount" content="0" />\n'
         '<meta name="dtb:maxPageNumber" content="0" />\n</head>\n'
         f"<docTitle><text>{escape(meta.title)}</text></docTitle>\n"
-        f'<navMap>\n{"".join(points)}</navMap>\n</ncx>\n'
-    ).encode("utf-8")
+        f"<navMap>\n{''.join(points)}</navMap>\n</ncx>\n"
+    ).encode()
 
 
 # A fixed time for every zip entry: the zip format's own epoch.
@@ -270,12 +328,14 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 class _ReproducibleZip(zipfile.ZipFile):
     """Entries with fixed dates and mode 0644, so that equal inputs give equal bytes."""
 
-    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):  # type: ignore[no-untyped-def, override]
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):  # type: ignore[no-untyped-def]
         if isinstance(zinfo_or_arcname, str):
             info = zipfile.ZipInfo(zinfo_or_arcname, date_time=_ZIP_DATE)
             info.external_attr = 0o644 << 16
             info.create_system = 3
-            info.compress_type = compress_type if compress_type is not None else zipfile.ZIP_DEFLATED
+            info.compress_type = (
+                compress_type if compress_type is not None else zipfile.ZIP_DEFLATED
+            )
             zinfo_or_arcname = info
         super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
 
@@ -283,7 +343,9 @@ class _ReproducibleZip(zipfile.ZipFile):
 class _ReproducibleWriter(epub.EpubWriter):  # type: ignore[misc]
     def write(self) -> None:
         self.out = _ReproducibleZip(self.file_name, "w", zipfile.ZIP_DEFLATED, compresslevel=9)
-        self.out.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        self.out.writestr(  # type: ignore[no-untyped-call]
+            "mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED
+        )
         self._write_container()
         self._write_opf()
         self._write_items()

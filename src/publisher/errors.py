@@ -12,18 +12,15 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Location:
-    """A place in the user's files: `file`, `file:line` or `file:byte offset`."""
+    """A place in the user's files: `file` or `file:line`."""
 
     path: Path
     line: int | None = None
-    byte: int | None = None
 
     def __str__(self) -> str:
         text = _display(self.path)
         if self.line is not None:
             text += f":{self.line}"
-        if self.byte is not None:
-            text += f" (byte {self.byte})"
         return text
 
 

@@ -88,9 +88,7 @@ def _chapter_files(value: Any, folder: Path, book_file: Path, line: int | None) 
             raise MetadataError(f"chapter entry {item!r} is not a file name", where=where)
         file = (folder / item).resolve()
         if not file.is_relative_to(root):
-            raise ManuscriptError(
-                f"chapter '{item}' is outside the manuscript folder", where=where
-            )
+            raise ManuscriptError(f"chapter '{item}' is outside the manuscript folder", where=where)
         if not file.is_file():
             raise ManuscriptError(
                 f"chapter '{item}' not found", where=where, hint="check the name under 'chapters:'"

@@ -18,6 +18,8 @@ from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
+from .text import FORBIDDEN
+
 # Primary and secondary quote marks by language (CLDR), as markdown-it wants them:
 # open double, close double, open single, close single.
 QUOTES: dict[str, str] = {
@@ -84,7 +86,9 @@ def make_parser(lang: str) -> MarkdownIt:
 
 def render(md: MarkdownIt, text: str, env: ChapterEnv) -> str:
     holder: dict[str, Any] = {"chapter": env, "docId": env.doc_id}
-    return md.render(text, holder)
+    # text.read_text has already removed these with a warning; this keeps the
+    # renderer safe for text from anywhere else.
+    return str(md.render(FORBIDDEN.sub("", text), holder))
 
 
 def _chapter(env: EnvType) -> ChapterEnv:
@@ -108,7 +112,7 @@ def _punctuation(state: StateCore) -> None:
     for block in state.tokens:
         if block.type != "inline" or not block.children:
             continue
-        for token in block.children:
+        for token in block.children or ():
             if token.type == "text" and ("--" in token.content or "..." in token.content):
                 for pattern, replacement in _DASHES:
                     token.content = pattern.sub(replacement, token.content)
@@ -166,8 +170,7 @@ def _figures(state: StateCore) -> None:
             token.type == "paragraph_open"
             and i + 2 < len(tokens)
             and tokens[i + 2].type == "paragraph_close"
-            and tokens[i + 1].children
-            and [c.type for c in tokens[i + 1].children] == ["image"]
+            and [c.type for c in tokens[i + 1].children or ()] == ["image"]
         ):
             figure = Token("figure", "figure", 0)
             figure.map = token.map
@@ -248,5 +251,5 @@ def _render_note_open(
 def _render_paragraph_open(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
-    label = env.pop("pending_label", "")
+    label = str(env.pop("pending_label", ""))
     return str(self.renderToken(tokens, idx, options, env)) + label

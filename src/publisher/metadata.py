@@ -36,6 +36,17 @@ _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _FRONT_MATTER_CLOSE = ("---", "...")
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, with dates kept as text: PyYAML's own date parsing raises a bare
+    ValueError on '2024-13-45'; we check dates ourselves, with the line."""
+
+
+_Loader.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
+)
+
+
 @dataclass(frozen=True)
 class FrontMatter:
     data: dict[str, Any]
@@ -67,8 +78,8 @@ def split_front_matter(text: str, path: Path) -> FrontMatter:
 
 def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, Any], dict[str, int]]:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else None
@@ -78,7 +89,7 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, An
             where=Location(path, line),
             hint="check the indentation and quote values that contain ':'",
         ) from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise MetadataError(f"invalid YAML: {exc}", where=Location(path, first_line)) from None
     if data is None:
         return {}, {}
@@ -107,7 +118,9 @@ def build_meta(
     for key in data:
         if key not in KNOWN_KEYS and key not in allowed:
             close = difflib.get_close_matches(key, (*KNOWN_KEYS, *allowed), n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(KNOWN_KEYS)
+            hint = (
+                f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(KNOWN_KEYS)
+            )
             raise MetadataError(f"unknown metadata key '{key}'", where=where(key), hint=hint)
 
     def text(key: str, required: bool = False) -> str | None:
@@ -136,9 +149,7 @@ def build_meta(
             if isinstance(item, dict) and "name" in item:
                 item = item["name"]
             if isinstance(item, bool | list | dict) or item is None or not str(item).strip():
-                raise MetadataError(
-                    f"'{key}' must be a name or a list of names", where=where(key)
-                )
+                raise MetadataError(f"'{key}' must be a name or a list of names", where=where(key))
             out.append(" ".join(str(item).split()))
         return tuple(out)
 
@@ -147,7 +158,9 @@ def build_meta(
     lang = text("lang") or "en"
     if not _LANG.match(lang):
         raise MetadataError(
-            f"'lang: {lang}' is not a language tag", where=where("lang"), hint="use a BCP 47 tag such as en, en-GB, ru, zh-Hans"
+            f"'lang: {lang}' is not a language tag",
+            where=where("lang"),
+            hint="use a BCP 47 tag such as en, en-GB, ru, zh-Hans",
         )
     date = _date(data.get("date"), where("date"))
     authors = text_list("author")
@@ -158,7 +171,8 @@ def build_meta(
         cover = (path.parent / cover_text).resolve()
         if not cover.is_file():
             raise ResourceError(
-                f"cover image '{cover_text}' not found", where=where("cover-image"),
+                f"cover image '{cover_text}' not found",
+                where=where("cover-image"),
                 hint="give a path relative to this file",
             )
     identifier = _identifier(data.get("identifier"), where("identifier"), title, authors, lang)
@@ -198,7 +212,9 @@ def _date(value: Any, where: Location) -> str | None:
     )
 
 
-def _identifier(value: Any, where: Location, title: str, authors: tuple[str, ...], lang: str) -> Identifier:
+def _identifier(
+    value: Any, where: Location, title: str, authors: tuple[str, ...], lang: str
+) -> Identifier:
     if value is None:
         # Stable across builds: the same title, authors and language give the same id.
         seed = "\n".join((title, *authors, lang))

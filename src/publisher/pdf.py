@@ -20,7 +20,7 @@ from lxml import etree
 
 from .errors import Location, ResourceError
 from .model import RenderedBook, RenderedChapter
-from .render import EPUB_NS, XHTML_NS, parse_body
+from .render import EPUB_NS, parse_body
 
 log = logging.getLogger("publisher")
 
@@ -47,7 +47,9 @@ def print_html(book: RenderedBook) -> str:
     if meta.authors:
         head.append(f'<meta name="author" content="{escape(", ".join(meta.authors))}">')
     if meta.description or meta.subtitle:
-        head.append(f'<meta name="description" content="{escape(meta.description or meta.subtitle or "")}">')
+        head.append(
+            f'<meta name="description" content="{escape(meta.description or meta.subtitle or "")}">'
+        )
     if meta.subjects:
         head.append(f'<meta name="keywords" content="{escape(", ".join(meta.subjects))}">')
     if meta.date:
@@ -72,7 +74,8 @@ def _print_chapter(chapter: RenderedChapter, sources: dict[str, Path]) -> etree.
     section = tree[0]
     # The article's headline carries the book title into the running head.
     for h1 in section.iter("h1"):
-        if h1.getparent() is not None and h1.getparent().get("class") == "article-head":
+        parent = h1.getparent()
+        if parent is not None and parent.get("class") == "article-head":
             h1.set("class", "book-title")
     _notes_to_floats(section)
     for img in section.iter("img"):
@@ -87,7 +90,7 @@ def _strip_namespaces(tree: etree._Element) -> None:
         if not isinstance(element.tag, str):
             continue
         element.tag = etree.QName(element).localname
-        for name in list(element.attrib):
+        for name in [str(n) for n in element.attrib]:
             if name.startswith("{"):
                 value = element.attrib.pop(name)
                 if name == f"{{{EPUB_NS}}}type":
@@ -98,8 +101,11 @@ def _strip_namespaces(tree: etree._Element) -> None:
 def _notes_to_floats(section: etree._Element) -> None:
     """Each note goes to its first call as a `float: footnote` span; later calls
     to the same note become plain numbered links to it."""
-    notes = {aside.get("id"): aside for aside in section.iter("aside")
-             if aside.get("data-epub-type") == "footnote"}
+    notes = {
+        aside.get("id"): aside
+        for aside in section.iter("aside")
+        if aside.get("data-epub-type") == "footnote"
+    }
     if not notes:
         return
     placed: set[str] = set()
@@ -112,10 +118,12 @@ def _notes_to_floats(section: etree._Element) -> None:
             continue
         if note_id in placed:
             ref.set("href", f"#{note_id}")
-            ref.attrib.pop("id", None)
+            ref.attrib.pop("id", "")
             continue
         placed.add(note_id)
-        span = etree.Element("span", {"class": "footnote-float", "id": note_id, "data-n": ref.text or ""})
+        span = etree.Element(
+            "span", {"class": "footnote-float", "id": note_id, "data-n": ref.text or ""}
+        )
         span.tail = ref.tail
         _fill_note(span, aside)
         parent = ref.getparent()
@@ -140,7 +148,9 @@ def _fill_note(span: etree._Element, aside: etree._Element) -> None:
                     parent.text = (label.tail or "").lstrip()
                 parent.remove(label)
                 break
-        inner = etree.SubElement(span, "span", {"class": "note-block" if not first else "note-first"})
+        inner = etree.SubElement(
+            span, "span", {"class": "note-block" if not first else "note-first"}
+        )
         inner.text = block.text
         for child in block:
             inner.append(child)
@@ -179,14 +189,17 @@ def make_pdf(inputs: PdfInputs) -> bytes:
     fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
     fonts = FontConfiguration()
     css = [
-        weasyprint.CSS(filename=str(inputs.styles / name), font_config=fonts,
-                       url_fetcher=fence.fetcher)
+        weasyprint.CSS(
+            filename=str(inputs.styles / name), font_config=fonts, url_fetcher=fence.fetcher
+        )
         for name in STYLESHEETS
     ]
     html = print_html(book)
     if inputs.modified is not None:
         stamp = inputs.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
-        html = html.replace("</head>", f'<meta name="dcterms.modified" content="{stamp}">\n</head>', 1)
+        html = html.replace(
+            "</head>", f'<meta name="dcterms.modified" content="{stamp}">\n</head>', 1
+        )
     document = weasyprint.HTML(
         string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
     ).render(stylesheets=css, font_config=fonts)

@@ -33,9 +33,14 @@ def render_book(manuscript: Manuscript, locate: Locate) -> RenderedBook:
         file_name = f"chapter-{number:0{width}d}.xhtml"
         found: list[Resource] = []
 
-        def resolve(src: str, line: int | None, _source: Path = chapter.source) -> str:
+        def resolve(
+            src: str,
+            line: int | None,
+            _source: Path = chapter.source,
+            _found: list[Resource] = found,
+        ) -> str:
             resource = locate(_source, src, line)
-            found.append(resource)
+            _found.append(resource)
             return resource.href
 
         env = ChapterEnv(doc_id=f"c{number}", used_ids=used_ids, resolve_image=resolve)
@@ -53,7 +58,9 @@ def render_book(manuscript: Manuscript, locate: Locate) -> RenderedBook:
             toc.append(TocEntry(1, title, f"{file_name}#{ident}"))
         else:
             title = chapter.source.stem
-        toc += [TocEntry(level, text, f"{file_name}#{ident}") for level, text, ident in env.headings]
+        toc += [
+            TocEntry(level, text, f"{file_name}#{ident}") for level, text, ident in env.headings
+        ]
         section_id = unique_id(f"chapter-{number}", used_ids)
         body = (
             f'<section id="{section_id}" class="chapter" epub:type="chapter" role="doc-chapter">\n'

@@ -42,18 +42,23 @@ class Locator:
         path = (source.parent / unquote(parts.path)).resolve()
         if not path.is_relative_to(self.root):
             raise ResourceError(
-                f"image '{src}' is outside the manuscript folder", where=where,
+                f"image '{src}' is outside the manuscript folder",
+                where=where,
                 hint="copy it into the manuscript folder",
             )
         if path in self._by_path:
             return self._by_path[path]
         if not path.is_file():
-            raise ResourceError(f"image '{src}' not found", where=where,
-                                hint="check the file name and that the path is relative to this file")
+            raise ResourceError(
+                f"image '{src}' not found",
+                where=where,
+                hint="check the file name and that the path is relative to this file",
+            )
         media_type = IMAGE_TYPES.get(path.suffix.lower())
         if media_type is None:
             raise ResourceError(
-                f"image '{src}' has an unsupported type", where=where,
+                f"image '{src}' has an unsupported type",
+                where=where,
                 hint="use PNG, JPEG, GIF, SVG or WebP",
             )
         _check_readable(path, media_type, where, src)
@@ -90,5 +95,6 @@ def _check_readable(path: Path, media_type: str, where: Location, src: str) -> N
     if not ok:
         raise ResourceError(
             f"image '{src}' is not a valid {media_type.split('/')[1].upper()} file",
-            where=where, hint="re-export the image or fix its file extension",
+            where=where,
+            hint="re-export the image or fix its file extension",
         )

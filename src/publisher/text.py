@@ -14,7 +14,7 @@ log = logging.getLogger("publisher")
 # Characters XML 1.0 forbids or discourages, which markdown-it passes through and
 # which make an XHTML document invalid: C0 controls but tab and line feed, DEL and
 # C1 controls, lone surrogates, and the non-characters.
-_FORBIDDEN = re.compile(
+FORBIDDEN = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
     "\U0001fffe\U0001ffff\U0002fffe\U0002ffff\U0003fffe\U0003ffff\U0004fffe\U0004ffff"
     "\U0005fffe\U0005ffff\U0006fffe\U0006ffff\U0007fffe\U0007ffff\U0008fffe\U0008ffff"
@@ -43,10 +43,10 @@ def decode(data: bytes, path: Path) -> str:
 
 def clean(text: str, path: Path, first_line: int = 1) -> str:
     """Remove forbidden characters, warning once per line that held any."""
-    if not _FORBIDDEN.search(text):
+    if not FORBIDDEN.search(text):
         return text
     seen: set[int] = set()
-    for match in _FORBIDDEN.finditer(text):
+    for match in FORBIDDEN.finditer(text):
         line = text.count("\n", 0, match.start()) + first_line
         if line not in seen:
             seen.add(line)
@@ -55,7 +55,7 @@ def clean(text: str, path: Path, first_line: int = 1) -> str:
                 Location(path, line),
                 ord(match.group()),
             )
-    return _FORBIDDEN.sub("", text)
+    return FORBIDDEN.sub("", text)
 
 
 def read_text(path: Path) -> str:

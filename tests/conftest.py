@@ -1,0 +1,106 @@
+"""Shared fixtures: each fixture book is built once per session; external tools
+are required under CI=true and skipped with a reason elsewhere."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from publisher.build import BuildResult, build  # noqa: E402
+from publisher.model import BuildOptions  # noqa: E402
+
+STYLES = ROOT / "styles"
+ARTICLE = ROOT / "manuscript"
+# A copy of ../shared/seed/article.txt, so that a clone alone can run the tests;
+# test_fidelity checks the copy against the original where it is present.
+SEED = ROOT / "tests" / "data" / "seed-article.txt"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from the current outputs instead of comparing",
+    )
+
+
+def need(tool: str) -> str:
+    """The path of an external tool; a failure under CI, a skip elsewhere."""
+    found = shutil.which(tool)
+    if found:
+        return found
+    message = f"{tool} is not installed (see README: system packages)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI must install it")
+    pytest.skip(message)
+
+
+@dataclass(frozen=True)
+class Built:
+    result: BuildResult
+    epub: Path
+    pdf: Path
+    folder: Path
+
+    def member(self, name: str) -> str:
+        with zipfile.ZipFile(self.epub) as z:
+            return z.read(name).decode("utf-8")
+
+
+def build_book(manuscript: Path, folder: Path, env: dict[str, str] | None = None) -> Built:
+    saved = dict(os.environ)
+    os.environ.pop("SOURCE_DATE_EPOCH", None)
+    os.environ.update(env or {})
+    try:
+        result = build(BuildOptions(manuscript, folder, STYLES))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    paths = {o.format: o.path for o in result.outputs}
+    return Built(result, paths["epub"], paths["pdf"], folder)
+
+
+@pytest.fixture(scope="session")
+def article(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build_book(ARTICLE, tmp_path_factory.mktemp("article"))
+
+
+@pytest.fixture(scope="session")
+def seed_lines() -> list[str]:
+    return SEED.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.fixture(scope="session")
+def epubcheck_report(article: Built) -> list[object]:
+    need("java")
+    from publisher.check import run_epubcheck
+
+    return list(run_epubcheck(article.epub))
+
+
+def pdftotext(pdf: Path) -> str:
+    tool = need("pdftotext")
+    return subprocess.run(
+        [tool, "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture
+def chdir_tmp(tmp_path: Path) -> Iterator[Path]:
+    old = Path.cwd()
+    os.chdir(tmp_path)
+    try:
+        yield tmp_path
+    finally:
+        os.chdir(old)
