@@ -73,16 +73,6 @@ def write(path: Path, text: str | bytes) -> Path:
             "missing-image.md:8: error: image 'images/map.png' not found",
         ),
         (
-            "remote-image.md",
-            GOOD + "\nSee ![x](https://example.org/x.png) here.\n",
-            "remote-image.md: error: image 'https://example.org/x.png' is not a relative path",
-        ),
-        (
-            "outside.md",
-            GOOD + "\n![x](../../etc/passwd.png)\n",
-            "outside.md:8: error: image '../../etc/passwd.png' is outside the manuscript folder",
-        ),
-        (
             "latin1.md",
             ("---\ntitle: Caf\xe9\n---\n").encode("latin-1"),
             "latin1.md:2: error: invalid UTF-8 at byte 14 (save the file as UTF-8)",
@@ -135,6 +125,24 @@ def test_failed_build_leaves_earlier_outputs_untouched(tmp_path: Path) -> None:
     assert [p.name for p in after] == [p.name for p in outputs], "partial or temporary files left"
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in after} == digests
     assert chapter.read_bytes() == broken
+
+
+def test_fenced_images_are_dropped_with_a_warning(tmp_path: Path) -> None:
+    """The fence's one rule: a warning naming file:line, the reference dropped,
+    the alt text kept; the build goes on."""
+    write(
+        tmp_path / "book" / "f.md",
+        GOOD + "\nSee ![a remote map](https://example.org/x.png).\n\n"
+        "![a secret](../../etc/passwd.png)\n",
+    )
+    proc = invoke("epub", "--manuscript", "book/f.md", "--output", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "book/f.md:8: warning: image 'https://example.org/x.png' dropped: "
+        "publisher never fetches URLs or absolute paths",
+        "book/f.md:10: warning: image '../../etc/passwd.png' dropped: "
+        "it is outside the manuscript folder",
+    ]
 
 
 def test_control_characters_are_removed_with_a_warning(tmp_path: Path) -> None:

@@ -7,17 +7,26 @@ from pathlib import Path
 import pytest
 
 from publisher.errors import ResourceError
-from publisher.markdown import ChapterEnv, make_parser, render
-from publisher.model import Resource
-from publisher.render import parse_body
+from publisher.model import BookMeta, Identifier, Manuscript, RenderedBook, Resource, SourceFile
+from publisher.render import parse_body, render_book
 
 
-def html(text: str, lang: str = "en", used: set[str] | None = None) -> str:
-    def resolve(src: str, line: int | None) -> str:
-        return f"images/{src}"
+def book(*texts: str, lang: str = "en", **meta: object) -> RenderedBook:
+    """Chapters rendered from in-memory Markdown files ch1.md, ch2.md, ..."""
+    root = Path("/virtual")
+    sources = tuple(SourceFile(root / f"ch{n}.md", t) for n, t in enumerate(texts, start=1))
+    info = BookMeta(title="T", lang=lang, identifier=Identifier("urn:x"), **meta)  # type: ignore[arg-type]
 
-    env = ChapterEnv(doc_id="c1", used_ids=set() if used is None else used, resolve_image=resolve)
-    out = render(make_parser(lang), text, env)
+    def locate(source: Path, src: str, line: int | None) -> Resource | None:
+        if src.startswith("http"):
+            return None
+        return Resource(root / src, f"images/{src}", "image/png", 10, 10)
+
+    return render_book(Manuscript(info, sources, root), locate)
+
+
+def html(text: str, lang: str = "en") -> str:
+    out = "".join(c.body for c in book(text, lang=lang).chapters)
     parse_body(out)  # well-formed, or this raises
     return out
 
@@ -40,11 +49,9 @@ def test_raw_html_is_text() -> None:
 
 
 def test_heading_ids_are_unique_across_chapters() -> None:
-    used: set[str] = set()
-    first = html("## Intro\n\n## Intro\n", used=used)
-    second = html("## Intro\n", used=used)
-    assert 'id="intro"' in first and 'id="intro-2"' in first
-    assert 'id="intro-3"' in second
+    first, second = book("## Intro\n\n## Intro\n", "## Intro\n").chapters
+    assert 'id="intro"' in first.body and 'id="intro-2"' in first.body
+    assert 'id="intro-3"' in second.body
 
 
 def test_heading_id_never_starts_with_a_digit() -> None:
@@ -82,21 +89,35 @@ def test_odd_input_stays_well_formed(text: str) -> None:
     html(text)
 
 
-def test_locator_rejects_paths_outside_the_fence(tmp_path: Path) -> None:
+def png(path: Path, size: tuple[int, int] = (4, 3)) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", size, "red").save(path, format="PNG")
+    return path
+
+
+def test_locator_fences_paths_outside_the_manuscript(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from publisher.resources import Locator
 
     (tmp_path / "book").mkdir()
-    (tmp_path / "secret.png").write_bytes(b"\x89PNG\r\n\x1a\n")
-    (tmp_path / "book" / "ok.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    png(tmp_path / "secret.png")
+    ok = png(tmp_path / "book" / "ok.png")
     locate = Locator(tmp_path / "book")
     chapter = tmp_path / "book" / "ch.md"
     assert locate(chapter, "ok.png", 1) == Resource(
-        (tmp_path / "book" / "ok.png").resolve(), "images/ok.png", "image/png"
+        ok.resolve(), "images/ok.png", "image/png", 4, 3
     )
-    assert locate(chapter, "./ok.png", 2).href == "images/ok.png"  # packaged once
+    assert locate(chapter, "./ok.png", 2) is locate(chapter, "ok.png", 2)  # packaged once
     for src in ("../secret.png", "/etc/passwd", "file:///etc/passwd", "http://127.0.0.1/x.png"):
-        with pytest.raises(ResourceError):
-            locate(chapter, src, 3)
+        assert locate(chapter, src, 3) is None
+    assert caplog.text.count("ch.md:3: warning: image") == 4
     (tmp_path / "book" / "fake.png").write_text("not a png")
     with pytest.raises(ResourceError, match="not a valid PNG"):
         locate(chapter, "fake.png", 4)
+    png(tmp_path / "book" / "really-png.jpg")
+    with pytest.raises(ResourceError, match="holds PNG data"):
+        locate(chapter, "really-png.jpg", 5)
+    with pytest.raises(ResourceError, match="ch.md:6: error: image 'gone.png' not found"):
+        locate(chapter, "gone.png", 6)

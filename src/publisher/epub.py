@@ -18,7 +18,7 @@ from ebooklib import epub
 
 from .accessibility import accessibility_metadata
 from .cover import make_cover
-from .model import RenderedBook, TocEntry
+from .model import BODY, RenderedBook, Resource, TocEntry
 
 FOLDER = "EPUB"
 NAV = "nav.xhtml"
@@ -131,11 +131,12 @@ def make_epub(inputs: EpubInputs) -> bytes:
                 uid=f"img-{n}",
                 file_name=resource.href,
                 media_type=resource.media_type,
-                content=resource.source.read_bytes(),
+                content=epub_image(resource, meta.image_max),
             )
         )
 
     # Documents, in reading order.
+    direction = meta.direction
     cover_page = add(
         _doc(
             COVER_PAGE,
@@ -146,16 +147,33 @@ def make_epub(inputs: EpubInputs) -> bytes:
                 f'<section class="cover" epub:type="cover">'
                 f'<img src="{cover_href}" alt="Cover: {escape(meta.title)}" role="doc-cover" />'
                 "</section>",
+                direction=direction,
             ),
         )
     )
-    title_page = add(_doc(TITLE_PAGE, "titlepage", _page(lang, meta.title, _title_page(rendered))))
+    front = [
+        add(
+            _doc(
+                page.file_name,
+                page.file_name.split(".")[0],
+                _page(lang, page.title, page.body, direction=direction),
+            )
+        )
+        for page in rendered.front
+    ]
     chapters = [
-        add(_doc(ch.file_name, f"chapter-{n}", _page(lang, ch.title, ch.body)))
-        for n, ch in enumerate(rendered.chapters, start=1)
+        add(
+            _doc(
+                ch.file_name,
+                ch.file_name.split(".")[0],
+                _page(lang, ch.title or meta.title, ch.body, direction=direction),
+            )
+        )
+        for ch in rendered.chapters
     ]
     many = len(chapters) > 1
-    add(_doc(NAV, "nav", _page(lang, "Contents", _nav_body(rendered, many), css=many)), ("nav",))
+    nav_body = _nav_body(rendered, many)
+    add(_doc(NAV, "nav", _page(lang, "Contents", nav_body, direction=direction)), ("nav",))
     add(
         epub.EpubItem(
             uid="ncx",
@@ -165,15 +183,16 @@ def make_epub(inputs: EpubInputs) -> bytes:
         )
     )
 
-    spine: list[object] = [cover_page, title_page]
+    spine: list[object] = [cover_page, *front]
     if many:
         spine.append(book.get_item_with_id("nav"))
     book.spine = spine + chapters
-    first = rendered.chapters[0].file_name
+    if direction == "rtl":
+        book.set_direction("rtl")
     book.guide = [
         {"type": "cover", "title": "Cover", "href": COVER_PAGE},
         {"type": "title-page", "title": "Title Page", "href": TITLE_PAGE},
-        {"type": "text", "title": "Beginning", "href": first},
+        {"type": "text", "title": "Beginning", "href": _start(rendered)},
     ]
     if many:
         book.guide.insert(2, {"type": "toc", "title": "Contents", "href": NAV})
@@ -194,7 +213,7 @@ def _doc(file_name: str, uid: str, content: str) -> epub.EpubItem:
     )
 
 
-def _page(lang: str, title: str, body: str, css: bool = True) -> str:
+def _page(lang: str, title: str, body: str, css: bool = True, direction: str = "ltr") -> str:
     links = (
         "".join(
             f'<link rel="stylesheet" type="text/css" href="styles/{name}" />\n'
@@ -203,30 +222,44 @@ def _page(lang: str, title: str, body: str, css: bool = True) -> str:
         if css
         else ""
     )
+    dir_attr = ' dir="rtl"' if direction == "rtl" else ""
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n'
         f'<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" '
-        f'lang="{lang}" xml:lang="{lang}">\n<head>\n<meta charset="utf-8" />\n'
+        f'lang="{lang}" xml:lang="{lang}"{dir_attr}>\n<head>\n<meta charset="utf-8" />\n'
         f"<title>{escape(title)}</title>\n{links}</head>\n<body>\n{body}</body>\n</html>\n"
     )
 
 
-def _title_page(book: RenderedBook) -> str:
-    meta = book.meta
-    parts = [
-        '<section class="titlepage" epub:type="titlepage">\n',
-        f'<h1 class="title">{escape(meta.title)}</h1>\n',
-    ]
-    if meta.subtitle:
-        parts.append(f'<p class="subtitle">{escape(meta.subtitle)}</p>\n')
-    if meta.authors:
-        parts.append(f'<p class="authors">{escape(", ".join(meta.authors))}</p>\n')
-    if meta.publisher:
-        parts.append(f'<p class="publisher">{escape(meta.publisher)}</p>\n')
-    if meta.rights:
-        parts.append(f'<p class="rights">{escape(meta.rights)}</p>\n')
-    parts.append("</section>\n")
-    return "".join(parts)
+def _start(book: RenderedBook) -> str:
+    """Where reading starts: the first chapter of the body (Apple Books opens there)."""
+    for chapter in book.chapters:
+        if chapter.matter == BODY:
+            return chapter.file_name
+    return book.chapters[0].file_name
+
+
+def epub_image(resource: Resource, max_side: int) -> bytes:
+    """The image as packaged: raster images larger than `max_side` are scaled down
+    (the PDF keeps the full resolution). Animated GIFs are kept as they are."""
+    data = resource.source.read_bytes()
+    if resource.media_type == "image/svg+xml" or max(resource.width, resource.height) <= max_side:
+        return data
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        if getattr(image, "is_animated", False):
+            return data
+        fmt = image.format or "PNG"
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        options: dict[str, object] = {"optimize": True}
+        if fmt == "JPEG":
+            options["quality"] = 88
+        elif fmt == "WEBP":
+            options = {"quality": 88, "method": 4}
+        image.save(out, format=fmt, **options)
+    return out.getvalue()
 
 
 def _toc_tree(entries: tuple[TocEntry, ...]) -> str:
@@ -270,14 +303,13 @@ def _nav_entries(book: RenderedBook) -> tuple[TocEntry, ...]:
 
 
 def _nav_body(book: RenderedBook, many: bool) -> str:
-    first = book.chapters[0].file_name
     landmarks = [
         (COVER_PAGE, "cover", "Cover"),
         (TITLE_PAGE, "titlepage", "Title Page"),
     ]
     if many:
         landmarks.append((f"{NAV}#toc", "toc", "Contents"))
-    landmarks.append((first, "bodymatter", "Start of Content"))
+    landmarks.append((_start(book), "bodymatter", "Start of Content"))
     items = "".join(
         f'<li><a epub:type="{kind}" href="{href}">{label}</a></li>\n'
         for href, kind, label in landmarks

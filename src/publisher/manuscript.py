@@ -9,10 +9,10 @@ from typing import Any
 
 from .errors import Location, ManuscriptError, MetadataError
 from .metadata import build_meta, parse_yaml, split_front_matter
-from .model import Chapter, Manuscript
+from .model import Manuscript, SourceFile
 from .text import read_text
 
-MARKDOWN_SUFFIXES = (".md", ".markdown", ".txt")
+MARKDOWN_SUFFIXES = (".md", ".markdown")
 BOOK_FILE = "book.yaml"
 
 
@@ -32,7 +32,7 @@ def _load_file(path: Path) -> Manuscript:
     text = read_text(path)
     front = split_front_matter(text, path)
     meta = build_meta(front.data, front.lines, path)
-    return Manuscript(meta, (Chapter(path, front.body),), path.parent.resolve())
+    return Manuscript(meta, (SourceFile(path, front.body),), path.parent.resolve())
 
 
 def _load_folder(folder: Path) -> Manuscript:
@@ -53,39 +53,48 @@ def _load_folder(folder: Path) -> Manuscript:
                 where=Location(folder),
                 hint="add chapter files or list them under 'chapters:' in book.yaml",
             )
+        entries: list[tuple[Path, str | None]] = [(f, None) for f in files]
     else:
-        files = _chapter_files(chapter_list, folder, book_file, lines.get("chapters"))
+        entries = _chapter_files(chapter_list, folder, Location(book_file, lines.get("chapters")))
 
-    chapters = []
-    front_matters = []
-    for file in files:
+    sources = []
+    meta_source = book_file if book_file.is_file() else entries[0][0]
+    for n, (file, part) in enumerate(entries):
         front = split_front_matter(read_text(file), file)
         if front.data:
-            front_matters.append((file, front))
-        chapters.append(Chapter(file, front.body))
-
-    meta_source = book_file if book_file.is_file() else files[0]
-    for file, front in front_matters:
-        if data or file != files[0]:
-            raise MetadataError(
-                "metadata given in more than one place",
-                where=Location(file, 1),
-                hint=f"keep it in {BOOK_FILE} or in the first chapter's front matter, not both",
-            )
-        data, lines, meta_source = front.data, front.lines, file
+            if data or n:
+                raise MetadataError(
+                    "metadata given in more than one place",
+                    where=Location(file, 1),
+                    hint=f"keep it in {BOOK_FILE} or in the first chapter's front matter",
+                )
+            data, lines, meta_source = front.data, front.lines, file
+        sources.append(SourceFile(file, front.body, part))
     meta = build_meta(data, lines, meta_source)
-    return Manuscript(meta, tuple(chapters), folder.resolve())
+    return Manuscript(meta, tuple(sources), folder.resolve())
 
 
-def _chapter_files(value: Any, folder: Path, book_file: Path, line: int | None) -> list[Path]:
-    where = Location(book_file, line)
+def _chapter_files(value: Any, folder: Path, where: Location) -> list[tuple[Path, str | None]]:
+    """`chapters:` in book.yaml: file names, or `{part: Title, chapters: [...]}`."""
     if not isinstance(value, list) or not value:
         raise MetadataError("'chapters' must be a list of Markdown files", where=where)
     root = folder.resolve()
-    files = []
+    out: list[tuple[Path, str | None]] = []
     for item in value:
+        if isinstance(item, dict) and set(item) == {"part", "chapters"}:
+            files = _chapter_files(item["chapters"], folder, where)
+            title = " ".join(str(item["part"]).split())
+            if not title:
+                raise MetadataError("a part needs a title", where=where)
+            out.append((files[0][0], title))
+            out += files[1:]
+            continue
         if not isinstance(item, str):
-            raise MetadataError(f"chapter entry {item!r} is not a file name", where=where)
+            raise MetadataError(
+                f"chapter entry {item!r} is not a file name",
+                where=where,
+                hint="list file names, or {part: Title, chapters: [files]}",
+            )
         file = (folder / item).resolve()
         if not file.is_relative_to(root):
             raise ManuscriptError(f"chapter '{item}' is outside the manuscript folder", where=where)
@@ -93,8 +102,10 @@ def _chapter_files(value: Any, folder: Path, book_file: Path, line: int | None) 
             raise ManuscriptError(
                 f"chapter '{item}' not found", where=where, hint="check the name under 'chapters:'"
             )
-        files.append(file)
-    return files
+        if any(file == seen for seen, _ in out):
+            raise MetadataError(f"chapter '{item}' is listed twice", where=where)
+        out.append((file, None))
+    return out
 
 
 def _natural_key(path: Path) -> list[Any]:

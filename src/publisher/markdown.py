@@ -1,5 +1,6 @@
-"""The Markdown dialect: one configured MarkdownIt and the render rules that give
-EPUB semantics (heading ids, figures, notes). Pure: text in, XHTML text out."""
+"""The Markdown dialect: one configured MarkdownIt and the rules that give EPUB
+semantics (heading ids and attributes, figures, notes, links, code). Pure: text
+in, tokens and XHTML text out; files are reached only through callbacks."""
 
 from __future__ import annotations
 
@@ -15,51 +16,79 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.attrs import attrs_plugin
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
+from .highlight import highlight
 from .text import FORBIDDEN
 
-# Primary and secondary quote marks by language (CLDR), as markdown-it wants them:
-# open double, close double, open single, close single.
-QUOTES: dict[str, str] = {
-    "en": "“”‘’",
-    "de": "„“‚‘",
-    "fr": "«\u202f\u202f»‹\u202f\u202f›",
-    "ru": "«»„“",
-    "uk": "«»„“",
-    "pl": "„”«»",
-    "cs": "„“‚‘",
-    "it": "«»“”",
-    "es": "«»“”",
-    "pt": "«»“”",
-    "nl": "‘’“”",
-    "sv": "””’’",
-    "fi": "””’’",
-    "da": "»«›‹",
-    "zh": "“”‘’",
-    "ja": "「」『』",
-    "el": "«»“”",
+# Primary and secondary quote marks by language (CLDR): open double, close double,
+# open single, close single.
+QUOTES: dict[str, tuple[str, str, str, str]] = {
+    "en": ("“", "”", "‘", "’"),
+    "de": ("„", "“", "‚", "‘"),
+    "fr": ("«\u202f", "\u202f»", "‹\u202f", "\u202f›"),
+    "ru": ("«", "»", "„", "“"),
+    "uk": ("«", "»", "„", "“"),
+    "be": ("«", "»", "„", "“"),
+    "pl": ("„", "”", "«", "»"),
+    "cs": ("„", "“", "‚", "‘"),
+    "it": ("«", "»", "“", "”"),
+    "es": ("«", "»", "“", "”"),
+    "pt": ("«", "»", "“", "”"),
+    "nl": ("‘", "’", "“", "”"),
+    "sv": ("”", "”", "’", "’"),
+    "fi": ("”", "”", "’", "’"),
+    "da": ("»", "«", "›", "‹"),
+    "el": ("«", "»", "“", "”"),
+    "zh": ("“", "”", "‘", "’"),
+    "ja": ("「", "」", "『", "』"),
+    "he": ("”", "”", "’", "’"),
+    "ar": ("”", "“", "’", "‘"),
 }
 
+# Attributes an author may set with `{...}`; anything else (onclick=, style=) is dropped.
+SPAN_ATTRIBUTES = ("id", "class", "lang", "dir")
+HEADING_ATTRIBUTES = ("lang", "dir", "epub:type")
+_NAME = re.compile(r"^[^\W\d][\w.-]*$")
+_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 
-def quotes_for(lang: str) -> str | list[str]:
-    quotes = QUOTES.get(lang.split("-")[0].lower(), QUOTES["en"])
-    if len(quotes) == 4:
-        return quotes
-    # French: guillemets with their narrow no-break spaces count as one "character".
-    return ["«\u202f", "\u202f»", "‹\u202f", "\u202f›"]
+
+def quotes_for(lang: str) -> list[str]:
+    return list(QUOTES.get(lang.split("-")[0].lower(), QUOTES["en"]))
 
 
 @dataclass
-class ChapterEnv:
-    """Per-render state, passed to markdown-it as `env`."""
+class Heading:
+    index: int  # position of heading_open in the file's token stream
+    level: int
+    text: str
+    ident: str
+    epub_type: str | None = None
+    unnumbered: bool = False
 
-    doc_id: str  # prefix for note ids, unique per chapter
+
+@dataclass
+class ParseEnv:
+    """State while one file is parsed."""
+
     used_ids: set[str]  # ids taken anywhere in the book
-    resolve_image: Callable[[str, int | None], str]  # (src, line) -> href in the book
-    headings: list[tuple[int, str, str]] = field(default_factory=list)  # level, text, id
-    notes: int = 0
+    headings: list[Heading] = field(default_factory=list)
+    anchors: dict[str, str] = field(default_factory=dict)  # id as written -> id in the book
+
+
+@dataclass
+class RenderEnv:
+    """State while one chapter is rendered."""
+
+    doc_id: str  # note ids are unique per chapter
+    resolve_image: Callable[[str, int | None], str | None]  # (src, line) -> href, None: dropped
+    resolve_link: Callable[[str, int | None], str | None]  # (href, line) -> href, None: dropped
+    heading_shift: int = 0  # the chapter's title becomes <h1>
+    note_numbers: dict[int, int] = field(default_factory=dict)  # note id -> number shown
+    ref_counts: dict[int, int] = field(default_factory=dict)
+    line: int | None = None  # the block being rendered, for messages
 
 
 def make_parser(lang: str) -> MarkdownIt:
@@ -69,53 +98,61 @@ def make_parser(lang: str) -> MarkdownIt:
     )
     md.enable(["smartquotes", "table", "strikethrough"])
     md.use(footnote_plugin).use(deflist_plugin)
+    md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
+    md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
     md.core.ruler.after("smartquotes", "punctuation", _punctuation)
     md.core.ruler.push("heading_ids", _heading_ids)
     md.core.ruler.push("figures", _figures)
-    md.add_render_rule("image", _render_image)
-    md.add_render_rule("figure", _render_figure)
-    md.add_render_rule("footnote_ref", _render_note_ref)
-    md.add_render_rule("footnote_block_open", _render_notes_open)
-    md.add_render_rule("footnote_block_close", lambda *a: "</section>\n")
-    md.add_render_rule("footnote_open", _render_note_open)
-    md.add_render_rule("footnote_close", lambda *a: "</aside>\n")
-    md.add_render_rule("footnote_anchor", lambda *a: "")
-    md.add_render_rule("paragraph_open", _render_paragraph_open)
+    md.core.ruler.push("checked_attributes", _checked_attributes)
+    rules: dict[str, Callable[..., str]] = {
+        "image": _render_image,
+        "figure": _render_figure,
+        "heading_open": _render_heading,
+        "heading_close": _render_heading,
+        "link_open": _render_link_open,
+        "link_close": _render_link_close,
+        "fence": _render_code,
+        "code_block": _render_code,
+        "footnote_ref": _render_note_ref,
+        "footnote_block_open": _render_notes_open,
+        "footnote_block_close": lambda *a: "</section>\n",
+        "footnote_open": _render_note_open,
+        "footnote_close": lambda *a: "</aside>\n",
+        "footnote_anchor": lambda *a: "",
+        "paragraph_open": _render_paragraph_open,
+        "span_open": _render_span_open,
+    }
+    for name, rule in rules.items():
+        md.add_render_rule(name, rule)
     return md
 
 
-def render(md: MarkdownIt, text: str, env: ChapterEnv) -> str:
-    holder: dict[str, Any] = {"chapter": env, "docId": env.doc_id}
-    # text.read_text has already removed these with a warning; this keeps the
-    # renderer safe for text from anywhere else.
-    return str(md.render(FORBIDDEN.sub("", text), holder))
+def parse(md: MarkdownIt, text: str, env: ParseEnv) -> tuple[list[Token], dict[str, Any]]:
+    """Tokens for a whole file, and markdown-it's env (it holds the notes)."""
+    holder: dict[str, Any] = {"parse": env}
+    # text.read_text has removed these with a warning; this keeps the parser safe
+    # for text from anywhere else.
+    tokens = md.parse(FORBIDDEN.sub("", text), holder)
+    return tokens, holder
 
 
-def _chapter(env: EnvType) -> ChapterEnv:
-    chapter = env["chapter"]
-    assert isinstance(chapter, ChapterEnv)
-    return chapter
+def render_tokens(md: MarkdownIt, tokens: Sequence[Token], env: RenderEnv) -> str:
+    return str(md.renderer.render(tokens, md.options, {"render": env}))
 
 
-# --- core rules ---------------------------------------------------------------
-
-_DASHES = (
-    (re.compile(r"(?<!-)---(?!-)"), "\u2014"),
-    (re.compile(r"(?<!-)--(?!-)"), "\u2013"),
-    (re.compile(r"\.\.\."), "\u2026"),
-)
+def _parse_env(env: EnvType) -> ParseEnv:
+    value = env["parse"]
+    assert isinstance(value, ParseEnv)
+    return value
 
 
-def _punctuation(state: StateCore) -> None:
-    """Pandoc's `smart` set: em and en dashes and the ellipsis, nothing more
-    (markdown-it's own `replacements` also rewrites (c), +- and '?....')."""
-    for block in state.tokens:
-        if block.type != "inline" or not block.children:
-            continue
-        for token in block.children or ():
-            if token.type == "text" and ("--" in token.content or "..." in token.content):
-                for pattern, replacement in _DASHES:
-                    token.content = pattern.sub(replacement, token.content)
+def _render_env(env: EnvType) -> RenderEnv:
+    value = env["render"]
+    assert isinstance(value, RenderEnv)
+    return value
+
+
+# --- text helpers -------------------------------------------------------------
 
 
 def plain_text(tokens: Sequence[Token]) -> str:
@@ -137,9 +174,10 @@ def slug(text: str) -> str:
 
 
 def unique_id(base: str, used: set[str]) -> str:
-    # An XML id must not start with a digit.
-    if not re.match(r"[^\W\d]", base):
-        base = "s-" + base
+    # An XML id must not start with a digit, nor contain a colon.
+    base = base.replace(":", "-")
+    if not _NAME.match(base):
+        base = "s-" + (slug(base) if not re.match(r"^[\w.-]+$", base) else base)
     candidate, n = base, 1
     while candidate in used:
         n += 1
@@ -148,15 +186,122 @@ def unique_id(base: str, used: set[str]) -> str:
     return candidate
 
 
-def _heading_ids(state: StateCore) -> None:
-    chapter = _chapter(state.env)
+def walk(tokens: Sequence[Token]) -> Any:
+    """Every token, inline children included."""
+    for token in tokens:
+        yield token
+        if token.children:
+            yield from walk(token.children)
+
+
+# --- core rules -----------------------------------------------------------------
+
+_TRAILING_ATTRS = re.compile(r"\s*\{([^{}]*)\}\s*$")
+_ATTR = re.compile(r'([#.][^\s#.=]+|[\w:-]+=(?:"[^"]*"|\S+)|-)')
+
+
+def _heading_attributes(state: StateCore) -> None:
+    """Pandoc's `# Title {#id .class key=value}` on headings."""
     tokens = state.tokens
     for i, token in enumerate(tokens):
-        if token.type == "heading_open":
-            text = plain_text(tokens[i + 1].children or [])
-            ident = unique_id(slug(text), chapter.used_ids)
-            token.attrSet("id", ident)
-            chapter.headings.append((int(token.tag[1]), text, ident))
+        if token.type != "heading_open":
+            continue
+        inline = tokens[i + 1]
+        children = inline.children or []
+        if not children or children[-1].type != "text":
+            continue
+        match = _TRAILING_ATTRS.search(children[-1].content)
+        if not match:
+            continue
+        children[-1].content = children[-1].content[: match.start()]
+        inline.content = _TRAILING_ATTRS.sub("", inline.content)
+        for item in _ATTR.findall(match.group(1)):
+            if item.startswith("#"):
+                token.meta["id"] = item[1:]
+            elif item.startswith("."):
+                if item == ".unnumbered":
+                    token.meta["unnumbered"] = True
+                else:
+                    token.attrJoin("class", item[1:])
+            elif item == "-":
+                token.meta["unnumbered"] = True
+            else:
+                key, value = item.split("=", 1)
+                value = value.strip('"')
+                if key == "epub:type" and _NAME.match(value):
+                    token.meta["epub_type"] = value
+                elif key in ("lang", "dir") and _valid_attribute(key, value):
+                    token.attrSet(key, value)
+
+
+def _valid_attribute(key: str, value: str) -> bool:
+    if key == "lang":
+        return bool(_LANG.match(value))
+    if key == "dir":
+        return value in ("ltr", "rtl", "auto")
+    if key == "id":
+        return bool(_NAME.match(value))
+    return key == "class" and all(_NAME.match(c) for c in value.split())
+
+
+def _checked_attributes(state: StateCore) -> None:
+    """Values of `{...}` attributes must be sane (a bad lang or id is dropped), and
+    ids unique across the book."""
+    env = _parse_env(state.env)
+    for token in walk(state.tokens):
+        if token.type == "heading_open" or not token.attrs:
+            continue
+        for key in SPAN_ATTRIBUTES:
+            if key in token.attrs and not _valid_attribute(key, str(token.attrs[key])):
+                del token.attrs[key]
+        ident = token.attrs.get("id")
+        if ident is not None:
+            final = unique_id(str(ident), env.used_ids)
+            env.anchors.setdefault(str(ident), final)
+            token.attrSet("id", final)
+
+
+_DASHES = (
+    (re.compile(r"(?<!-)---(?!-)"), "\u2014"),
+    (re.compile(r"(?<!-)--(?!-)"), "\u2013"),
+    (re.compile(r"\.\.\."), "\u2026"),
+)
+
+
+def _punctuation(state: StateCore) -> None:
+    """Pandoc's `smart` set: em and en dashes and the ellipsis, nothing more
+    (markdown-it's own `replacements` also rewrites (c), +- and '?....')."""
+    for block in state.tokens:
+        if block.type != "inline":
+            continue
+        for token in block.children or ():
+            if token.type == "text" and ("--" in token.content or "..." in token.content):
+                for pattern, replacement in _DASHES:
+                    token.content = pattern.sub(replacement, token.content)
+
+
+def _heading_ids(state: StateCore) -> None:
+    env = _parse_env(state.env)
+    tokens = state.tokens
+    for i, token in enumerate(tokens):
+        if token.type != "heading_open":
+            continue
+        text = plain_text(tokens[i + 1].children or [])
+        written = token.meta.get("id")
+        base = written if written and _NAME.match(written) else slug(text)
+        ident = unique_id(base, env.used_ids)
+        token.attrSet("id", ident)
+        env.anchors.setdefault(written or slug(text), ident)
+        env.headings.append(
+            Heading(
+                i,
+                int(token.tag[1]),
+                text,
+                ident,
+                token.meta.get("epub_type"),
+                bool(token.meta.get("unnumbered")),
+            )
+        )
 
 
 def _figures(state: StateCore) -> None:
@@ -174,6 +319,7 @@ def _figures(state: StateCore) -> None:
         ):
             figure = Token("figure", "figure", 0)
             figure.map = token.map
+            figure.level = token.level
             figure.children = tokens[i + 1].children
             figure.block = True
             out.append(figure)
@@ -181,17 +327,44 @@ def _figures(state: StateCore) -> None:
             continue
         out.append(token)
         i += 1
+    # Heading positions moved: recompute them.
+    if len(out) != len(tokens):
+        positions = {id(t): n for n, t in enumerate(out)}
+        for heading in _parse_env(state.env).headings:
+            heading.index = positions[id(tokens[heading.index])]
     state.tokens = out
 
 
 # --- render rules ---------------------------------------------------------------
 
+Rule = Callable[[RendererHTML, Sequence[Token], int, OptionsDict, EnvType], str]
+
+
+def _line(token: Token, env: RenderEnv) -> int | None:
+    return token.map[0] + 1 if token.map else env.line
+
+
+def _attrs(token: Token, skip: tuple[str, ...] = ()) -> str:
+    out = []
+    for key, value in (token.attrs or {}).items():
+        if key in skip:
+            continue
+        out.append(f' {key}="{escape(str(value))}"')
+        if key == "lang":
+            out.append(f' xml:lang="{escape(str(value))}"')
+    return "".join(out)
+
 
 def _image_tag(token: Token, env: EnvType, line: int | None) -> str:
-    src = token.attrGet("src") or ""
-    href = _chapter(env).resolve_image(str(src), line)
+    render = _render_env(env)
+    src = str(token.attrGet("src") or "")
     alt = plain_text(token.children or [])
-    return f'<img src="{escape(href)}" alt="{escape(alt)}" />'
+    href = render.resolve_image(src, line if line is not None else render.line)
+    if href is None:  # stopped by the fence: the text stays, the reference goes
+        return f'<span class="image-dropped">{escape(alt)}</span>'
+    return (
+        f'<img src="{escape(href)}" alt="{escape(alt)}"{_attrs(token, ("src", "alt", "title"))} />'
+    )
 
 
 def _render_image(
@@ -207,25 +380,99 @@ def _render_figure(
     image = (figure.children or [])[0]
     line = figure.map[0] + 1 if figure.map else None
     caption_text = str(image.attrGet("title") or "") or plain_text(image.children or [])
+    tag = _image_tag(image, env, line)
+    if tag.startswith("<span"):
+        return f"<p>{tag}</p>\n"
     caption = f"<figcaption>{escape(caption_text)}</figcaption>" if caption_text else ""
-    return f"<figure>{_image_tag(image, env, line)}{caption}</figure>\n"
+    return f"<figure>{tag}{caption}</figure>\n"
 
 
-def _note_ids(env: EnvType, note: int, sub: int = 0) -> tuple[str, str]:
-    doc = _chapter(env).doc_id
-    ref = f"fnref-{doc}-{note}" + (f"-{sub + 1}" if sub else "")
-    return f"fn-{doc}-{note}", ref
+def _render_heading(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    level = max(1, min(6, int(token.tag[1]) - _render_env(env).heading_shift))
+    if token.nesting == -1:
+        return f"</h{level}>\n"
+    return f"<h{level}{_attrs(token)}>"
+
+
+def _render_link_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    render = _render_env(env)
+    href = render.resolve_link(str(token.attrGet("href") or ""), render.line)
+    token.meta["dropped"] = href is None
+    if href is None:
+        return '<span class="link-dropped">'
+    title = token.attrGet("title")
+    extra = f' title="{escape(str(title))}"' if title else ""
+    return f'<a href="{escape(href)}"{extra}{_attrs(token, ("href", "title"))}>'
+
+
+def _render_link_close(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # Find the matching opening token to know whether it was dropped.
+    depth = 0
+    for i in range(idx - 1, -1, -1):
+        if tokens[i].type == "link_close":
+            depth += 1
+        elif tokens[i].type == "link_open":
+            if depth == 0:
+                return "</span>" if tokens[i].meta.get("dropped") else "</a>"
+            depth -= 1
+    return "</a>"
+
+
+def _render_code(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    language = token.info.strip().split()[0] if token.info.strip() else ""
+    code, lexer = highlight(token.content, language)
+    css = f' class="language-{escape(lexer)}"' if lexer else ""
+    return f'<pre class="code"><code{css}>{code}</code></pre>\n'
+
+
+def _render_span_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return f"<span{_attrs(tokens[idx])}>"
+
+
+def _render_paragraph_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    render = _render_env(env)
+    token = tokens[idx]
+    if token.map:
+        render.line = token.map[0] + 1
+    label = str(env.pop("pending_label", ""))
+    return str(self.renderToken(tokens, idx, options, env)) + label
+
+
+# Notes: numbered per chapter in the order of their first call, the same in the
+# EPUB and in the PDF; the plugin's own ids stay internal.
+
+
+def _note_ids(env: RenderEnv, number: int, call: int = 1) -> tuple[str, str]:
+    ref = f"fnref-{env.doc_id}-{number}" + (f"-{call}" if call > 1 else "")
+    return f"fn-{env.doc_id}-{number}", ref
 
 
 def _render_note_ref(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
-    meta = tokens[idx].meta
-    n = meta["id"] + 1
-    note_id, ref_id = _note_ids(env, n, meta.get("subId", 0))
+    render = _render_env(env)
+    note = tokens[idx].meta["id"]
+    number = render.note_numbers.setdefault(note, len(render.note_numbers) + 1)
+    call = render.ref_counts[note] = render.ref_counts.get(note, 0) + 1
+    note_id, ref_id = _note_ids(render, number, call)
     return (
         f'<a class="noteref" epub:type="noteref" role="doc-noteref" id="{ref_id}" '
-        f'href="#{note_id}">{n}</a>'
+        f'href="#{note_id}">{number}</a>'
     )
 
 
@@ -238,18 +485,12 @@ def _render_notes_open(
 def _render_note_open(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
-    n = tokens[idx].meta["id"] + 1
-    note_id, ref_id = _note_ids(env, n)
-    label = f'<a class="note-label" role="doc-backlink" href="#{ref_id}">{n}</a> '
+    render = _render_env(env)
+    number = render.note_numbers[tokens[idx].meta["id"]]
+    note_id, ref_id = _note_ids(render, number)
+    label = f'<a class="note-label" role="doc-backlink" href="#{ref_id}">{number}</a> '
     head = f'<aside class="footnote" epub:type="footnote" role="doc-footnote" id="{note_id}">'
     if idx + 1 < len(tokens) and tokens[idx + 1].type == "paragraph_open":
         env["pending_label"] = label  # placed inside the note's first paragraph
         return head
     return head + f"<p>{label}</p>"
-
-
-def _render_paragraph_open(
-    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
-) -> str:
-    label = str(env.pop("pending_label", ""))
-    return str(self.renderToken(tokens, idx, options, env)) + label

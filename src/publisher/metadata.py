@@ -29,6 +29,14 @@ KNOWN_KEYS = (
     "subject",
     "publisher",
     "cover-image",
+    "toc-depth",
+)
+# publisher's own settings, beside Pandoc's keys.
+EXTENSION_KEYS = (
+    "edition",
+    "dedication",
+    "split-level",
+    "epub-image-size",
 )
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -169,12 +177,35 @@ def build_meta(
         cover_text = text("cover-image")
         assert cover_text is not None
         cover = (path.parent / cover_text).resolve()
+        if not cover.is_relative_to(path.parent.resolve()):
+            raise ResourceError(
+                f"cover image '{cover_text}' is outside the manuscript folder",
+                where=where("cover-image"),
+                hint="copy it into the manuscript folder",
+            )
         if not cover.is_file():
             raise ResourceError(
                 f"cover image '{cover_text}' not found",
                 where=where("cover-image"),
                 hint="give a path relative to this file",
             )
+        if cover.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            raise ResourceError(
+                f"cover image '{cover_text}' must be a PNG or JPEG file",
+                where=where("cover-image"),
+                hint="every reading system shows PNG and JPEG covers",
+            )
+
+    def number(key: str, default: int | None, low: int, high: int) -> int | None:
+        value = data.get(key)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise MetadataError(
+                f"'{key}: {value}' must be a whole number from {low} to {high}", where=where(key)
+            )
+        return value
+
     identifier = _identifier(data.get("identifier"), where("identifier"), title, authors, lang)
     return BookMeta(
         title=title,
@@ -189,6 +220,11 @@ def build_meta(
         publisher=text("publisher"),
         cover_image=cover,
         source=path,
+        edition=text("edition"),
+        dedication=text("dedication"),
+        split_level=number("split-level", None, 1, 6),
+        toc_depth=number("toc-depth", 3, 1, 6) or 3,
+        image_max=number("epub-image-size", 1600, 64, 10000) or 1600,
     )
 
 

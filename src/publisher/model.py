@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -26,42 +26,62 @@ class BookMeta:
     publisher: str | None = None
     cover_image: Path | None = None
     source: Path | None = None  # the file the metadata was read from
+    # publisher's own settings, beside Pandoc's keys
+    edition: str | None = None
+    dedication: str | None = None
+    split_level: int | None = None  # heading level that starts a chapter; None: worked out
+    toc_depth: int = 3  # heading levels listed in the navigation
+    image_max: int = 1600  # longest side, in pixels, of raster images in the EPUB
 
     @property
     def full_title(self) -> str:
         return f"{self.title}: {self.subtitle}" if self.subtitle else self.title
 
+    @property
+    def direction(self) -> str:
+        return "rtl" if self.lang.split("-")[0].lower() in RTL_LANGUAGES else "ltr"
+
+
+RTL_LANGUAGES = frozenset({"ar", "he", "fa", "ur", "yi", "ps", "sd", "ug", "dv", "ku"})
+
 
 @dataclass(frozen=True)
-class Chapter:
-    """One chapter's Markdown, as read: front matter still in place so that
-    token line numbers are the file's own line numbers."""
+class SourceFile:
+    """One Markdown file as read: front matter blanked out, so that token line
+    numbers are the file's own line numbers. A file may hold several chapters."""
 
-    source: Path
+    path: Path
     text: str
+    part: str | None = None  # a part title from book.yaml that this file opens
 
 
 @dataclass(frozen=True)
 class Manuscript:
     meta: BookMeta
-    chapters: tuple[Chapter, ...]
+    sources: tuple[SourceFile, ...]
     root: Path  # the folder the manuscript's resources must stay inside
 
 
 @dataclass(frozen=True)
 class TocEntry:
-    level: int  # 1 = chapter title, 2 = section, ...
+    level: int  # 1 = top of the book's hierarchy (a part, or a chapter when no parts)
     title: str  # plain text
     href: str  # "chapter-01.xhtml#id"
 
 
 @dataclass(frozen=True)
 class Resource:
-    """A file the book packages: an image or the cover."""
+    """A file the book packages: an image."""
 
     source: Path  # resolved, inside the fence
     href: str  # path inside the book, e.g. "images/map.png"
     media_type: str
+    width: int = 0  # pixels; 0 for SVG
+    height: int = 0
+
+
+# Where a document sits in the book: EPUB landmarks and PDF page styles follow it.
+FRONT, BODY, BACK = "frontmatter", "bodymatter", "backmatter"
 
 
 @dataclass(frozen=True)
@@ -70,13 +90,17 @@ class RenderedChapter:
     title: str
     body: str  # a well-formed XHTML <section> element, XHTML namespace implied
     toc: tuple[TocEntry, ...]
-    resources: tuple[Resource, ...] = ()
+    kind: str = "chapter"  # an epub:type: chapter, part, appendix, dedication, ...
+    matter: str = BODY
+    in_part: bool = False  # a chapter inside a part (one level deeper in outlines)
+    source: Path | None = None
 
 
 @dataclass(frozen=True)
 class RenderedBook:
     meta: BookMeta
     chapters: tuple[RenderedChapter, ...]
+    front: tuple[RenderedChapter, ...] = ()  # title, copyright and dedication pages
     resources: tuple[Resource, ...] = ()
     single_article: bool = False  # one chapter titled by the book: no separate PDF title page
 
@@ -91,5 +115,3 @@ class BuildOptions:
     output: Path
     styles: Path
     formats: tuple[str, ...] = ("epub", "pdf")
-    source_date_epoch: int | None = None  # from SOURCE_DATE_EPOCH
-    extra: dict[str, str] = field(default_factory=dict)

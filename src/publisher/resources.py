@@ -1,15 +1,23 @@
-"""The fence around resources: images are taken only from inside the manuscript
-folder, by relative path, after resolving `..` and links. Anything else (a URL, an
-absolute path, a file outside the folder) is an error naming `file:line`."""
+"""The fence around resources. Images are taken only from inside the manuscript
+folder, by relative path, after resolving `..` and symbolic links.
+
+One rule for what the fence stops (a URL, an absolute path, a file outside the
+folder): a warning naming `file:line`, and the reference is dropped (the image's
+alt text stays in its place). A missing, unreadable or broken image inside the
+folder is an author's mistake and an error."""
 
 from __future__ import annotations
 
+import logging
 import re
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .errors import Location, ResourceError
 from .model import Resource
+
+log = logging.getLogger("publisher")
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -19,6 +27,15 @@ IMAGE_TYPES = {
     ".svg": "image/svg+xml",
     ".webp": "image/webp",
 }
+PILLOW_FORMATS = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+}
+# Decoding a 20,000 x 20,000 image takes over a gigabyte; no book needs more than this.
+MAX_PIXELS = 60_000_000
+MAX_SVG_BYTES = 10_000_000
 
 
 class Locator:
@@ -29,30 +46,21 @@ class Locator:
         self._by_path: dict[Path, Resource] = {}
         self._hrefs: set[str] = set()
 
-    def __call__(self, source: Path, src: str, line: int | None) -> Resource:
+    def __call__(self, source: Path, src: str, line: int | None) -> Resource | None:
         where = Location(source, line)
         parts = urlsplit(src)
-        if parts.scheme or parts.netloc or src.startswith("/"):
-            raise ResourceError(
-                f"image '{src}' is not a relative path",
-                where=where,
-                hint="publisher never fetches URLs or absolute paths: copy the image into the "
-                "manuscript folder and refer to it relatively",
-            )
+        if parts.scheme or parts.netloc or src.startswith(("/", "\\")):
+            return _fenced(src, where, "publisher never fetches URLs or absolute paths")
         path = (source.parent / unquote(parts.path)).resolve()
         if not path.is_relative_to(self.root):
-            raise ResourceError(
-                f"image '{src}' is outside the manuscript folder",
-                where=where,
-                hint="copy it into the manuscript folder",
-            )
+            return _fenced(src, where, "it is outside the manuscript folder")
         if path in self._by_path:
             return self._by_path[path]
         if not path.is_file():
             raise ResourceError(
                 f"image '{src}' not found",
                 where=where,
-                hint="check the file name and that the path is relative to this file",
+                hint="check the file name; paths are relative to the chapter's file",
             )
         media_type = IMAGE_TYPES.get(path.suffix.lower())
         if media_type is None:
@@ -61,8 +69,8 @@ class Locator:
                 where=where,
                 hint="use PNG, JPEG, GIF, SVG or WebP",
             )
-        _check_readable(path, media_type, where, src)
-        resource = Resource(path, self._href(path), media_type)
+        width, height = _inspect(path, media_type, where, src)
+        resource = Resource(path, self._href(path), media_type, width, height)
         self._by_path[path] = resource
         return resource
 
@@ -76,25 +84,60 @@ class Locator:
         return href
 
 
-def _check_readable(path: Path, media_type: str, where: Location, src: str) -> None:
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(512)
-    except OSError as exc:
-        raise ResourceError(f"image '{src}' cannot be read: {exc.strerror}", where=where) from None
-    signatures = {
-        "image/png": (b"\x89PNG\r\n\x1a\n",),
-        "image/jpeg": (b"\xff\xd8\xff",),
-        "image/gif": (b"GIF87a", b"GIF89a"),
-        "image/webp": (b"RIFF",),
-    }
+def _fenced(src: str, where: Location, why: str) -> None:
+    log.warning("%s: warning: image '%s' dropped: %s", where, src, why)
+    return None
+
+
+def _inspect(path: Path, media_type: str, where: Location, src: str) -> tuple[int, int]:
+    """Checks that the file really is an image of its type, of a sane size."""
     if media_type == "image/svg+xml":
-        ok = b"<svg" in head or b"<?xml" in head
-    else:
-        ok = head.startswith(signatures[media_type])
-    if not ok:
+        _check_svg(path, where, src)
+        return 0, 0
+    from PIL import Image
+
+    kind = media_type.split("/")[1].upper()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:  # reads the header only
+                fmt, (width, height) = image.format, image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        fmt, width, height = PILLOW_FORMATS[media_type], MAX_PIXELS, MAX_PIXELS
+    except OSError as exc:
         raise ResourceError(
-            f"image '{src}' is not a valid {media_type.split('/')[1].upper()} file",
+            f"image '{src}' is not a valid {kind} file ({exc.__class__.__name__})",
+            where=where,
+            hint="re-export the image or fix its file extension",
+        ) from None
+    if fmt != PILLOW_FORMATS[media_type]:
+        raise ResourceError(
+            f"image '{src}' is not a valid {kind} file (it holds {fmt} data)",
             where=where,
             hint="re-export the image or fix its file extension",
         )
+    if width * height > MAX_PIXELS:
+        raise ResourceError(
+            f"image '{src}' is too large ({width} x {height} pixels)",
+            where=where,
+            hint=f"scale it down below {MAX_PIXELS // 1_000_000} megapixels",
+        )
+    return width, height
+
+
+def _check_svg(path: Path, where: Location, src: str) -> None:
+    from lxml import etree
+
+    if path.stat().st_size > MAX_SVG_BYTES:
+        raise ResourceError(f"image '{src}' is larger than 10 MB", where=where)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    try:
+        root = etree.parse(str(path), parser).getroot()
+    except etree.XMLSyntaxError as exc:
+        raise ResourceError(
+            f"image '{src}' is not a well-formed SVG file ({exc.msg})",
+            where=where,
+            hint="re-export it from the drawing program",
+        ) from None
+    if etree.QName(root).localname != "svg":
+        raise ResourceError(f"image '{src}' is not an SVG file", where=where)
