@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up publisher on a fresh Debian/Ubuntu machine: the system libraries
 # WeasyPrint needs (Pango), Java for EPUBCheck, poppler for PDF inspection, then
-# the Python package with its dev tools. Safe to run again.
+# the Python package with its dev tools, then the checkers the tests run
+# (.ci/install-checkers). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -29,4 +30,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 python3 -m pip install -q --root-user-action=ignore -e ".[dev]"
+
+# The real reading systems and checkers that `invoke check` and the tests run:
+# Chromium, Calibre, DAISY Ace and epub.js (no browser download). Skip with
+# PUBLISHER_NO_CHECKERS=1 for a build-only machine; those tests then skip.
+if [ "${PUBLISHER_NO_CHECKERS:-}" != "1" ]; then
+  bash .ci/install-checkers
+fi
 echo "setup: done. Build with 'invoke build', test with 'invoke test'."

@@ -119,5 +119,5 @@ def test_locator_fences_paths_outside_the_manuscript(
     png(tmp_path / "book" / "really-png.jpg")
     with pytest.raises(ResourceError, match="holds PNG data"):
         locate(chapter, "really-png.jpg", 5)
-    with pytest.raises(ResourceError, match="ch.md:6: error: image 'gone.png' not found"):
+    with pytest.raises(ResourceError, match=r"ch.md:6: error: image 'gone.png' not found"):
         locate(chapter, "gone.png", 6)

@@ -174,7 +174,7 @@ def test_epubjs_opens_the_book_and_lists_the_toc(epubjs: dict[str, Any], article
 def test_epubjs_turns_every_page_without_error(epubjs: dict[str, Any], article: Built) -> None:
     assert epubjs["console_errors"] == []
     assert epubjs["page_errors"] == []
-    assert epubjs["failed_requests"] == []
+    assert epubjs["failed_requests"] == [] and epubjs["not_served"] == []
     assert epubjs["at_end"] and not epubjs["timed_out"] and "stuck_at" not in epubjs
     assert epubjs["sections_visited"] == linear_spine(article)
     pages = epubjs["pages_visited"]
@@ -214,3 +214,20 @@ def test_epubjs_shows_the_first_text_page(
     histogram = grey.histogram()
     assert sum(histogram[:128]) > 0.03 * 600 * 800
     assert len(grey.getcolors(maxcolors=256) or []) > 32
+
+
+def test_epubjs_reports_a_missing_image(article: Built, tmp_path: Path) -> None:
+    """The reader's errors really reach the result: a chapter with an image that
+    the book lacks gives a console error and a failed request."""
+    chapter = article.result.book.chapters[0].file_name
+    broken = tmp_path / "missing-image.epub"
+    with zipfile.ZipFile(article.epub) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == f"EPUB/{chapter}":
+                data = data.replace(b"<p>", b'<p><img src="images/missing.png" alt="x" />', 1)
+            dst.writestr(info, data)
+    result = run_epubjs(broken)
+    assert result["ok"] and result["at_end"]
+    assert any("missing.png" in e for e in result["console_errors"]), result["console_errors"]
+    assert any("missing.png" in r for r in result["failed_requests"]), result["failed_requests"]

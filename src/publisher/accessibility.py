@@ -42,7 +42,7 @@ def accessibility_metadata(book: RenderedBook) -> list[tuple[str, str]]:
             else "Some images have no text alternative."
         )
     else:
-        summary.append("It contains no images.")
+        summary.append("Apart from the cover, it contains no images.")
     summary.append("Text can be resized and restyled by the reading system. No hazards are known.")
 
     out = [("schema:accessMode", mode) for mode in modes]

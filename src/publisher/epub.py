@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from ebooklib import epub
 
@@ -373,6 +374,13 @@ class _ReproducibleZip(zipfile.ZipFile):
 
 
 class _ReproducibleWriter(epub.EpubWriter):  # type: ignore[misc]
+    def _write_opf_file(self, root: Any) -> None:
+        # ebooklib sets no language on <package>; DAISY Ace requires it (epub-lang).
+        root.set("{http://www.w3.org/XML/1998/namespace}lang", self.book.language)
+        if self.book.direction == "rtl":
+            root.set("dir", "rtl")
+        super()._write_opf_file(root)
+
     def write(self) -> None:
         self.out = _ReproducibleZip(self.file_name, "w", zipfile.ZIP_DEFLATED, compresslevel=9)
         self.out.writestr(  # type: ignore[no-untyped-call]

@@ -115,20 +115,17 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, An
     return {str(k): v for k, v in data.items()}, lines
 
 
-def build_meta(
-    data: dict[str, Any], lines: dict[str, int], path: Path, *, allowed: tuple[str, ...] = ()
-) -> BookMeta:
+def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookMeta:
     """Check every key and value."""
 
     def where(key: str) -> Location:
         return Location(path, lines.get(key))
 
+    known = (*KNOWN_KEYS, *EXTENSION_KEYS)
     for key in data:
-        if key not in KNOWN_KEYS and key not in allowed:
-            close = difflib.get_close_matches(key, (*KNOWN_KEYS, *allowed), n=1)
-            hint = (
-                f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(KNOWN_KEYS)
-            )
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(known)
             raise MetadataError(f"unknown metadata key '{key}'", where=where(key), hint=hint)
 
     def text(key: str, required: bool = False) -> str | None:

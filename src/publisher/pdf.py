@@ -54,13 +54,22 @@ def print_html(book: RenderedBook) -> str:
         head.append(f'<meta name="keywords" content="{escape(", ".join(meta.subjects))}">')
     if meta.date:
         head.append(f'<meta name="dcterms.created" content="{escape(meta.date)}">')
+    toc_levels = {e.href.split("#", 1)[1]: e.level for e in book.toc if "#" in e.href}
+    section_ids = {ch.file_name: _section_id(ch) for ch in book.chapters}
     body_parts = []
+    if not book.single_article:
+        for page in book.front:
+            section = _print_section(page, sources, toc_levels, section_ids)
+            body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
+        if len(book.chapters) > 1:
+            body_parts.append(_print_toc(book))
     for chapter in book.chapters:
-        section = _print_chapter(chapter, sources)
+        section = _print_section(chapter, sources, toc_levels, section_ids)
         body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
     kind = "article" if book.single_article else "book"
+    direction = ' dir="rtl"' if meta.direction == "rtl" else ""
     return (
-        f'<!DOCTYPE html>\n<html lang="{meta.lang}" class="{kind}">\n<head>\n'
+        f'<!DOCTYPE html>\n<html lang="{meta.lang}" class="{kind}"{direction}>\n<head>\n'
         + "\n".join(head)
         + "\n</head>\n<body>\n"
         + "".join(body_parts)
@@ -68,15 +77,54 @@ def print_html(book: RenderedBook) -> str:
     )
 
 
-def _print_chapter(chapter: RenderedChapter, sources: dict[str, Path]) -> etree._Element:
+def _section_id(chapter: RenderedChapter) -> str:
+    return str(parse_body(chapter.body)[0].get("id", ""))
+
+
+def _print_toc(book: RenderedBook) -> str:
+    """The printed contents: the same entries as the EPUB's nav, with page numbers
+    (target-counter) and dot leaders from print.css."""
+    items = []
+    for entry in book.toc:
+        target = entry.href.split("#", 1)[1] if "#" in entry.href else ""
+        items.append(
+            f'<li class="toc-level-{entry.level}"><a href="#{escape(target)}">'
+            f"{escape(entry.title)}</a></li>"
+        )
+    return (
+        '<nav class="print-toc" role="doc-toc" aria-labelledby="print-toc-title">'
+        '<h1 id="print-toc-title" style="bookmark-level: none">Contents</h1><ol>'
+        + "".join(items)
+        + "</ol></nav>\n"
+    )
+
+
+def _print_section(
+    chapter: RenderedChapter,
+    sources: dict[str, Path],
+    toc_levels: dict[str, int],
+    section_ids: dict[str, str],
+) -> etree._Element:
     tree = parse_body(chapter.body)
     _strip_namespaces(tree)
     section = tree[0]
+    classes = [section.get("class", ""), chapter.matter]
+    if chapter.in_part:
+        classes.append("in-part")
+    section.set("class", " ".join(c for c in classes if c))
     # The article's headline carries the book title into the running head.
     for h1 in section.iter("h1"):
         parent = h1.getparent()
         if parent is not None and parent.get("class") == "article-head":
             h1.set("class", "book-title")
+    # Bookmarks: exactly the EPUB's navigation entries, at the same levels.
+    for heading in section.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+        level = toc_levels.get(heading.get("id", ""))
+        heading.set("style", f"bookmark-level: {level}" if level else "bookmark-level: none")
+    for link in section.iter("a"):
+        file, _, fragment = link.get("href", "").partition("#")
+        if file in section_ids:
+            link.set("href", f"#{fragment or section_ids[file]}")
     _notes_to_floats(section)
     for img in section.iter("img"):
         source = sources.get(img.get("src", ""))

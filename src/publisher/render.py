@@ -179,16 +179,17 @@ def _levels(parsed: ParsedFile, meta: BookMeta) -> tuple[int | None, int]:
         if not inside or inside[0].level != 2:
             grouping = False
             break
-        # A part page may carry an epigraph or a short introduction, not a chapter.
-        blocks = _blocks(parsed.tokens[heading.index + 3 : inside[0].index])
-        if blocks > 3:
+        # A part page may carry an epigraph (a block quote), nothing else: a heading
+        # followed by text is a chapter with sections.
+        between = parsed.tokens[heading.index + 3 : inside[0].index]
+        if any(
+            t.level == 0 and t.nesting >= 0 and t.type != "blockquote_open"
+            for t in between
+            if t.type != "blockquote_close"
+        ):
             grouping = False
             break
     return (1, 2) if grouping else (None, 1)
-
-
-def _blocks(tokens: Sequence[Token]) -> int:
-    return sum(1 for t in tokens if t.level == 0 and t.nesting in (0, 1) and t.type != "inline")
 
 
 def _has_content(tokens: Sequence[Token]) -> bool:
@@ -362,12 +363,14 @@ class Links:
         if parts.scheme:
             if parts.scheme.lower() in EXTERNAL_SCHEMES:
                 return href
-            return _dropped(href, source, line, "links of this kind are not kept")
+            _dropped(href, source, line, "links of this kind are not kept")
+            return None
         target = source.resolve()
         if parts.path:
             target = (source.parent / unquote(parts.path)).resolve()
             if target not in self.first_file:
-                return _dropped(href, source, line, "it is not a chapter of this book")
+                _dropped(href, source, line, "it is not a chapter of this book")
+                return None
         fragment = unquote(parts.fragment)
         if not fragment:
             return self.first_file[target]
@@ -375,14 +378,14 @@ class Links:
         if ident is None and fragment in self.id_files:
             ident = fragment  # an id as it stands in the book, such as a note's
         if ident is None:
-            return _dropped(href, source, line, f"no heading or element has the id '{fragment}'")
+            _dropped(href, source, line, f"no heading or element has the id '{fragment}'")
+            return None
         file = self.id_files[ident]
         return f"#{ident}" if file == here else f"{file}#{ident}"
 
 
 def _dropped(href: str, source: Path, line: int | None, why: str) -> None:
     log.warning("%s: warning: link '%s' removed: %s", Location(source, line), href, why)
-    return None
 
 
 def _article_header(meta: BookMeta, ident: str) -> str:

@@ -50,10 +50,12 @@ class Locator:
         where = Location(source, line)
         parts = urlsplit(src)
         if parts.scheme or parts.netloc or src.startswith(("/", "\\")):
-            return _fenced(src, where, "publisher never fetches URLs or absolute paths")
+            _fenced(src, where, "publisher never fetches URLs or absolute paths")
+            return None
         path = (source.parent / unquote(parts.path)).resolve()
         if not path.is_relative_to(self.root):
-            return _fenced(src, where, "it is outside the manuscript folder")
+            _fenced(src, where, "it is outside the manuscript folder")
+            return None
         if path in self._by_path:
             return self._by_path[path]
         if not path.is_file():
@@ -86,7 +88,6 @@ class Locator:
 
 def _fenced(src: str, where: Location, why: str) -> None:
     log.warning("%s: warning: image '%s' dropped: %s", where, src, why)
-    return None
 
 
 def _inspect(path: Path, media_type: str, where: Location, src: str) -> tuple[int, int]:
