@@ -21,9 +21,9 @@ def make_cover(meta: BookMeta, fonts: Path) -> bytes:
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
     width = WIDTH - 2 * MARGIN
-    bold = fonts / "GentiumBookPlus-Bold.ttf"
-    italic = fonts / "GentiumBookPlus-Italic.ttf"
-    regular = fonts / "GentiumBookPlus-Regular.ttf"
+    bold = fonts / "gentium" / "GentiumBookPlus-Bold.ttf"
+    italic = fonts / "gentium" / "GentiumBookPlus-Italic.ttf"
+    regular = fonts / "gentium" / "GentiumBookPlus-Regular.ttf"
 
     title_font, title_lines = _fit(draw, meta.title, bold, width, start=150, stop=60, max_lines=6)
     y = 520

@@ -26,13 +26,15 @@ NAV = "nav.xhtml"
 COVER_PAGE = "cover.xhtml"
 TITLE_PAGE = "titlepage.xhtml"
 COVER_IMAGE_ID = "cover-image"
-FONT_FILES = (
-    "GentiumBookPlus-Regular.woff2",
-    "GentiumBookPlus-Italic.woff2",
-    "GentiumBookPlus-Bold.woff2",
-    "GentiumBookPlus-BoldItalic.woff2",
-)
+STYLES = ("Regular", "Italic", "Bold", "BoldItalic")
+TEXT_FONTS = tuple(f"gentium/GentiumBookPlus-{s}.woff2" for s in STYLES)
+CODE_FONTS = tuple(f"liberation-mono/LiberationMono-{s}.woff2" for s in STYLES)
 STYLESHEETS = ("base.css", "epub.css")
+CODE_STYLESHEET = "epub-code.css"  # with CODE_FONTS, only in books that contain code
+
+
+def has_code(book: RenderedBook) -> bool:
+    return any("<code" in chapter.body for chapter in book.chapters)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,9 @@ def make_epub(inputs: EpubInputs) -> bytes:
         return item
 
     # Stylesheets and fonts.
-    for name in STYLESHEETS:
+    code = has_code(rendered)
+    sheets = STYLESHEETS + ((CODE_STYLESHEET,) if code else ())
+    for name in sheets:
         add(
             epub.EpubItem(
                 uid=f"css-{name.split('.')[0]}",
@@ -96,7 +100,7 @@ def make_epub(inputs: EpubInputs) -> bytes:
                 content=(inputs.styles / name).read_bytes(),
             )
         )
-    for n, name in enumerate(FONT_FILES, start=1):
+    for n, name in enumerate(TEXT_FONTS + (CODE_FONTS if code else ()), start=1):
         add(
             epub.EpubItem(
                 uid=f"font-{n}",
@@ -148,6 +152,7 @@ def make_epub(inputs: EpubInputs) -> bytes:
                 f'<section class="cover" epub:type="cover">'
                 f'<img src="{cover_href}" alt="Cover: {escape(meta.title)}" role="doc-cover" />'
                 "</section>",
+                sheets,
                 direction=direction,
             ),
         )
@@ -157,7 +162,7 @@ def make_epub(inputs: EpubInputs) -> bytes:
             _doc(
                 page.file_name,
                 page.file_name.split(".")[0],
-                _page(lang, page.title, page.body, direction=direction),
+                _page(lang, page.title, page.body, sheets, direction=direction),
             )
         )
         for page in rendered.front
@@ -167,14 +172,14 @@ def make_epub(inputs: EpubInputs) -> bytes:
             _doc(
                 ch.file_name,
                 ch.file_name.split(".")[0],
-                _page(lang, ch.title or meta.title, ch.body, direction=direction),
+                _page(lang, ch.title or meta.title, ch.body, sheets, direction=direction),
             )
         )
         for ch in rendered.chapters
     ]
     many = len(chapters) > 1
     nav_body = _nav_body(rendered, many)
-    add(_doc(NAV, "nav", _page(lang, "Contents", nav_body, direction=direction)), ("nav",))
+    add(_doc(NAV, "nav", _page(lang, "Contents", nav_body, sheets, direction=direction)), ("nav",))
     add(
         epub.EpubItem(
             uid="ncx",
@@ -214,14 +219,9 @@ def _doc(file_name: str, uid: str, content: str) -> epub.EpubItem:
     )
 
 
-def _page(lang: str, title: str, body: str, css: bool = True, direction: str = "ltr") -> str:
-    links = (
-        "".join(
-            f'<link rel="stylesheet" type="text/css" href="styles/{name}" />\n'
-            for name in STYLESHEETS
-        )
-        if css
-        else ""
+def _page(lang: str, title: str, body: str, sheets: tuple[str, ...], direction: str = "ltr") -> str:
+    links = "".join(
+        f'<link rel="stylesheet" type="text/css" href="styles/{name}" />\n' for name in sheets
     )
     dir_attr = ' dir="rtl"' if direction == "rtl" else ""
     return (

@@ -229,11 +229,46 @@ class _Fence:
         self.fetcher = Fetcher()
 
 
+def check_glyphs(book: RenderedBook, fonts: Path) -> None:
+    """Stops the build when a character has no font: never an empty box."""
+    from .fonts import describe, missing_characters, package_for
+
+    for chapter in (*book.front, *book.chapters):
+        text = "".join(str(t) for t in parse_body(chapter.body).itertext())
+        missing = missing_characters(text, fonts)
+        if not missing:
+            continue
+        shown = ", ".join(describe(c) for c in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        packages = " ".join(sorted({package_for(c) for c in missing}))
+        where = (
+            Location(chapter.source, _first_line(chapter.source, missing[0]))
+            if chapter.source
+            else None
+        )
+        raise ResourceError(
+            f"no font can print {shown}{more}",
+            where=where,
+            hint=f"install a font that has them, e.g. apt-get install {packages}",
+        )
+
+
+def _first_line(path: Path, char: str) -> int | None:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    index = text.find(char)
+    return text.count("\n", 0, index) + 1 if index >= 0 else None
+
+
 def make_pdf(inputs: PdfInputs) -> bytes:
+    book = inputs.book
+    check_glyphs(book, inputs.styles / "fonts")
+
     import weasyprint
     from weasyprint.text.fonts import FontConfiguration
 
-    book = inputs.book
     fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
     fonts = FontConfiguration()
     css = [

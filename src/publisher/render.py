@@ -170,7 +170,9 @@ def _levels(parsed: ParsedFile, meta: BookMeta) -> tuple[int | None, int]:
         level = meta.split_level
         return (level - 1 if level > 1 and any(h.level < level for h in top) else None), level
     ones = [h for h in top if h.level == 1]
-    if not ones:
+    if len(ones) < 2:
+        # One level-1 heading is a chapter's title, even when a section follows it
+        # at once; parts need at least two of them in the file (or split-level).
         return None, 1
     grouping = True
     for n, heading in enumerate(ones):
