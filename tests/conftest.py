@@ -22,6 +22,7 @@ from publisher.model import BuildOptions  # noqa: E402
 
 STYLES = ROOT / "styles"
 ARTICLE = ROOT / "manuscript"
+GUIDE = ROOT / "examples" / "field-guide"
 # A copy of ../shared/seed/article.txt, so that a clone alone can run the tests;
 # test_fidelity checks the copy against the original where it is present.
 SEED = ROOT / "tests" / "data" / "seed-article.txt"
@@ -74,6 +75,12 @@ def build_book(manuscript: Path, folder: Path, env: dict[str, str] | None = None
 @pytest.fixture(scope="session")
 def article(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return build_book(ARTICLE, tmp_path_factory.mktemp("article"))
+
+
+@pytest.fixture(scope="session")
+def guide(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The example book: parts, front and back matter, notes, figures, code, scripts."""
+    return build_book(GUIDE, tmp_path_factory.mktemp("guide"))
 
 
 @pytest.fixture(scope="session")

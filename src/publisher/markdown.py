@@ -76,6 +76,7 @@ class ParseEnv:
     used_ids: set[str]  # ids taken anywhere in the book
     headings: list[Heading] = field(default_factory=list)
     anchors: dict[str, str] = field(default_factory=dict)  # id as written -> id in the book
+    duplicates: list[tuple[str, int | None]] = field(default_factory=list)  # written id, line
 
 
 @dataclass
@@ -256,6 +257,8 @@ def _checked_attributes(state: StateCore) -> None:
                 del token.attrs[key]
         ident = token.attrs.get("id")
         if ident is not None:
+            if str(ident) in env.used_ids:
+                env.duplicates.append((str(ident), token.map[0] + 1 if token.map else None))
             final = unique_id(str(ident), env.used_ids)
             env.anchors.setdefault(str(ident), final)
             token.attrSet("id", final)
@@ -288,6 +291,8 @@ def _heading_ids(state: StateCore) -> None:
             continue
         text = plain_text(tokens[i + 1].children or [])
         written = token.meta.get("id")
+        if written and written in env.used_ids:
+            env.duplicates.append((written, token.map[0] + 1 if token.map else None))
         base = written if written and _NAME.match(written) else slug(text)
         ident = unique_id(base, env.used_ids)
         token.attrSet("id", ident)

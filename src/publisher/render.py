@@ -8,6 +8,7 @@ are located through the function the caller passes."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -363,10 +364,14 @@ class Links:
     def resolve(self, href: str, source: Path, line: int | None, here: str) -> str | None:
         parts = urlsplit(href)
         if parts.scheme:
-            if parts.scheme.lower() in EXTERNAL_SCHEMES:
-                return href
-            _dropped(href, source, line, "links of this kind are not kept")
-            return None
+            scheme = parts.scheme.lower()
+            if scheme not in EXTERNAL_SCHEMES:
+                _dropped(href, source, line, "links of this kind are not kept")
+                return None
+            if scheme in ("http", "https", "ftp") and not _valid_host(parts.netloc):
+                _dropped(href, source, line, "it has no valid host name")
+                return None
+            return href
         target = source.resolve()
         if parts.path:
             target = (source.parent / unquote(parts.path)).resolve()
@@ -384,6 +389,18 @@ class Links:
             return None
         file = self.id_files[ident]
         return f"#{ident}" if file == here else f"{file}#{ident}"
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")
+
+
+def _valid_host(netloc: str) -> bool:
+    """A host EPUBCheck accepts: non-empty dot-separated labels, or an IP literal."""
+    host = netloc.rsplit("@", 1)[-1]
+    if host.startswith("["):
+        return host.endswith("]") or "]:" in host
+    host = host.split(":", 1)[0].rstrip(".")
+    return bool(host) and all(_HOST_LABEL.match(label) for label in host.split("."))
 
 
 def _dropped(href: str, source: Path, line: int | None, why: str) -> None:
