@@ -3,13 +3,15 @@ manuscript shapes (single file split into chapters and parts, split-level)."""
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from pathlib import Path
 
 import pikepdf
-from conftest import Built, need, pdftotext
 from lxml import etree
+
+from conftest import Built, need, pdftotext
 from publisher.build import render
 from publisher.check import inspect_pdf
 from publisher.model import BACK, BODY, FRONT
@@ -243,7 +245,7 @@ def test_large_images_are_scaled_down_for_the_epub_only(tmp_path: Path) -> None:
     Image.new("RGB", (2400, 1800), (200, 30, 30)).save(folder / "big.png")
     built = build_book(folder / "book.md", tmp_path / "out")
     with zipfile.ZipFile(built.epub) as z:
-        packaged = Image.open(__import__("io").BytesIO(z.read("EPUB/images/big.png")))
+        packaged = Image.open(io.BytesIO(z.read("EPUB/images/big.png")))
     assert packaged.size == (400, 300)
     with pikepdf.open(built.pdf) as pdf:
         widths = [int(img.Width) for page in pdf.pages for img in page.images.values()]
