@@ -11,10 +11,11 @@ from pathlib import Path
 import pikepdf
 from lxml import etree
 
-from conftest import Built, need, pdftotext
 from publisher.build import render
 from publisher.check import inspect_pdf
 from publisher.model import BACK, BODY, FRONT
+
+from conftest import Built, need, pdftotext
 
 X = "{http://www.w3.org/1999/xhtml}"
 EPUB_TYPE = "{http://www.idpf.org/2007/ops}type"

@@ -24,7 +24,6 @@ from lxml import etree
 from markdown_it import MarkdownIt
 from PIL import Image
 
-from conftest import ROOT, STYLES, need
 from publisher.build import BuildResult, build
 from publisher.errors import ResourceError
 from publisher.markdown import ParseEnv, make_parser, parse
@@ -39,6 +38,8 @@ from publisher.model import (
 )
 from publisher.render import parse_body, render_book
 from publisher.resources import Locator
+
+from conftest import ROOT, STYLES, need
 
 SPEC = ROOT / "tests" / "data" / "commonmark" / "commonmark.json"
 EXAMPLES: list[dict[str, Any]] = json.loads(SPEC.read_text(encoding="utf-8"))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pikepdf
 
-from conftest import Built, pdftotext
 from publisher.check import inspect_pdf
+
+from conftest import Built, pdftotext
 
 
 def test_pdf_structure_fonts_and_metadata(article: Built) -> None:

@@ -14,6 +14,8 @@ import pytest
 from lxml import etree
 from PIL import Image
 
+from test_fidelity import assert_in_order, normalise, sentences
+
 from conftest import Built
 from readers import (
     CalibreMeta,
@@ -24,7 +26,6 @@ from readers import (
     run_ace,
     run_epubjs,
 )
-from test_fidelity import assert_in_order, normalise, sentences
 
 pytestmark = pytest.mark.slow
 

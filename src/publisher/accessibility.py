@@ -6,7 +6,7 @@ from .model import RenderedBook
 from .render import XHTML_NS, parse_body
 
 
-def accessibility_metadata(book: RenderedBook) -> list[tuple[str, str]]:
+def accessibility_metadata(book: RenderedBook, paginated: bool = False) -> list[tuple[str, str]]:
     images = 0
     described = 0
     tables = 0
@@ -33,6 +33,8 @@ def accessibility_metadata(book: RenderedBook) -> list[tuple[str, str]]:
         features.append("alternativeText")
     if tables:
         features.append("table")
+    if paginated:
+        features += ["pageBreakMarkers", "pageNavigation"]
 
     summary = ["This publication has a table of contents and structured headings in reading order."]
     if images:
@@ -43,6 +45,8 @@ def accessibility_metadata(book: RenderedBook) -> list[tuple[str, str]]:
         )
     else:
         summary.append("Apart from the cover, it contains no images.")
+    if paginated:
+        summary.append("Page numbers of the print edition are marked and listed.")
     summary.append("Text can be resized and restyled by the reading system. No hazards are known.")
 
     out = [("schema:accessMode", mode) for mode in modes]

@@ -6,7 +6,6 @@ import datetime as dt
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from .errors import Location, OptionError, PublisherError
 from .manuscript import load
 from .metadata import slugify
 from .model import BookMeta, BuildOptions, RenderedBook
+from .pagination import PageStart
 from .render import render_book
 from .resources import Locator
 
@@ -72,16 +72,8 @@ def build(options: BuildOptions) -> BuildResult:
     _check_styles(options.styles)
     book = render(options.manuscript)
     modified, from_env = source_date(book.meta)
-    makers: dict[str, Callable[[], bytes]] = {
-        "epub": lambda: _make_epub(book, options.styles, modified),
-        "pdf": lambda: _make_pdf(book, options.styles, modified if from_env else None),
-    }
     paths = output_paths(book, options.output)
-    made: list[tuple[str, bytes, float]] = []
-    for fmt in options.formats:
-        start = time.perf_counter()
-        data = makers[fmt]()
-        made.append((fmt, data, time.perf_counter() - start))
+    made = _make(book, options, modified, from_env, paths)
     # Every output is finished in memory before any is written: a failure above
     # leaves all earlier outputs as they were.
     _ensure_folder(options.output)
@@ -92,16 +84,35 @@ def build(options: BuildOptions) -> BuildResult:
     return BuildResult(book, tuple(outputs))
 
 
-def _make_epub(book: RenderedBook, styles: Path, modified: dt.datetime) -> bytes:
-    from .epub import EpubInputs, make_epub
+def _make(
+    book: RenderedBook,
+    options: BuildOptions,
+    modified: dt.datetime,
+    from_env: bool,
+    paths: dict[str, Path],
+) -> list[tuple[str, bytes, float]]:
+    """The outputs' bytes. With both formats the PDF is laid out first, so that
+    the EPUB can carry its page numbers."""
+    made: dict[str, tuple[bytes, float]] = {}
+    pages: tuple[PageStart, ...] = ()
+    source = ""
+    if "pdf" in options.formats:
+        from .pagination import page_starts
+        from .pdf import PdfInputs, layout
 
-    return make_epub(EpubInputs(book, styles, modified))
+        start = time.perf_counter()
+        laid_out = layout(PdfInputs(book, options.styles, modified if from_env else None))
+        if "epub" in options.formats:
+            pages = tuple(page_starts(laid_out.document))
+            source = f"{paths['pdf'].name} ({len(laid_out.document.pages)} pages)"
+        made["pdf"] = (laid_out.write(), time.perf_counter() - start)
+    if "epub" in options.formats:
+        from .epub import EpubInputs, make_epub
 
-
-def _make_pdf(book: RenderedBook, styles: Path, modified: dt.datetime | None) -> bytes:
-    from .pdf import PdfInputs, make_pdf
-
-    return make_pdf(PdfInputs(book, styles, modified))
+        start = time.perf_counter()
+        data = make_epub(EpubInputs(book, options.styles, modified, pages, source))
+        made["epub"] = (data, time.perf_counter() - start)
+    return [(fmt, *made[fmt]) for fmt in options.formats]
 
 
 def _check_styles(styles: Path) -> None:

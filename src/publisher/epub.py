@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ebooklib import epub
+from lxml import etree
 
 from .accessibility import accessibility_metadata
 from .cover import make_cover
-from .model import BODY, RenderedBook, Resource, TocEntry
+from .model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
+from .pagination import PageStart, insert_markers
+from .render import parse_body
 
 FOLDER = "EPUB"
 NAV = "nav.xhtml"
@@ -42,6 +45,8 @@ class EpubInputs:
     book: RenderedBook
     styles: Path  # the styles folder: base.css, epub.css, fonts/
     modified: dt.datetime  # dcterms:modified, never the clock
+    pages: tuple[PageStart, ...] = ()  # where the PDF's pages begin, when built beside it
+    print_source: str = ""  # names the PDF edition the page numbers come from
 
 
 def make_epub(inputs: EpubInputs) -> bytes:
@@ -79,7 +84,12 @@ def make_epub(inputs: EpubInputs) -> bytes:
             book.add_metadata("DC", key, value)
     for subject in meta.subjects:
         book.add_metadata("DC", "subject", subject)
-    for prop, value in accessibility_metadata(rendered):
+    if inputs.pages:
+        book.add_metadata("DC", "source", inputs.print_source, {"id": "print-source"})
+        book.add_metadata(
+            None, "meta", "pagination", {"refines": "#print-source", "property": "source-of"}
+        )
+    for prop, value in accessibility_metadata(rendered, paginated=bool(inputs.pages)):
         book.add_metadata(None, "meta", value, {"property": prop})
     book.add_metadata(None, "meta", "", {"name": "cover", "content": COVER_IMAGE_ID})
 
@@ -140,8 +150,22 @@ def make_epub(inputs: EpubInputs) -> bytes:
             )
         )
 
-    # Documents, in reading order.
+    # Documents, in reading order, with the print edition's page breaks.
     direction = meta.direction
+    by_document: dict[str, list[PageStart]] = {}
+    for start in inputs.pages:
+        by_document.setdefault(start.document, []).append(start)
+
+    def paged(chapter: RenderedChapter) -> str:
+        starts = by_document.get(chapter.file_name)
+        if not starts:
+            return chapter.body
+        section = parse_body(chapter.body)[0]
+        insert_markers(section, starts)
+        xhtml = etree.tostring(section, encoding="unicode", with_tail=False)
+        # The page's <html> declares both namespaces; the section need not repeat them.
+        return xhtml.replace(_SECTION_NS, "", 1) + "\n"
+
     cover_page = add(
         _doc(
             COVER_PAGE,
@@ -162,7 +186,7 @@ def make_epub(inputs: EpubInputs) -> bytes:
             _doc(
                 page.file_name,
                 page.file_name.split(".")[0],
-                _page(lang, page.title, page.body, sheets, direction=direction),
+                _page(lang, page.title, paged(page), sheets, direction=direction),
             )
         )
         for page in rendered.front
@@ -172,13 +196,13 @@ def make_epub(inputs: EpubInputs) -> bytes:
             _doc(
                 ch.file_name,
                 ch.file_name.split(".")[0],
-                _page(lang, ch.title or meta.title, ch.body, sheets, direction=direction),
+                _page(lang, ch.title or meta.title, paged(ch), sheets, direction=direction),
             )
         )
         for ch in rendered.chapters
     ]
     many = len(chapters) > 1
-    nav_body = _nav_body(rendered, many)
+    nav_body = _nav_body(rendered, many, inputs.pages)
     add(_doc(NAV, "nav", _page(lang, "Contents", nav_body, sheets, direction=direction)), ("nav",))
     add(
         epub.EpubItem(
@@ -208,6 +232,9 @@ def make_epub(inputs: EpubInputs) -> bytes:
     writer.process()
     writer.write()
     return out.getvalue()
+
+
+_SECTION_NS = ' xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"'
 
 
 def _doc(file_name: str, uid: str, content: str) -> epub.EpubItem:
@@ -303,7 +330,7 @@ def _nav_entries(book: RenderedBook) -> tuple[TocEntry, ...]:
     return tuple(fixed)
 
 
-def _nav_body(book: RenderedBook, many: bool) -> str:
+def _nav_body(book: RenderedBook, many: bool, pages: tuple[PageStart, ...] = ()) -> str:
     landmarks = [
         (COVER_PAGE, "cover", "Cover"),
         (TITLE_PAGE, "titlepage", "Title Page"),
@@ -315,12 +342,32 @@ def _nav_body(book: RenderedBook, many: bool) -> str:
         f'<li><a epub:type="{kind}" href="{href}">{label}</a></li>\n'
         for href, kind, label in landmarks
     )
+    # Pages of the printed contents begin at the navigation's heading.
+    toc_marks = "".join(
+        f'<span epub:type="pagebreak" role="doc-pagebreak" id="page-{p.label}" '
+        f'aria-label="{p.label}"/>'
+        for p in pages
+        if p.document == NAV
+    )
+    page_list = ""
+    if pages:
+        entries = "".join(
+            f'<li><a href="{"" if p.document == NAV else p.document}#page-{p.label}">'
+            f"{p.label}</a></li>\n"
+            for p in pages
+        )
+        page_list = (
+            '<nav epub:type="page-list" id="page-list" aria-labelledby="page-list-title" '
+            'hidden="hidden">\n<h2 id="page-list-title">Pages</h2>\n'
+            f"<ol>\n{entries}</ol>\n</nav>\n"
+        )
     return (
         '<nav epub:type="toc" id="toc" role="doc-toc" aria-labelledby="toc-title">\n'
-        f'<h1 id="toc-title">Contents</h1>\n{_toc_tree(_nav_entries(book))}</nav>\n'
+        f'<h1 id="toc-title">{toc_marks}Contents</h1>\n{_toc_tree(_nav_entries(book))}</nav>\n'
         '<nav epub:type="landmarks" id="landmarks" aria-labelledby="landmarks-title" '
         'hidden="hidden">\n'
         f'<h2 id="landmarks-title">Landmarks</h2>\n<ol>\n{items}</ol>\n</nav>\n'
+        f"{page_list}"
     )
 
 

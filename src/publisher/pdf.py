@@ -20,6 +20,7 @@ from lxml import etree
 
 from .errors import Location, ResourceError
 from .model import RenderedBook, RenderedChapter
+from .pagination import TOC_DOCUMENT, mark_blocks
 from .render import EPUB_NS, parse_body
 
 log = logging.getLogger("publisher")
@@ -83,19 +84,20 @@ def _section_id(chapter: RenderedChapter) -> str:
 
 def _print_toc(book: RenderedBook) -> str:
     """The printed contents: the same entries as the EPUB's nav, with page numbers
-    (target-counter) and dot leaders from print.css."""
+    (target-counter) and dot leaders from print.css. Its pages begin, in the EPUB,
+    at the nav document."""
+    block = f'data-block="{TOC_DOCUMENT}:0"'
     items = []
     for entry in book.toc:
         target = entry.href.split("#", 1)[1] if "#" in entry.href else ""
         items.append(
-            f'<li class="toc-level-{entry.level}"><a href="#{escape(target)}">'
+            f'<li class="toc-level-{entry.level}" {block}><a href="#{escape(target)}" {block}>'
             f"{escape(entry.title)}</a></li>"
         )
     return (
-        '<nav class="print-toc" role="doc-toc" aria-labelledby="print-toc-title">'
-        '<h1 id="print-toc-title" style="bookmark-level: none">Contents</h1><ol>'
-        + "".join(items)
-        + "</ol></nav>\n"
+        f'<nav class="print-toc" role="doc-toc" aria-labelledby="print-toc-title" {block}>'
+        f'<h1 id="print-toc-title" style="bookmark-level: none" {block}>Contents</h1>'
+        f"<ol {block}>" + "".join(items) + "</ol></nav>\n"
     )
 
 
@@ -108,6 +110,7 @@ def _print_section(
     tree = parse_body(chapter.body)
     _strip_namespaces(tree)
     section = tree[0]
+    mark_blocks(section, chapter.file_name)
     classes = [section.get("class", ""), chapter.matter]
     if chapter.in_part:
         classes.append("in-part")
@@ -262,7 +265,30 @@ def _first_line(path: Path, char: str) -> int | None:
     return text.count("\n", 0, index) + 1 if index >= 0 else None
 
 
-def make_pdf(inputs: PdfInputs) -> bytes:
+@dataclass
+class Layout:
+    """A laid-out PDF: its pages are known before its bytes are written."""
+
+    document: Any
+    fonts: Any
+    fence: _Fence
+    inputs: PdfInputs
+
+    def write(self) -> bytes:
+        data: bytes = self.document.write_pdf(
+            pdf_variant=self.inputs.variant, font_config=self.fonts
+        )
+        if self.fence.refused:
+            book = self.inputs.book
+            raise ResourceError(
+                f"the PDF renderer was refused {self.fence.refused[0]}",
+                where=Location(book.meta.source) if book.meta.source else None,
+                hint="only files inside the manuscript and styles folders are used",
+            )
+        return data
+
+
+def layout(inputs: PdfInputs) -> Layout:
     book = inputs.book
     check_glyphs(book, inputs.styles / "fonts")
 
@@ -286,11 +312,8 @@ def make_pdf(inputs: PdfInputs) -> bytes:
     document = weasyprint.HTML(
         string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
     ).render(stylesheets=css, font_config=fonts)
-    data: bytes = document.write_pdf(pdf_variant=inputs.variant, font_config=fonts)
-    if fence.refused:
-        raise ResourceError(
-            f"the PDF renderer was refused {fence.refused[0]}",
-            where=Location(book.meta.source) if book.meta.source else None,
-            hint="only files inside the manuscript and styles folders are used",
-        )
-    return data
+    return Layout(document, fonts, fence, inputs)
+
+
+def make_pdf(inputs: PdfInputs) -> bytes:
+    return layout(inputs).write()

@@ -1,0 +1,183 @@
+"""Print page numbers carried into the EPUB.
+
+The print HTML marks every text block with `data-block="DOC:N"`: the EPUB document
+it comes from and its position in that document's tree (both outputs parse the same
+chapter XHTML, so N means the same element in both). After WeasyPrint's layout, the
+first line of each page names the block and how many letters of it came before; the
+EPUB gets a page-break marker at that letter (moved back to the word's start), and a
+page-list nav lists them all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from .render import EPUB_NS, XHTML_NS
+
+TOC_DOCUMENT = "nav.xhtml"
+# Elements whose own text is counted; text in a nested block counts for that block.
+BLOCKS = frozenset(
+    {
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "dt",
+        "dd",
+        "figcaption",
+        "figure",
+        "pre",
+        "th",
+        "td",
+        "caption",
+        "header",
+        "blockquote",
+        "section",
+        "aside",
+        "nav",
+    }
+)
+_HYPHENS = ("\u2010", "-", "\u00ad")
+
+
+@dataclass(frozen=True)
+class PageStart:
+    label: str  # the printed folio
+    document: str  # EPUB file name
+    block: int  # index of the block element in the document's section (iteration order)
+    letters: int  # non-space characters of the block before the page begins
+
+
+def mark_blocks(section: etree._Element, document: str) -> None:
+    """Sets data-block on every element: the index of its nearest enclosing block."""
+    for index, element in enumerate(section.iter()):
+        if not isinstance(element.tag, str):
+            continue
+        if etree.QName(element).localname in BLOCKS:
+            element.set("data-block", f"{document}:{index}")
+        else:
+            parent = element.getparent()
+            block = parent.get("data-block") if parent is not None else None
+            if block:
+                element.set("data-block", block)
+
+
+def page_starts(document: Any) -> list[PageStart]:
+    """Where each page of a laid-out WeasyPrint document begins."""
+    from weasyprint.formatting_structure import boxes
+
+    skipped = (boxes.MarginBox, boxes.FootnoteAreaBox)
+    counts: dict[str, int] = {}
+    found: list[tuple[str, int] | None] = []
+    for page in document.pages:
+        first: tuple[str, int] | None = None
+        for box in _walk(page._page_box, skipped):
+            element = getattr(box, "element", None)
+            block = element.get("data-block") if element is not None else None
+            if not block or "::" in str(getattr(box, "element_tag", "")):
+                continue
+            if isinstance(box, boxes.TextBox):
+                text = box.text.rstrip()
+                letters = sum(1 for c in text if not c.isspace())
+                if text.endswith(_HYPHENS) and letters:
+                    letters -= 1  # the hyphen added where a word was broken
+                if first is None and letters:
+                    first = (block, counts.get(block, 0))
+                counts[block] = counts.get(block, 0) + letters
+            elif isinstance(box, boxes.ReplacedBox) and first is None:
+                first = (block, counts.get(block, 0))
+        found.append(first)
+    # A blank page (a verso left empty before a chapter) begins where the next does.
+    starts: list[PageStart] = []
+    following: tuple[str, int] | None = None
+    for number in range(len(found), 0, -1):
+        place = found[number - 1] or following
+        following = place
+        if place is None:
+            continue
+        document_name, _, index = place[0].partition(":")
+        starts.append(PageStart(str(number), document_name, int(index), place[1]))
+    return starts[::-1]
+
+
+def _walk(box: Any, skipped: tuple[type, ...]) -> Iterator[Any]:
+    if isinstance(box, skipped):
+        return
+    yield box
+    for child in getattr(box, "children", ()):
+        yield from _walk(child, skipped)
+
+
+def marker(label: str) -> etree._Element:
+    span = etree.Element(f"{{{XHTML_NS}}}span", nsmap={"epub": EPUB_NS})
+    span.set(f"{{{EPUB_NS}}}type", "pagebreak")
+    span.set("role", "doc-pagebreak")
+    span.set("id", f"page-{label}")
+    span.set("aria-label", label)
+    return span
+
+
+def insert_markers(section: etree._Element, starts: list[PageStart]) -> None:
+    """Puts a page-break marker where each page begins, inside its block."""
+    elements = [e for e in section.iter()]
+    for start in starts:
+        block = elements[start.block] if start.block < len(elements) else section
+        _insert(block, start.letters, marker(start.label))
+
+
+def _insert(block: etree._Element, letters: int, span: etree._Element) -> None:
+    if letters <= 0 or not _place_in_text(block, letters, span):
+        span.tail = block.text
+        block.text = None
+        block.insert(0, span)
+
+
+def _own_text(block: etree._Element) -> Iterator[tuple[etree._Element, str]]:
+    """(node, 'text' or 'tail') pairs of the block's own text, in reading order,
+    skipping nested blocks and note calls (print has no such letters)."""
+    yield block, "text"
+    for child in block:
+        if not isinstance(child.tag, str):
+            yield child, "tail"
+            continue
+        name = etree.QName(child).localname
+        nested = name in BLOCKS or (name == "a" and child.get(f"{{{EPUB_NS}}}type") == "noteref")
+        if not nested:
+            yield from _own_text(child)
+        yield child, "tail"
+
+
+def _place_in_text(block: etree._Element, letters: int, span: etree._Element) -> bool:
+    seen = 0
+    for node, which in _own_text(block):
+        text = getattr(node, which) or ""
+        for i, char in enumerate(text):
+            if char.isspace():
+                continue
+            if seen == letters:
+                cut = i
+                while cut > 0 and not text[cut - 1].isspace():
+                    cut -= 1  # to the start of the word
+                _split(node, which, cut, span)
+                return True
+            seen += 1
+    return False
+
+
+def _split(node: etree._Element, which: str, cut: int, span: etree._Element) -> None:
+    text = getattr(node, which) or ""
+    setattr(node, which, text[:cut])
+    span.tail = text[cut:]
+    if which == "text":
+        node.insert(0, span)
+    else:
+        parent = node.getparent()
+        assert parent is not None
+        parent.insert(parent.index(node) + 1, span)
