@@ -110,56 +110,28 @@ def _chromium_env() -> dict[str, str]:
 
 
 def run_ace(epub: Path, workdir: Path, *, timeout: float = 180) -> dict[str, Any]:
-    """Runs DAISY Ace on ``epub`` and returns its JSON report (``report.json``).
+    """DAISY Ace's JSON report, through publisher's own runner (publisher.ace), which
+    `invoke check` uses too; here a missing Ace is a skip, or a failure under CI."""
+    from publisher import ace
 
-    ``ace-puppeteer`` always starts Chromium with ``--no-sandbox`` (needed as root);
-    ``PUPPETEER_EXECUTABLE_PATH`` points it at Debian's Chromium. Its start-up
-    timeout is raised from 5 s, too short on a busy two-core machine."""
-    node = need_tool("node")
-    ace = need_js(".bin/ace-puppeteer")
-    env = {**_chromium_env(), "ACE_TIMEOUT_INITIAL": "30000"}
-    out, temp = workdir / "report", workdir / "temp"
-    temp.mkdir(parents=True, exist_ok=True)
-    command = [node, str(ace), "--force", "--outdir", str(out), "--tempdir", str(temp)]
-    done = _run([*command, str(epub.resolve())], env=env, timeout=timeout, cwd=workdir)
-    report = out / "report.json"
-    if not report.is_file():
-        raise ToolError(f"Ace wrote no report.json\n{_tail(done.stdout)}\n{_tail(done.stderr)}")
-    data: dict[str, Any] = json.loads(report.read_text(encoding="utf-8"))
-    return data
-
-
-def _ace_location(subject: dict[str, Any], result: dict[str, Any]) -> str:
-    where = str(subject.get("url", "?"))
-    pointer = result.get("earl:pointer") or {}
-    css = pointer.get("css") or []
-    if css:
-        where += " " + ", ".join(str(c) for c in css)
-    return where
+    need_tool("node")
+    need_tool("chromium")
+    need_js(".bin/ace-puppeteer")
+    try:
+        return ace.run_ace(epub, workdir, timeout=timeout)
+    except Exception as error:  # publisher.errors.ToolError
+        raise ToolError(str(error)) from error
 
 
 def ace_violations(report: dict[str, Any]) -> list[str]:
     """Every failed Ace assertion, one readable line each:
     ``rule-id [impact] at file selector: description``."""
-    found: list[str] = []
+    from publisher import ace
 
-    def walk(assertion: dict[str, Any], subject: dict[str, Any]) -> None:
-        subject = assertion.get("earl:testSubject") or subject
-        children = assertion.get("assertions") or []
-        for child in children:
-            walk(child, subject)
-        result = assertion.get("earl:result") or {}
-        test = assertion.get("earl:test")
-        if test is None or result.get("earl:outcome") != "fail":
-            return  # a document's summary, or a pass
-        rule = test.get("dct:title", "?")
-        impact = test.get("earl:impact", "?")
-        what = result.get("dct:description") or test.get("dct:description", "")
-        found.append(f"{rule} [{impact}] at {_ace_location(subject, result)}: {what}")
-
-    for assertion in report.get("assertions", []):
-        walk(assertion, {})
-    return found
+    return [
+        f"{rule} [{impact}] at {where}: {what}"
+        for rule, impact, where, what in ace.violations(report)
+    ]
 
 
 def ace_checked_documents(report: dict[str, Any]) -> list[str]:

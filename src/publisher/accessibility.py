@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
+from .errors import Location
 from .model import RenderedBook
 from .render import XHTML_NS, parse_body
+
+log = logging.getLogger("publisher")
+CONFORMANCE = "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"
 
 
 def accessibility_metadata(book: RenderedBook, paginated: bool = False) -> list[tuple[str, str]]:
     images = 0
     described = 0
-    tables = 0
     for chapter in book.chapters:
         tree = parse_body(chapter.body)
         for img in tree.iter(f"{{{XHTML_NS}}}img"):
             images += 1
             if (img.get("alt") or "").strip():
                 described += 1
-        tables += sum(1 for _ in tree.iter(f"{{{XHTML_NS}}}table"))
     all_described = images == described
 
     modes = ["textual"] + (["visual"] if images else [])
@@ -31,8 +35,6 @@ def accessibility_metadata(book: RenderedBook, paginated: bool = False) -> list[
     ]
     if images and all_described:
         features.append("alternativeText")
-    if tables:
-        features.append("table")
     if paginated:
         features += ["pageBreakMarkers", "pageNavigation"]
 
@@ -54,4 +56,16 @@ def accessibility_metadata(book: RenderedBook, paginated: bool = False) -> list[
     out += [("schema:accessibilityFeature", f) for f in features]
     out.append(("schema:accessibilityHazard", "none"))
     out.append(("schema:accessibilitySummary", " ".join(summary)))
+    certifier = book.meta.certifier
+    if certifier:
+        if all_described:
+            # Claimed only where what publisher can check holds, and someone answers for it.
+            out.append(("dcterms:conformsTo", CONFORMANCE))
+            out.append(("a11y:certifiedBy", certifier))
+        else:
+            log.warning(
+                "%s: warning: no accessibility conformance claim: %d image(s) have no alt text",
+                Location(book.meta.source) if book.meta.source else "metadata",
+                images - described,
+            )
     return out

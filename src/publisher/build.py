@@ -17,7 +17,7 @@ from .pagination import PageStart
 from .render import render_book
 from .resources import Locator
 
-FORMATS = ("epub", "pdf")
+FORMATS = ("epub", "pdf", "kepub")  # kepub: the Kobo edition, made from the EPUB
 # dcterms:modified is required in an EPUB; with no SOURCE_DATE_EPOCH and no date in
 # the manuscript this fixed value stands in, so that builds stay reproducible.
 FALLBACK_DATE = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
@@ -62,13 +62,17 @@ def render(manuscript_path: Path) -> RenderedBook:
 
 def output_paths(book: RenderedBook, output: Path) -> dict[str, Path]:
     slug = slugify(book.meta.title)
-    return {fmt: output / f"{slug}.{fmt}" for fmt in FORMATS}
+    return {
+        "epub": output / f"{slug}.epub",
+        "pdf": output / f"{slug}.pdf",
+        "kepub": output / f"{slug}.kepub.epub",
+    }
 
 
 def build(options: BuildOptions) -> BuildResult:
     for fmt in options.formats:
         if fmt not in FORMATS:
-            raise OptionError(f"unknown output format '{fmt}'", hint="choose epub or pdf")
+            raise OptionError(f"unknown output format '{fmt}'", hint="choose epub, pdf or kepub")
     _check_styles(options.styles)
     book = render(options.manuscript)
     modified, from_env = source_date(book.meta)
@@ -106,12 +110,17 @@ def _make(
             pages = tuple(page_starts(laid_out.document))
             source = f"{paths['pdf'].name} ({len(laid_out.document.pages)} pages)"
         made["pdf"] = (laid_out.write(), time.perf_counter() - start)
-    if "epub" in options.formats:
+    if "epub" in options.formats or "kepub" in options.formats:
         from .epub import EpubInputs, make_epub
 
         start = time.perf_counter()
         data = make_epub(EpubInputs(book, options.styles, modified, pages, source))
         made["epub"] = (data, time.perf_counter() - start)
+        if "kepub" in options.formats:
+            from .kobo import kepub
+
+            start = time.perf_counter()
+            made["kepub"] = (kepub(data), time.perf_counter() - start)
     return [(fmt, *made[fmt]) for fmt in options.formats]
 
 

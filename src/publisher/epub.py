@@ -352,9 +352,7 @@ def _nav_body(book: RenderedBook, many: bool, pages: tuple[PageStart, ...] = ())
     page_list = ""
     if pages:
         entries = "".join(
-            f'<li><a href="{"" if p.document == NAV else p.document}#page-{p.label}">'
-            f"{p.label}</a></li>\n"
-            for p in pages
+            f'<li><a href="{p.document}#page-{p.label}">{p.label}</a></li>\n' for p in pages
         )
         page_list = (
             '<nav epub:type="page-list" id="page-list" aria-labelledby="page-list-title" '

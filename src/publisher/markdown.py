@@ -273,11 +273,15 @@ _DASHES = (
 
 def _punctuation(state: StateCore) -> None:
     """Pandoc's `smart` set: em and en dashes and the ellipsis, nothing more
-    (markdown-it's own `replacements` also rewrites (c), +- and '?....')."""
+    (markdown-it's own `replacements` also rewrites (c), +- and '?....'). Soft
+    hyphens go."""
     for block in state.tokens:
         if block.type != "inline":
             continue
         for token in block.children or ():
+            if token.type == "text" and "\u00ad" in token.content:
+                # Soft hyphens break e-readers' dictionaries (Kobo); print hyphenates itself.
+                token.content = token.content.replace("\u00ad", "")
             if token.type == "text" and ("--" in token.content or "..." in token.content):
                 for pattern, replacement in _DASHES:
                     token.content = pattern.sub(replacement, token.content)

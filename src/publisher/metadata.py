@@ -37,6 +37,7 @@ EXTENSION_KEYS = (
     "dedication",
     "split-level",
     "epub-image-size",
+    "accessibility-certified-by",
 )
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -222,6 +223,7 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
         split_level=number("split-level", None, 1, 6),
         toc_depth=number("toc-depth", 3, 1, 6) or 3,
         image_max=number("epub-image-size", 1600, 64, 10000) or 1600,
+        certifier=text("accessibility-certified-by"),
     )
 
 

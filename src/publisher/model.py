@@ -32,6 +32,7 @@ class BookMeta:
     split_level: int | None = None  # heading level that starts a chapter; None: worked out
     toc_depth: int = 3  # heading levels listed in the navigation
     image_max: int = 1600  # longest side, in pixels, of raster images in the EPUB
+    certifier: str | None = None  # who answers for the accessibility conformance claim
 
     @property
     def full_title(self) -> str:
