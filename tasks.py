@@ -37,12 +37,16 @@ def _build(manuscript: str, output: str, styles: str, formats: tuple[str, ...]) 
     _done(commands.build(Path(manuscript), Path(output), Path(styles), formats))
 
 
-@task(help=BUILD_HELP)
+@task(help={**BUILD_HELP, "kobo": "also write <slug>.kepub.epub, the Kobo edition"})
 def build(
-    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES
+    c: Context,
+    manuscript: str = MANUSCRIPT,
+    output: str = OUTPUT,
+    styles: str = STYLES,
+    kobo: bool = False,
 ) -> None:
     """Build the EPUB and the PDF: build/<slug>.epub and build/<slug>.pdf."""
-    _build(manuscript, output, styles, ("epub", "pdf"))
+    _build(manuscript, output, styles, ("epub", "pdf", "kepub") if kobo else ("epub", "pdf"))
 
 
 @task(help=BUILD_HELP)
@@ -70,6 +74,16 @@ def check(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT) -> Non
     from publisher import commands
 
     _done(commands.check(Path(manuscript), Path(output)))
+
+
+@task(help={"manuscript": BUILD_HELP["manuscript"]})
+def lint_manuscript(c: Context, manuscript: str = MANUSCRIPT) -> None:
+    """Lint the manuscript's Markdown; exits 1 on errors (warnings alone pass).
+    Heading levels, alt text, leftover straight quotes and hyphens, notes, links,
+    images, empty chapters, duplicate ids."""
+    from publisher import commands
+
+    _done(commands.lint_manuscript(Path(manuscript)))
 
 
 @task(help={"output": "the folder to remove (default: build/)"})

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARTICLE, ROOT
+from conftest import ARTICLE, ROOT, need
 
 GOOD = "---\ntitle: A Test\nlang: en\n---\n\nSome text.\n"
 
@@ -151,3 +151,33 @@ def test_control_characters_are_removed_with_a_warning(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "ctrl.md:5: warning: removed control character U+0007" in proc.stderr
     assert (tmp_path / "out" / "control.epub").is_file()
+
+
+def test_check_task_passes_a_good_build_and_fails_a_broken_one(tmp_path: Path) -> None:
+    """`invoke check` runs the validators for real: EPUBCheck, Ace, PDF, lint."""
+    import zipfile
+
+    from publisher.ace import find_ace
+
+    if find_ace() is None:
+        need("ace-puppeteer")  # a skip here, a failure under CI
+    book = tmp_path / "book"
+    shutil.copytree(ARTICLE, book)
+    assert invoke("build", "--manuscript", "book", "--output", "out", cwd=tmp_path).returncode == 0
+    proc = invoke("check", "--manuscript", "book", "--output", "out", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "EPUBCheck 0 fatal, 0 errors, 0 warnings" in proc.stdout
+    assert "DAISY Ace 0 violations" in proc.stdout and "check passed" in proc.stdout
+
+    epub = next((tmp_path / "out").glob("*.epub"))
+    broken = tmp_path / "broken.epub"
+    with zipfile.ZipFile(epub) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "EPUB/chapter-01.xhtml":
+                data = data.replace(b'lang="en" xml:lang="en"', b"", 1)
+            dst.writestr(info, data)
+    broken.replace(epub)
+    proc = invoke("check", "--manuscript", "book", "--output", "out", cwd=tmp_path)
+    assert proc.returncode == 4
+    assert "check FAILED" in proc.stdout

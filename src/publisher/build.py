@@ -14,6 +14,7 @@ from .manuscript import load
 from .metadata import slugify
 from .model import BookMeta, BuildOptions, RenderedBook
 from .pagination import PageStart
+from .profiles import Profile, make_profile, pdf_variant
 from .render import render_book
 from .resources import Locator
 
@@ -77,7 +78,18 @@ def build(options: BuildOptions) -> BuildResult:
     book = render(options.manuscript)
     modified, from_env = source_date(book.meta)
     paths = output_paths(book, options.output)
-    made = _make(book, options, modified, from_env, paths)
+    # Options are checked before any work: a bad one costs no rendering.
+    meta = book.meta
+    print_setup = (
+        make_profile(
+            options.profile or meta.profile,
+            size=meta.page_size,
+            bleed=meta.bleed,
+            crop_marks=meta.crop_marks,
+        ),
+        pdf_variant(options.pdf_standard or meta.pdf_standard),
+    )
+    made = _make(book, options, modified, from_env, paths, print_setup)
     # Every output is finished in memory before any is written: a failure above
     # leaves all earlier outputs as they were.
     _ensure_folder(options.output)
@@ -94,6 +106,7 @@ def _make(
     modified: dt.datetime,
     from_env: bool,
     paths: dict[str, Path],
+    print_setup: tuple[Profile, str | None],
 ) -> list[tuple[str, bytes, float]]:
     """The outputs' bytes. With both formats the PDF is laid out first, so that
     the EPUB can carry its page numbers."""
@@ -105,7 +118,9 @@ def _make(
         from .pdf import PdfInputs, layout
 
         start = time.perf_counter()
-        laid_out = layout(PdfInputs(book, options.styles, modified if from_env else None))
+        laid_out = layout(
+            PdfInputs(book, options.styles, modified if from_env else None, *print_setup)
+        )
         if "epub" in options.formats:
             pages = tuple(page_starts(laid_out.document))
             source = f"{paths['pdf'].name} ({len(laid_out.document.pages)} pages)"

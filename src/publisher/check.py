@@ -15,11 +15,14 @@ from .errors import Location, PublisherError, ToolError
 from .model import RenderedBook
 
 FAILING = ("FATAL", "ERROR", "WARNING")
+# Tools whose warnings are advice: shown, but they do not fail the check (the
+# manuscript linter's warnings are matters of style; its errors do fail).
+ADVISORY_WARNINGS = ("lint",)
 
 
 @dataclass(frozen=True)
 class Finding:
-    tool: str  # "epubcheck", "pdf"
+    tool: str  # "epubcheck", "pdf", "lint"
     severity: str  # FATAL, ERROR, WARNING, USAGE, INFO
     code: str
     message: str
@@ -29,6 +32,12 @@ class Finding:
         where = f"{self.where}: " if self.where else ""
         return f"{where}{self.severity.lower()}: {self.code} {self.message} [{self.tool}]"
 
+    @property
+    def failing(self) -> bool:
+        if self.severity == "WARNING" and self.tool in ADVISORY_WARNINGS:
+            return False
+        return self.severity in FAILING
+
 
 @dataclass
 class Report:
@@ -37,14 +46,17 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        return not any(f.severity in FAILING for f in self.findings)
+        return not any(f.failing for f in self.findings)
 
     def lines(self) -> list[str]:
         out = [str(f) for f in self.findings if f.severity in FAILING]
         out += [f"ok: {p}" for p in self.passed]
+        problems = sum(1 for f in self.findings if f.failing)
+        advice = sum(1 for f in self.findings if f.severity in FAILING and not f.failing)
         usage = sum(1 for f in self.findings if f.severity not in FAILING)
         verdict = "passed" if self.ok else "FAILED"
-        out.append(f"check {verdict}: {len(out) - len(self.passed)} problem(s), {usage} note(s)")
+        advised = f"{advice} advisory warning(s), " if advice else ""
+        out.append(f"check {verdict}: {problems} problem(s), {advised}{usage} note(s)")
         return out
 
 
@@ -181,7 +193,7 @@ def check_outputs(manuscript: Path, output: Path) -> Report:
 
     book = render(manuscript)
     paths = output_paths(book, output)
-    missing = [p for p in paths.values() if not p.is_file()]
+    missing = [paths[fmt] for fmt in ("epub", "pdf") if not paths[fmt].is_file()]
     if missing:
         raise PublisherError(
             "nothing to check: output not built",
@@ -189,10 +201,16 @@ def check_outputs(manuscript: Path, output: Path) -> Report:
             hint="run 'invoke build' with the same --manuscript and --output first",
         )
     report = Report()
-    epub_findings = run_epubcheck(paths["epub"])
-    report.findings += epub_findings
-    if not any(f.severity in FAILING for f in epub_findings):
-        report.passed.append(f"{paths['epub']}: EPUBCheck 0 fatal, 0 errors, 0 warnings")
+    epubs = [paths["epub"]] + ([paths["kepub"]] if paths["kepub"].is_file() else [])
+    for epub in epubs:
+        epub_findings = run_epubcheck(epub)
+        report.findings += epub_findings
+        if not any(f.severity in FAILING for f in epub_findings):
+            report.passed.append(f"{epub}: EPUBCheck 0 fatal, 0 errors, 0 warnings")
+    ace_findings = run_ace_findings(paths["epub"])
+    report.findings += ace_findings
+    if not ace_findings:
+        report.passed.append(f"{paths['epub']}: DAISY Ace 0 violations")
     pdf_findings, facts = inspect_pdf(paths["pdf"], book)
     report.findings += pdf_findings
     if not pdf_findings:
@@ -201,4 +219,40 @@ def check_outputs(manuscript: Path, output: Path) -> Report:
             f"{len(facts['fonts'])} fonts embedded, "
             f"{len(facts['outline'])} bookmarks, title and language set"
         )
+    lint = lint_findings(manuscript)
+    report.findings += lint
+    if not any(f.failing for f in lint):
+        report.passed.append(f"{Location(manuscript)}: lint 0 errors, {len(lint)} warning(s)")
     return report
+
+
+def run_ace_findings(epub: Path) -> list[Finding]:
+    """DAISY Ace's violations as findings; Ace missing is itself a failure, since
+    the EPUB's accessibility would go unchecked."""
+    from .ace import INSTALL_HINT, find_ace, run_ace, violations
+
+    if find_ace() is None:
+        return [
+            Finding(
+                "ace",
+                "ERROR",
+                "ACE-MISSING",
+                f"DAISY Ace is not installed: {INSTALL_HINT}",
+                str(epub),
+            )
+        ]
+    report = run_ace(epub)
+    return [
+        Finding("ace", "ERROR", rule, f"[{impact}] {what}", where)
+        for rule, impact, where, what in violations(report)
+    ]
+
+
+def lint_findings(manuscript: Path) -> list[Finding]:
+    """The manuscript linter's findings (`invoke lint-manuscript`) as check findings."""
+    from .lint import lint_manuscript
+
+    return [
+        Finding("lint", f.severity.upper(), f.code, f.message, f.where)
+        for f in lint_manuscript(manuscript)
+    ]

@@ -4,6 +4,7 @@ parses flags and calls these; errors become one line on stderr, never a tracebac
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -38,6 +39,15 @@ def guarded(action: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         print("interrupted: earlier outputs are unchanged", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug of ours: still one line, never a traceback
+        if os.environ.get("PUBLISHER_DEBUG"):
+            raise
+        print(
+            f"internal error: {exc.__class__.__name__}: {exc} (earlier outputs are unchanged; "
+            "set PUBLISHER_DEBUG=1 for the traceback and please report it)",
+            file=sys.stderr,
+        )
+        return 70
 
 
 def build(manuscript: Path, output: Path, styles: Path, formats: tuple[str, ...]) -> int:
@@ -60,6 +70,22 @@ def check(manuscript: Path, output: Path) -> int:
         for line in report.lines():
             print(line)
         return 0 if report.ok else 4
+
+    return guarded(action)
+
+
+def lint_manuscript(manuscript: Path) -> int:
+    """One line per finding, then a summary; 1 when any finding is an error
+    (warnings alone pass)."""
+    from .lint import ERROR, summary
+    from .lint import lint_manuscript as run_lint
+
+    def action() -> int:
+        findings = run_lint(manuscript)
+        for finding in findings:
+            print(finding)
+        print(summary(findings))
+        return 1 if any(f.severity == ERROR for f in findings) else 0
 
     return guarded(action)
 

@@ -122,6 +122,7 @@ def make_parser(lang: str) -> MarkdownIt:
         "footnote_anchor": lambda *a: "",
         "paragraph_open": _render_paragraph_open,
         "span_open": _render_span_open,
+        "th_open": _render_th_open,
     }
     for name, rule in rules.items():
         md.add_render_rule(name, rule)
@@ -443,6 +444,14 @@ def _render_code(
     code, lexer = highlight(token.content, language)
     css = f' class="language-{escape(lexer)}"' if lexer else ""
     return f'<pre class="code"><code{css}>{code}</code></pre>\n'
+
+
+def _render_th_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # Header cells name what they head: readers and the PDF's tags say "column".
+    tokens[idx].attrSet("scope", "col")
+    return str(self.renderToken(tokens, idx, options, env))
 
 
 def _render_span_open(

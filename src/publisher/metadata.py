@@ -38,6 +38,11 @@ EXTENSION_KEYS = (
     "split-level",
     "epub-image-size",
     "accessibility-certified-by",
+    "profile",
+    "page-size",
+    "bleed",
+    "crop-marks",
+    "pdf-standard",
 )
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -204,6 +209,12 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
             )
         return value
 
+    def flag(key: str) -> bool:
+        value = data.get(key, False)
+        if not isinstance(value, bool):
+            raise MetadataError(f"'{key}' must be true or false", where=where(key))
+        return value
+
     identifier = _identifier(data.get("identifier"), where("identifier"), title, authors, lang)
     return BookMeta(
         title=title,
@@ -224,6 +235,11 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
         toc_depth=number("toc-depth", 3, 1, 6) or 3,
         image_max=number("epub-image-size", 1600, 64, 10000) or 1600,
         certifier=text("accessibility-certified-by"),
+        profile=text("profile") or "print",
+        page_size=text("page-size"),
+        bleed=text("bleed"),
+        crop_marks=flag("crop-marks"),
+        pdf_standard=text("pdf-standard") or "ua-1",
     )
 
 

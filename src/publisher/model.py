@@ -33,6 +33,11 @@ class BookMeta:
     toc_depth: int = 3  # heading levels listed in the navigation
     image_max: int = 1600  # longest side, in pixels, of raster images in the EPUB
     certifier: str | None = None  # who answers for the accessibility conformance claim
+    profile: str = "print"  # the PDF's page: print or screen (publisher/profiles.py)
+    page_size: str | None = None
+    bleed: str | None = None
+    crop_marks: bool = False
+    pdf_standard: str = "ua-1"
 
     @property
     def full_title(self) -> str:
@@ -116,3 +121,5 @@ class BuildOptions:
     output: Path
     styles: Path
     formats: tuple[str, ...] = ("epub", "pdf")
+    profile: str | None = None  # overrides the metadata's
+    pdf_standard: str | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from lxml import etree
 from .errors import Location, ResourceError
 from .model import RenderedBook, RenderedChapter
 from .pagination import TOC_DOCUMENT, mark_blocks
+from .profiles import Profile, make_profile
 from .render import EPUB_NS, parse_body
 
 log = logging.getLogger("publisher")
@@ -33,6 +34,7 @@ class PdfInputs:
     book: RenderedBook
     styles: Path
     modified: dt.datetime | None  # written only when SOURCE_DATE_EPOCH or the manuscript gives it
+    profile: Profile = field(default_factory=lambda: make_profile("print"))
     variant: str | None = "pdf/ua-1"
 
 
@@ -60,12 +62,12 @@ def print_html(book: RenderedBook) -> str:
     body_parts = []
     if not book.single_article:
         for page in book.front:
-            section = _print_section(page, sources, toc_levels, section_ids)
+            section = _print_section(page, sources, toc_levels, section_ids, meta.title)
             body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
         if len(book.chapters) > 1:
             body_parts.append(_print_toc(book))
     for chapter in book.chapters:
-        section = _print_section(chapter, sources, toc_levels, section_ids)
+        section = _print_section(chapter, sources, toc_levels, section_ids, meta.title)
         body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
     kind = "article" if book.single_article else "book"
     direction = ' dir="rtl"' if meta.direction == "rtl" else ""
@@ -106,6 +108,7 @@ def _print_section(
     sources: dict[str, Path],
     toc_levels: dict[str, int],
     section_ids: dict[str, str],
+    book_title: str,
 ) -> etree._Element:
     tree = parse_body(chapter.body)
     _strip_namespaces(tree)
@@ -115,11 +118,14 @@ def _print_section(
     if chapter.in_part:
         classes.append("in-part")
     section.set("class", " ".join(c for c in classes if c))
-    # The article's headline carries the book title into the running head.
+    # The article's headline carries the book title into the running head; a
+    # chapter's title re-sets it, so that the head stays empty on its opening page.
     for h1 in section.iter("h1"):
         parent = h1.getparent()
         if parent is not None and parent.get("class") == "article-head":
             h1.set("class", "book-title")
+        elif parent is section:
+            h1.set("data-book-title", book_title)
     # Bookmarks: exactly the EPUB's navigation entries, at the same levels.
     for heading in section.iter("h1", "h2", "h3", "h4", "h5", "h6"):
         level = toc_levels.get(heading.get("id", ""))
@@ -275,8 +281,9 @@ class Layout:
     inputs: PdfInputs
 
     def write(self) -> bytes:
+        # pdf_identifier=True: the file id is a hash of the content, never random.
         data: bytes = self.document.write_pdf(
-            pdf_variant=self.inputs.variant, font_config=self.fonts
+            pdf_variant=self.inputs.variant, font_config=self.fonts, pdf_identifier=True
         )
         if self.fence.refused:
             book = self.inputs.book
@@ -303,6 +310,9 @@ def layout(inputs: PdfInputs) -> Layout:
         )
         for name in STYLESHEETS
     ]
+    css.append(
+        weasyprint.CSS(string=inputs.profile.css(), font_config=fonts, url_fetcher=fence.fetcher)
+    )
     html = print_html(book)
     if inputs.modified is not None:
         stamp = inputs.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
