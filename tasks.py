@@ -31,22 +31,47 @@ def _done(code: int) -> None:
         raise Exit(code=code)
 
 
-def _build(manuscript: str, output: str, styles: str, formats: tuple[str, ...]) -> None:
+def _build(
+    manuscript: str,
+    output: str,
+    styles: str,
+    formats: tuple[str, ...],
+    profile: str = "",
+    pdf_standard: str = "",
+) -> None:
     from publisher import commands
 
-    _done(commands.build(Path(manuscript), Path(output), Path(styles), formats))
+    _done(
+        commands.build(
+            Path(manuscript),
+            Path(output),
+            Path(styles),
+            formats,
+            profile=profile or None,
+            pdf_standard=pdf_standard or None,
+        )
+    )
 
 
-@task(help={**BUILD_HELP, "kobo": "also write <slug>.kepub.epub, the Kobo edition"})
+PDF_HELP = {
+    "profile": "PDF profile: print (trade book, mirrored margins) or screen (A4, links)",
+    "pdf_standard": "ua-1 (default, tagged), a-3b, a-3a, a-2b, x-4, x-3, x-1a or none",
+}
+
+
+@task(help={**BUILD_HELP, **PDF_HELP, "kobo": "also write <slug>.kepub.epub, the Kobo edition"})
 def build(
     c: Context,
     manuscript: str = MANUSCRIPT,
     output: str = OUTPUT,
     styles: str = STYLES,
     kobo: bool = False,
+    profile: str = "",
+    pdf_standard: str = "",
 ) -> None:
     """Build the EPUB and the PDF: build/<slug>.epub and build/<slug>.pdf."""
-    _build(manuscript, output, styles, ("epub", "pdf", "kepub") if kobo else ("epub", "pdf"))
+    formats = ("epub", "pdf", "kepub") if kobo else ("epub", "pdf")
+    _build(manuscript, output, styles, formats, profile, pdf_standard)
 
 
 @task(help=BUILD_HELP)
@@ -57,12 +82,34 @@ def epub(
     _build(manuscript, output, styles, ("epub",))
 
 
-@task(help=BUILD_HELP)
+@task(help={**BUILD_HELP, **PDF_HELP})
 def pdf(
-    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES
+    c: Context,
+    manuscript: str = MANUSCRIPT,
+    output: str = OUTPUT,
+    styles: str = STYLES,
+    profile: str = "",
+    pdf_standard: str = "",
 ) -> None:
     """Build only the PDF."""
-    _build(manuscript, output, styles, ("pdf",))
+    _build(manuscript, output, styles, ("pdf",), profile, pdf_standard)
+
+
+@task(
+    help={
+        "manuscript": BUILD_HELP["manuscript"],
+        "output": "folder holding the PDF (default: build/)",
+        "resolution": "pixels per inch of the page images (default: 60)",
+    }
+)
+def proof(
+    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, resolution: int = 60
+) -> None:
+    """Render the built PDF's pages to PNG (build/proof/) and one contact sheet of
+    all pages as spreads, for a person to look at."""
+    from publisher import commands
+
+    _done(commands.proof(Path(manuscript), Path(output), resolution))
 
 
 @task(

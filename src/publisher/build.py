@@ -119,7 +119,13 @@ def _make(
 
         start = time.perf_counter()
         laid_out = layout(
-            PdfInputs(book, options.styles, modified if from_env else None, *print_setup)
+            # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
+            PdfInputs(
+                book,
+                options.styles,
+                modified if from_env or str(print_setup[1]).startswith("pdf/x") else None,
+                *print_setup,
+            )
         )
         if "epub" in options.formats:
             pages = tuple(page_starts(laid_out.document))

@@ -50,11 +50,20 @@ def guarded(action: Callable[[], int]) -> int:
         return 70
 
 
-def build(manuscript: Path, output: Path, styles: Path, formats: tuple[str, ...]) -> int:
+def build(
+    manuscript: Path,
+    output: Path,
+    styles: Path,
+    formats: tuple[str, ...],
+    *,
+    profile: str | None = None,
+    pdf_standard: str | None = None,
+) -> int:
     from .build import build as run_build
 
     def action() -> int:
-        result = run_build(BuildOptions(manuscript, output, styles, formats))
+        options = BuildOptions(manuscript, output, styles, formats, profile, pdf_standard)
+        result = run_build(options)
         for out in result.outputs:
             print(f"{out.format}: {out.path} ({out.size / 1024:.0f} KiB, {out.seconds:.2f} s)")
         return 0
@@ -86,6 +95,19 @@ def lint_manuscript(manuscript: Path) -> int:
             print(finding)
         print(summary(findings))
         return 1 if any(f.severity == ERROR for f in findings) else 0
+
+    return guarded(action)
+
+
+def proof(manuscript: Path, output: Path, resolution: int) -> int:
+    from .build import output_paths, render
+    from .proof import make_proof
+
+    def action() -> int:
+        pdf = output_paths(render(manuscript), output)["pdf"]
+        sheet, pages = make_proof(pdf, output / "proof", resolution)
+        print(f"proof: {len(pages)} page images in {sheet.parent}, contact sheet {sheet}")
+        return 0
 
     return guarded(action)
 

@@ -7,9 +7,12 @@ across chapters. Every file WeasyPrint asks for goes through a fenced fetcher.""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import logging
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -271,6 +274,21 @@ def _first_line(path: Path, char: str) -> int | None:
     return text.count("\n", 0, index) + 1 if index >= 0 else None
 
 
+@contextlib.contextmanager
+def _stable_document_id(identifier: str) -> Iterator[None]:
+    """WeasyPrint gives PDF/X-4 files a random XMP DocumentID (uuid4); ours is
+    derived from the book's identifier, so that builds stay byte-identical."""
+    import weasyprint.pdf.metadata as xmp
+
+    stable = uuid.uuid5(uuid.NAMESPACE_URL, f"publisher-pdf:{identifier}")
+    original = xmp.uuid4
+    xmp.uuid4 = lambda: stable
+    try:
+        yield
+    finally:
+        xmp.uuid4 = original
+
+
 @dataclass
 class Layout:
     """A laid-out PDF: its pages are known before its bytes are written."""
@@ -282,9 +300,10 @@ class Layout:
 
     def write(self) -> bytes:
         # pdf_identifier=True: the file id is a hash of the content, never random.
-        data: bytes = self.document.write_pdf(
-            pdf_variant=self.inputs.variant, font_config=self.fonts, pdf_identifier=True
-        )
+        with _stable_document_id(self.inputs.book.meta.identifier.value):
+            data: bytes = self.document.write_pdf(
+                pdf_variant=self.inputs.variant, font_config=self.fonts, pdf_identifier=True
+            )
         if self.fence.refused:
             book = self.inputs.book
             raise ResourceError(
@@ -316,9 +335,10 @@ def layout(inputs: PdfInputs) -> Layout:
     html = print_html(book)
     if inputs.modified is not None:
         stamp = inputs.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
-        html = html.replace(
-            "</head>", f'<meta name="dcterms.modified" content="{stamp}">\n</head>', 1
-        )
+        dates = f'<meta name="dcterms.modified" content="{stamp}">\n'
+        if not book.meta.date:
+            dates += f'<meta name="dcterms.created" content="{stamp}">\n'
+        html = html.replace("</head>", dates + "</head>", 1)
     document = weasyprint.HTML(
         string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
     ).render(stylesheets=css, font_config=fonts)

@@ -1,0 +1,220 @@
+"""The print-grade PDF: profiles, standards, PDF/UA checks, notes at the foot of the
+page, nothing outside the trim box, and rendered pages against reference images."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pdfplumber
+import pikepdf
+import pytest
+from PIL import Image, ImageChops
+
+from publisher.build import build
+from publisher.model import BuildOptions
+
+from conftest import ROOT, STYLES, Built, need, pdftotext
+
+GOLDEN = Path(__file__).parent / "golden" / "pages"
+POINTS_PER_MM = 72 / 25.4
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def pdf_only(source: Path, out: Path, **options: str) -> Path:
+    result = build(BuildOptions(source, out, STYLES, ("pdf",), **options))  # type: ignore[arg-type]
+    return result.outputs[0].path
+
+
+def test_profiles_set_the_page(tmp_path: Path) -> None:
+    source = write(tmp_path / "a.md", "---\ntitle: Pages\n---\n\nText.\n")
+    with pikepdf.open(pdf_only(source, tmp_path / "print")) as pdf:
+        box = [float(v) for v in pdf.pages[0].MediaBox]
+    assert round(box[2] / POINTS_PER_MM) == 148 and round(box[3] / POINTS_PER_MM) == 210  # A5
+    with pikepdf.open(pdf_only(source, tmp_path / "screen", profile="screen")) as pdf:
+        box = [float(v) for v in pdf.pages[0].MediaBox]
+    assert round(box[2] / POINTS_PER_MM) == 210 and round(box[3] / POINTS_PER_MM) == 297  # A4
+    sized = write(tmp_path / "b.md", "---\ntitle: Trade\npage-size: 6x9\n---\n\nText.\n")
+    with pikepdf.open(pdf_only(sized, tmp_path / "trade")) as pdf:
+        box = [float(v) for v in pdf.pages[0].MediaBox]
+    assert (round(box[2]), round(box[3])) == (432, 648)
+
+
+def test_bleed_and_crop_marks_lie_outside_the_trim_box(tmp_path: Path) -> None:
+    source = write(
+        tmp_path / "a.md", "---\ntitle: Marks\nbleed: 3mm\ncrop-marks: true\n---\n\nText.\n"
+    )
+    with pikepdf.open(pdf_only(source, tmp_path / "out")) as pdf:
+        page = pdf.pages[0]
+        media = [float(v) for v in page.MediaBox]
+        trim = [float(v) for v in page.TrimBox]
+        bleed = [float(v) for v in page.BleedBox]
+    assert trim[0] > bleed[0] >= media[0] and trim[2] < bleed[2] <= media[2]
+    assert round((trim[2] - trim[0]) / POINTS_PER_MM) == 148  # the trim is the A5 page
+
+
+def test_print_profile_opens_chapters_on_right_pages_with_blank_versos(guide: Built) -> None:
+    pages = pdftotext(guide.pdf).split("\f")
+    for chapter in guide.result.book.chapters:
+        number = next(
+            n for n, text in enumerate(pages, start=1) if text.strip().startswith(chapter.title)
+        )
+        assert number % 2 == 1, (chapter.title, number)
+    blank = [n for n, text in enumerate(pages[:-1], start=1) if not text.strip()]
+    assert blank and all(n % 2 == 0 for n in blank)  # truly blank: no head, no folio
+
+
+def test_running_heads_absent_on_chapter_openers(guide: Built) -> None:
+    pages = pdftotext(guide.pdf).split("\f")
+    title = guide.result.book.meta.title
+    for chapter in guide.result.book.chapters:
+        for text in pages:
+            lines = [line for line in text.splitlines() if line.strip()]
+            if lines and lines[0] == chapter.title:
+                assert title not in text.split(chapter.title)[0]
+    left_heads = [
+        text.splitlines()[0] for n, text in enumerate(pages, start=1) if n % 2 == 0 and text.strip()
+    ]
+    assert title in left_heads
+
+
+@pytest.mark.parametrize(
+    ("standard", "marker"),
+    [
+        ("a-3b", b'pdfaid:part="3"'),
+        ("x-4", b"PDF/X-4"),
+    ],
+)
+def test_pdf_standards_are_marked_and_reproducible(
+    tmp_path: Path, standard: str, marker: bytes
+) -> None:
+    source = ROOT / "manuscript"
+    first = pdf_only(source, tmp_path / "1", pdf_standard=standard)
+    second = pdf_only(source, tmp_path / "2", pdf_standard=standard)
+    assert first.read_bytes() == second.read_bytes()
+    with pikepdf.open(first) as pdf:
+        xmp = bytes(pdf.Root.Metadata.read_bytes())
+        assert marker in xmp or marker.decode() in str(pdf.trailer.get("/Info", {}))
+
+
+def test_pdfua_finds_no_errors(article: Built, guide: Built) -> None:
+    for built in (article, guide):
+        done = subprocess.run(
+            [sys.executable, "-m", "pdfua", "check", "--format", "json", str(built.pdf)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode in (0, 1, 2), done.stderr  # 3 would be an error finding
+        report = json.loads(done.stdout)
+        assert report["summary"]["errors"] == 0
+        assert report["summary"]["rules_run"] >= 10
+        # Its one warning (tables) is a false alarm: the data cells carry /Headers and
+        # the header cells /IDs (test_alt_text_and_table_headers_are_tagged), which
+        # PDF/UA accepts instead of /Scope.
+        assert {f["rule_id"] for f in report["findings"]} <= {"UA-15-003"}
+
+
+def test_alt_text_and_table_headers_are_tagged(guide: Built) -> None:
+    kinds: dict[str, list[pikepdf.Dictionary]] = {}
+    with pikepdf.open(guide.pdf) as pdf:
+
+        def walk(node: object) -> None:
+            if isinstance(node, pikepdf.Array):
+                for child in node:
+                    walk(child)
+            elif isinstance(node, pikepdf.Dictionary):
+                if "/S" in node:
+                    kinds.setdefault(str(node.S), []).append(node)
+                if "/K" in node:
+                    walk(node.K)
+
+        walk(pdf.Root.StructTreeRoot.K)
+        assert all("/Alt" in figure for figure in kinds["/Figure"])
+        assert any("A bar chart" in str(f.Alt) for f in kinds["/Figure"])
+        assert len(kinds["/TH"]) == 3
+        assert all("/Headers" in td.A for td in kinds["/TD"])
+
+
+def test_a_thousand_notes_each_on_the_page_of_its_call(tmp_path: Path) -> None:
+    paragraphs = [f"Call{n:04d} here.[^{n}] Some words follow." for n in range(1, 1001)]
+    notes = [f"[^{n}]: Note{n:04d} text." for n in range(1, 1001)]
+    source = write(
+        tmp_path / "notes.md", "---\ntitle: Notes\n---\n\n" + "\n\n".join(paragraphs + notes) + "\n"
+    )
+    pages = pdftotext(pdf_only(source, tmp_path / "out")).split("\f")
+    call_page, note_page = {}, {}
+    for number, text in enumerate(pages, start=1):
+        for n in range(1, 1001):
+            if f"Call{n:04d}" in text:
+                call_page[n] = number
+            if f"Note{n:04d}" in text:
+                note_page[n] = number
+    assert len(call_page) == len(note_page) == 1000
+    assert call_page == note_page
+    last = next(text for text in reversed(pages) if text.strip())
+    assert "1000. Note1000 text." in " ".join(last.split())  # numbered as in the EPUB
+
+
+def test_wide_tables_and_figures_stay_inside_the_trim_box(tmp_path: Path) -> None:
+    header = "| " + " | ".join(f"Column{n}" for n in range(12)) + " |"
+    rule = "|" + "---|" * 12
+    row = "| " + " | ".join("Supercalifragilistic" for _ in range(12)) + " |"
+    Image.new("RGB", (3000, 600), (20, 60, 120)).save(tmp_path / "wide.png")
+    source = write(
+        tmp_path / "wide.md",
+        "---\ntitle: Wide\n---\n\n"
+        + "\n".join([header, rule, row, row])
+        + "\n\n![A very wide image](wide.png)\n",
+    )
+    pdf = pdf_only(source, tmp_path / "out")
+    with pdfplumber.open(pdf) as doc:
+        for page in doc.pages:
+            trim = page.trimbox if hasattr(page, "trimbox") else page.bbox
+            x0, _, x1, _ = trim
+            for char in page.chars:
+                assert x0 <= char["x0"] and char["x1"] <= x1 + 0.5, char["text"]
+            for image in page.images:
+                assert x0 <= image["x0"] and image["x1"] <= x1 + 0.5
+    # Every cell's text is there, broken over lines but never clipped.
+    letters = re.sub(r"[\s\u2010-]", "", pdftotext(pdf))
+    assert letters.count("Supercalifragilistic") == 24
+
+
+def test_proof_task_writes_pages_and_a_contact_sheet(article: Built, tmp_path: Path) -> None:
+    need("pdftoppm")
+    from publisher.proof import make_proof
+
+    sheet, pages = make_proof(article.pdf, tmp_path / "proof", 30)
+    assert len(pages) == 2 and sheet.is_file()
+    with Image.open(sheet) as image:
+        assert image.width > 2 * Image.open(pages[0]).width  # pages side by side
+
+
+@pytest.mark.parametrize("page", [1, 2])
+def test_rendered_pages_match_the_reference(
+    article: Built, tmp_path: Path, page: int, request: pytest.FixtureRequest
+) -> None:
+    """Visual regression: the article's pages at 40 dpi against committed images.
+    Regenerate with pytest --update-golden (and look at them)."""
+    need("pdftoppm")
+    from publisher.proof import render_pages
+
+    rendered = render_pages(article.pdf, tmp_path / "pages", 40)[page - 1]
+    reference = GOLDEN / f"article-page-{page}.png"
+    if request.config.getoption("--update-golden"):
+        reference.parent.mkdir(parents=True, exist_ok=True)
+        reference.write_bytes(rendered.read_bytes())
+    with Image.open(rendered) as new, Image.open(reference) as old:
+        assert new.size == old.size
+        diff = ImageChops.difference(new.convert("L"), old.convert("L"))
+        changed = sum(1 for value in diff.getdata() if value > 64)
+    assert changed / (new.width * new.height) < 0.005, f"{changed} pixels changed"
