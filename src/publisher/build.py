@@ -84,6 +84,7 @@ def build(options: BuildOptions) -> BuildResult:
         make_profile(
             options.profile or meta.profile,
             size=meta.page_size,
+            margins=meta.margins,
             bleed=meta.bleed,
             crop_marks=meta.crop_marks,
         ),

@@ -35,6 +35,7 @@ class BookMeta:
     certifier: str | None = None  # who answers for the accessibility conformance claim
     profile: str = "print"  # the PDF's page: print or screen (publisher/profiles.py)
     page_size: str | None = None
+    margins: str | None = None  # "top outer bottom inner"
     bleed: str | None = None
     crop_marks: bool = False
     pdf_standard: str = "ua-1"

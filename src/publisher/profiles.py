@@ -65,6 +65,7 @@ def make_profile(
     name: str,
     *,
     size: str | None = None,
+    margins: str | None = None,
     bleed: str | None = None,
     crop_marks: bool = False,
 ) -> Profile:
@@ -87,6 +88,15 @@ def make_profile(
                 )
             css = size
         profile = _replace(profile, size=css)
+    if margins:
+        parts = margins.split()
+        if len(parts) != 4 or not all(_LENGTH.match(p) for p in parts):
+            raise OptionError(
+                f"margins '{margins}' must be four lengths",
+                hint="top outer bottom inner, like '18mm 15mm 20mm 20mm'",
+            )
+        top, outer, bottom, inner = parts
+        profile = _replace(profile, top=top, outer=outer, bottom=bottom, inner=inner)
     if bleed:
         if not _LENGTH.match(bleed):
             raise OptionError(
