@@ -105,8 +105,7 @@ def pdf(
 def proof(
     c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, resolution: int = 60
 ) -> None:
-    """Render the built PDF's pages to PNG (build/proof/) and one contact sheet of
-    all pages as spreads, for a person to look at."""
+    """Render the PDF's pages to PNG and one contact sheet of spreads (build/proof/)."""
     from publisher import commands
 
     _done(commands.proof(Path(manuscript), Path(output), resolution))
@@ -116,8 +115,9 @@ def proof(
     help={"manuscript": BUILD_HELP["manuscript"], "output": "folder holding the outputs to check"}
 )
 def check(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT) -> None:
-    """Validate what was built: EPUBCheck on the EPUB, structure and fonts of the PDF.
-    Exits non-zero on any error or warning."""
+    """Validate the outputs: EPUBCheck, DAISY Ace, the PDF's tags, fonts and outline, lint.
+
+    Exits non-zero on any error or warning (lint warnings are advice and pass)."""
     from publisher import commands
 
     _done(commands.check(Path(manuscript), Path(output)))
