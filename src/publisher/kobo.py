@@ -15,31 +15,13 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from .render import TEXT_BLOCKS
+
 XHTML = "http://www.w3.org/1999/xhtml"
 _SENTENCE = re.compile(r".*?(?:[.!?…。！？]+[\"'”’»)\]]*\s+|$)", re.DOTALL)
 _SKIP = {"pre", "code", "script", "style", "nav"}
-_BLOCKS = {
-    "p",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "li",
-    "dt",
-    "dd",
-    "figcaption",
-    "td",
-    "th",
-    "caption",
-    "blockquote",
-    "figure",
-    "header",
-    "section",
-    "aside",
-    "div",
-}
+# Kobo's spans go into the text blocks, and into divs; code stays as it is.
+_BLOCKS = (TEXT_BLOCKS - {"pre", "nav"}) | {"div"}
 _DATE = (1980, 1, 1, 0, 0, 0)
 
 

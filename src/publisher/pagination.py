@@ -15,35 +15,11 @@ from typing import Any
 
 from lxml import etree
 
-from .render import EPUB_NS, XHTML_NS
+from .render import EPUB_NS, TEXT_BLOCKS, XHTML_NS
 
 TOC_DOCUMENT = "nav.xhtml"
-# Elements whose own text is counted; text in a nested block counts for that block.
-BLOCKS = frozenset(
-    {
-        "p",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "li",
-        "dt",
-        "dd",
-        "figcaption",
-        "figure",
-        "pre",
-        "th",
-        "td",
-        "caption",
-        "header",
-        "blockquote",
-        "section",
-        "aside",
-        "nav",
-    }
-)
+# Text in a nested block counts for that block.
+BLOCKS = TEXT_BLOCKS
 _HYPHENS = ("\u2010", "-", "\u00ad")
 
 

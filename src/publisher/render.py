@@ -47,6 +47,11 @@ log = logging.getLogger("publisher")
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 EPUB_NS = "http://www.idpf.org/2007/ops"
+# The elements of rendered chapters that hold running text of their own.
+TEXT_BLOCKS = frozenset(
+    ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "figcaption", "figure", "pre",
+     "th", "td", "caption", "header", "blockquote", "section", "aside", "nav"]
+)  # fmt: skip
 
 # (chapter source, src as written, line) -> the resource, or None when the fence
 # stopped it (the locator has warned)
