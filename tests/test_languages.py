@@ -143,7 +143,7 @@ def test_every_image_type(tmp_path: Path) -> None:
         "EPUB/images/e.svg",
     ]
     with pikepdf.open(built.pdf) as pdf:
-        count = sum(len(page.images) for page in pdf.pages)
+        count = sum(len(page.get_images()) for page in pdf.pages)
     assert count == 4  # the four raster images; the SVG is drawn as vectors
     need("java")
     from publisher.check import run_epubcheck
