@@ -123,7 +123,7 @@ def test_images_packaged_once_and_figures(guide: Built) -> None:
         images = sorted(n for n in z.namelist() if n.startswith("EPUB/images/"))
     assert images == [
         "EPUB/images/chart.png",
-        "EPUB/images/cover.png",
+        "EPUB/images/cover.jpg",
         "EPUB/images/diagram.svg",
         "EPUB/images/gradient.jpg",
     ]

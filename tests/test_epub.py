@@ -99,7 +99,7 @@ def test_cover_is_a_real_image_flagged_in_the_package(article: Built) -> None:
     assert item is not None
     with zipfile.ZipFile(article.epub) as z:
         image = Image.open(io.BytesIO(z.read(f"EPUB/{item.get('href')}")))
-    assert image.format == "PNG" and image.size == (1600, 2400)
+    assert image.format == "JPEG" and image.size == (1600, 2400)
     # Not a blank rectangle: the title is drawn on it.
     assert len(image.convert("L").getcolors(maxcolors=65536) or []) > 16
     cover_meta = root.find("opf:metadata/opf:meta[@name='cover']", NS)

@@ -128,7 +128,7 @@ def test_calibre_reads_title_language_and_no_invented_author(
 def test_calibre_finds_the_cover(calibre: CalibreMeta, article: Built) -> None:
     assert calibre["cover"]
     with zipfile.ZipFile(article.epub) as z:
-        packaged = z.read("EPUB/images/cover.png")
+        packaged = z.read("EPUB/images/cover.jpg")
     assert calibre["cover_bytes"] == len(packaged)
 
 

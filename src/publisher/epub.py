@@ -130,8 +130,8 @@ def make_epub(inputs: EpubInputs) -> bytes:
     else:
         cover_bytes, suffix, cover_type = (
             make_cover(meta, inputs.styles / "fonts"),
-            ".png",
-            "image/png",
+            ".jpg",
+            "image/jpeg",
         )
     cover_href = f"images/cover{suffix}"
     add(
