@@ -152,9 +152,15 @@ def test(c: Context, k: str = "") -> None:
     _done(result.exited)
 
 
+@task(help={"runs": "runs per side, alternating (default: 3); medians are reported"})
+def bench(c: Context, runs: int = 3) -> None:
+    """Time and memory against Pandoc on the article and a ~300-page book (needs .[bench])."""
+    c.run(f"{sys.executable} {ROOT / 'bench' / 'bench.py'} {runs}", pty=False)
+
+
 @task
 def lint(c: Context) -> None:
     """ruff (lint and format check) and mypy (strict)."""
-    c.run(f"{sys.executable} -m ruff check src tests tasks.py")
-    c.run(f"{sys.executable} -m ruff format --check src tests tasks.py")
+    c.run(f"{sys.executable} -m ruff check src tests bench tasks.py")
+    c.run(f"{sys.executable} -m ruff format --check src tests bench tasks.py")
     c.run(f"{sys.executable} -m mypy")

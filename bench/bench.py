@@ -1,0 +1,194 @@
+"""publisher against Pandoc, side by side: `invoke bench`.
+
+Builds the article and a generated book of about 300 pages (40 chapters with
+sections, notes and a table), alternating publisher and Pandoc (EPUB, then PDF
+with --pdf-engine=weasyprint, from the same Markdown), several times each. Wall
+time and peak memory (the resident memory of the whole process tree, summed,
+sampled every 10 ms) are medians over the runs. Prints a table and writes JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = tuple(
+    "the of and to in was he she it that his her with as for had on at by not but be from "
+    "they all were this said one there which we their an my so when who out into up what "
+    "them more like no could then some would time about been has than its only other over"
+    .split()
+)  # fmt: skip
+
+
+def generate_book(path: Path, chapters: int = 40) -> Path:
+    rng = random.Random(300)
+    out = ["---", "title: A Generated Book", "author: Bench Mark", "lang: en", "---", ""]
+    note = 0
+    for c in range(1, chapters + 1):
+        out.append(f"# Chapter {c}\n")
+        for s in range(1, 4):
+            out.append(f"## Section {c}.{s}\n")
+            for _ in range(5):
+                words = [rng.choice(WORDS) for _ in range(rng.randint(70, 110))]
+                text = " ".join(words).capitalize() + "."
+                if rng.random() < 0.3:
+                    note += 1
+                    text += f"[^n{note}]\n\n[^n{note}]: A note, number {note}, on this passage."
+                out.append(text + "\n")
+        out.append("| Item | Count | Share |\n|:--|--:|--:|")
+        out += [f"| row {r} | {r * 7} | {r * 3}% |" for r in range(1, 6)]
+        out.append("")
+    path.write_text("\n".join(out), encoding="utf-8")
+    return path
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in KiB."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            ppid, pages = int(fields[1]), int(fields[21])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE") // 1024
+    total, stack = 0, [pid]
+    while stack:
+        current = stack.pop()
+        total += rss.get(current, 0)
+        stack += children.get(current, [])
+    return total
+
+
+def measure(commands: list[list[str]], cwd: Path) -> tuple[float, int]:
+    """(seconds, peak KiB) for commands run one after the other."""
+    start = time.perf_counter()
+    peak = 0
+    for command in commands:
+        proc = subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        while proc.poll() is None:
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            time.sleep(0.01)
+        if proc.returncode != 0:
+            errors = proc.stderr.read() if proc.stderr else ""
+            raise SystemExit(f"{' '.join(command)} failed: {errors[-500:]}")
+    return time.perf_counter() - start, peak
+
+
+def sides(manuscript: Path, work: Path, pandoc: str) -> dict[str, list[list[str]]]:
+    invoke = [sys.executable, "-m", "invoke", "-r", str(ROOT)]
+    out = work / "out"
+    return {
+        "publisher": [[*invoke, "build", "--manuscript", str(manuscript), "--output", str(out)]],
+        "publisher-epub": [
+            [*invoke, "epub", "--manuscript", str(manuscript), "--output", str(out)]
+        ],
+        "pandoc": [
+            [pandoc, str(manuscript), "-o", str(work / "p.epub")],
+            [pandoc, str(manuscript), "-o", str(work / "p.pdf"), "--pdf-engine=weasyprint"],
+        ],
+        "pandoc-epub": [[pandoc, str(manuscript), "-o", str(work / "p.epub")]],
+    }
+
+
+def bench(runs: int = 3) -> dict[str, object]:
+    try:
+        import pypandoc  # type: ignore[import-untyped]
+    except ImportError:
+        raise SystemExit('bench needs Pandoc: pip install -e ".[bench]"') from None
+    pandoc = pypandoc.get_pandoc_path()
+    if shutil.which("weasyprint") is None:
+        raise SystemExit("bench needs the weasyprint command for Pandoc's PDF")
+    results: dict[str, object] = {"runs": runs, "machine": _machine()}
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        books = {
+            "article": ROOT / "manuscript" / "article.md",
+            "book": generate_book(work / "book.md"),
+        }
+        for name, manuscript in books.items():
+            commands = sides(manuscript, work, pandoc)
+            samples: dict[str, list[tuple[float, int]]] = {side: [] for side in commands}
+            for _ in range(runs):  # alternating, so that load affects both alike
+                for side, command in commands.items():
+                    samples[side].append(measure(command, work))
+            entry: dict[str, object] = {}
+            for side, values in samples.items():
+                entry[side] = {
+                    "seconds": round(statistics.median(v[0] for v in values), 3),
+                    "peak_mib": round(statistics.median(v[1] for v in values) / 1024, 1),
+                }
+            pdfs = list((work / "out").glob("*.pdf"))
+            entry["pages"] = _pages(pdfs[0]) if pdfs else None
+            results[name] = entry
+    return results
+
+
+def _pages(pdf: Path) -> int | None:
+    done = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=False)
+    for line in done.stdout.splitlines():
+        if line.startswith("Pages:"):
+            return int(line.split()[1])
+    return None
+
+
+def _machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+
+
+def report(results: dict[str, object]) -> str:
+    lines = [
+        f"machine: {results['machine']}; medians of {results['runs']} runs",
+        "",
+        "| manuscript | side | seconds | peak MiB | time ratio | memory ratio |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name in ("article", "book"):
+        entry = results[name]
+        assert isinstance(entry, dict)
+        for ours, theirs in (("publisher", "pandoc"), ("publisher-epub", "pandoc-epub")):
+            a, b = entry[ours], entry[theirs]
+            lines.append(
+                f"| {name} ({entry['pages']} pages) | {ours} | {a['seconds']} | "
+                f"{a['peak_mib']} | {a['seconds'] / b['seconds']:.2f} | "
+                f"{a['peak_mib'] / b['peak_mib']:.2f} |"
+            )
+            lines.append(f"| | {theirs} | {b['seconds']} | {b['peak_mib']} | | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
+    results = bench(runs)
+    target = ROOT / "build" / "bench.json"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(report(results))
+    print(f"\nJSON: {target}")
+
+
+if __name__ == "__main__":
+    main()
