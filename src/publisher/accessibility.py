@@ -6,7 +6,7 @@ import logging
 
 from .errors import Location
 from .model import RenderedBook
-from .render import XHTML_NS, parse_body
+from .xhtml import XHTML_NS, parse_body
 
 log = logging.getLogger("publisher")
 CONFORMANCE = "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"

@@ -6,17 +6,20 @@ import datetime as dt
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import Location, OptionError, PublisherError
 from .manuscript import load
 from .metadata import slugify
 from .model import BookMeta, BuildOptions, RenderedBook
-from .pagination import PageStart
-from .profiles import Profile, make_profile, pdf_variant
-from .render import render_book
+from .profiles import make_profile, pdf_variant
 from .resources import Locator
+
+if TYPE_CHECKING:
+    from .pagination import PageStart
 
 FORMATS = ("epub", "pdf", "kepub")  # kepub: the Kobo edition, made from the EPUB
 # dcterms:modified is required in an EPUB; with no SOURCE_DATE_EPOCH and no date in
@@ -30,12 +33,15 @@ class Output:
     path: Path
     size: int
     seconds: float
+    pages: int | None = None  # PDF pages, or EPUB page-break markers
+    rebuilt: bool = True  # False: up to date, left untouched
 
 
 @dataclass(frozen=True)
 class BuildResult:
-    book: RenderedBook
+    book: RenderedBook | None  # None when nothing needed doing
     outputs: tuple[Output, ...]
+    stages: tuple[tuple[str, float], ...] = ()  # what was done, and how long it took
 
 
 def source_date(meta: BookMeta, environ: dict[str, str] | None = None) -> tuple[dt.datetime, bool]:
@@ -57,12 +63,15 @@ def source_date(meta: BookMeta, environ: dict[str, str] | None = None) -> tuple[
 
 
 def render(manuscript_path: Path) -> RenderedBook:
+    from .render import render_book
+
     manuscript = load(manuscript_path)
     return render_book(manuscript, Locator(manuscript.root))
 
 
-def output_paths(book: RenderedBook, output: Path) -> dict[str, Path]:
-    slug = slugify(book.meta.title)
+def output_paths(book: RenderedBook | BookMeta, output: Path) -> dict[str, Path]:
+    meta = book.meta if isinstance(book, RenderedBook) else book
+    slug = slugify(meta.title)
     return {
         "epub": output / f"{slug}.epub",
         "pdf": output / f"{slug}.pdf",
@@ -70,80 +79,139 @@ def output_paths(book: RenderedBook, output: Path) -> dict[str, Path]:
     }
 
 
-def build(options: BuildOptions) -> BuildResult:
+Stage = Callable[[str], None]
+
+
+def build(
+    options: BuildOptions, *, force: bool = False, on_stage: Stage | None = None
+) -> BuildResult:
+    """Builds what is out of date (everything with `force`); see cache.py."""
+    from . import cache
+
     for fmt in options.formats:
         if fmt not in FORMATS:
             raise OptionError(f"unknown output format '{fmt}'", hint="choose epub, pdf or kepub")
     _check_styles(options.styles)
-    book = render(options.manuscript)
-    modified, from_env = source_date(book.meta)
-    paths = output_paths(book, options.output)
+    stages: list[tuple[str, float]] = []
+    clock = time.perf_counter()
+
+    def stage(label: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stages.append((label, now - clock))
+        clock = now
+        if on_stage is not None:
+            on_stage(label)
+
+    manuscript = load(options.manuscript)
+    meta = manuscript.meta
     # Options are checked before any work: a bad one costs no rendering.
-    meta = book.meta
-    print_setup = (
-        make_profile(
-            options.profile or meta.profile,
-            size=meta.page_size,
-            margins=meta.margins,
-            bleed=meta.bleed,
-            crop_marks=meta.crop_marks,
-        ),
-        pdf_variant(options.pdf_standard or meta.pdf_standard),
+    profile = make_profile(
+        options.profile or meta.profile,
+        size=meta.page_size,
+        margins=meta.margins,
+        bleed=meta.bleed,
+        crop_marks=meta.crop_marks,
     )
-    made = _make(book, options, modified, from_env, paths, print_setup)
-    # Every output is finished in memory before any is written: a failure above
-    # leaves all earlier outputs as they were.
-    _ensure_folder(options.output)
-    outputs = []
-    for fmt, data, seconds in made:
-        atomic_write(paths[fmt], data)
-        outputs.append(Output(fmt, paths[fmt], len(data), seconds))
-    return BuildResult(book, tuple(outputs))
+    variant = pdf_variant(options.pdf_standard or meta.pdf_standard)
+    modified, from_env = source_date(meta)
+    paths = output_paths(meta, options.output)
+    slug = slugify(meta.title)
+    stage(f"read {len(manuscript.sources)} file(s)")
 
+    files = sorted(
+        {s.path.resolve() for s in manuscript.sources}
+        | {p.resolve() for p in (meta.source, meta.cover_image) if p is not None}
+    )
+    want = tuple(fmt for fmt in FORMATS if fmt in options.formats)
+    extra = repr((want, profile, variant))
+    epub_style, pdf_style = cache.style_digests(options.styles)
+    pdf_style = cache.digest(pdf_style, extra)
+    record = None if force else cache.load_record(options.output, slug)
+    content = cache.content_digest(files, record.resources if record else [], extra)
 
-def _make(
-    book: RenderedBook,
-    options: BuildOptions,
-    modified: dt.datetime,
-    from_env: bool,
-    paths: dict[str, Path],
-    print_setup: tuple[Profile, str | None],
-) -> list[tuple[str, bytes, float]]:
-    """The outputs' bytes. With both formats the PDF is laid out first, so that
-    the EPUB can carry its page numbers."""
-    made: dict[str, tuple[bytes, float]] = {}
+    def fresh(fmt: str) -> bool:
+        return (
+            record is not None
+            and record.content == content
+            and record.outputs.get(fmt) == cache.output_stamp(paths[fmt])
+        )
+
+    pdf_ok = "pdf" not in want or (
+        fresh("pdf") and record is not None and record.pdf_style == pdf_style
+    )
+    epub_ok = all(fresh(f) for f in want if f != "pdf") and (
+        record is not None and record.epub_style == epub_style
+    )
+    if "pdf" in want and not pdf_ok:
+        epub_ok = False  # its page numbers come from the PDF's layout
+    if pdf_ok and epub_ok:
+        unchanged = tuple(
+            Output(fmt, paths[fmt], paths[fmt].stat().st_size, 0.0, rebuilt=False) for fmt in want
+        )
+        stage("up to date")
+        return BuildResult(None, unchanged, tuple(stages))
+
+    from .render import render_book
+
+    book = render_book(manuscript, Locator(manuscript.root))
+    stage(f"rendered {len(book.chapters)} chapter(s)")
+    made: dict[str, tuple[bytes, float, int | None]] = {}
     pages: tuple[PageStart, ...] = ()
     source = ""
-    if "pdf" in options.formats:
+    if "pdf" in want and not pdf_ok:
         from .pagination import page_starts
         from .pdf import PdfInputs, layout
 
         start = time.perf_counter()
-        laid_out = layout(
-            # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
-            PdfInputs(
-                book,
-                options.styles,
-                modified if from_env or str(print_setup[1]).startswith("pdf/x") else None,
-                *print_setup,
-            )
-        )
-        if "epub" in options.formats:
-            pages = tuple(page_starts(laid_out.document))
-            source = f"{paths['pdf'].name} ({len(laid_out.document.pages)} pages)"
-        made["pdf"] = (laid_out.write(), time.perf_counter() - start)
-    if "epub" in options.formats or "kepub" in options.formats:
+        # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
+        stamp = modified if from_env or str(variant).startswith("pdf/x") else None
+        laid_out = layout(PdfInputs(book, options.styles, stamp, profile, variant))
+        pages = tuple(page_starts(laid_out.document))
+        count = len(laid_out.document.pages)
+        made["pdf"] = (laid_out.write(), time.perf_counter() - start, count)
+        stage(f"PDF laid out and written: {count} pages")
+    elif "pdf" in want and record is not None:
+        pages = record.page_starts  # the PDF is up to date: so are its page breaks
+    if pages:
+        source = f"{paths['pdf'].name} ({len(pages)} pages)"
+    if not epub_ok:
         from .epub import EpubInputs, make_epub
 
         start = time.perf_counter()
         data = make_epub(EpubInputs(book, options.styles, modified, pages, source))
-        made["epub"] = (data, time.perf_counter() - start)
-        if "kepub" in options.formats:
+        made["epub"] = (data, time.perf_counter() - start, len(pages) or None)
+        if "kepub" in want:
             from .kobo import kepub
 
             start = time.perf_counter()
-            made["kepub"] = (kepub(data), time.perf_counter() - start)
-    return [(fmt, *made[fmt]) for fmt in options.formats]
+            made["kepub"] = (kepub(data), time.perf_counter() - start, len(pages) or None)
+        stage("EPUB written")
+    # Every output is finished in memory before any is written: a failure above
+    # leaves all earlier outputs as they were.
+    _ensure_folder(options.output)
+    outputs: list[Output] = []
+    for fmt in want:
+        if fmt in made:
+            data, seconds, pages_or_marks = made[fmt]
+            atomic_write(paths[fmt], data)
+            outputs.append(Output(fmt, paths[fmt], len(data), seconds, pages_or_marks))
+        else:
+            outputs.append(Output(fmt, paths[fmt], paths[fmt].stat().st_size, 0.0, rebuilt=False))
+    resources = sorted(str(r.source) for r in book.resources)
+    cache.save_record(
+        options.output,
+        slug,
+        cache.Record(
+            content=cache.content_digest(files, resources, extra),
+            epub_style=epub_style,
+            pdf_style=pdf_style,
+            resources=resources,
+            pages=[asdict(p) for p in pages],
+            outputs={fmt: cache.output_stamp(paths[fmt]) or [] for fmt in want},
+        ),
+    )
+    return BuildResult(book, tuple(outputs), tuple(stages))
 
 
 def _check_styles(styles: Path) -> None:

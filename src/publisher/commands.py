@@ -7,11 +7,17 @@ import logging
 import os
 import shutil
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import PublisherError
 from .model import BuildOptions
+
+if TYPE_CHECKING:
+    from .build import BuildResult, Output
 
 log = logging.getLogger("publisher")
 
@@ -58,17 +64,79 @@ def build(
     *,
     profile: str | None = None,
     pdf_standard: str | None = None,
+    force: bool = False,
+    verbosity: int = 1,
 ) -> int:
-    from .build import build as run_build
+    """verbosity: 0 quiet (errors only), 1 one line per output, 2 every stage timed."""
 
     def action() -> int:
         options = BuildOptions(manuscript, output, styles, formats, profile, pdf_standard)
-        result = run_build(options)
-        for out in result.outputs:
-            print(f"{out.format}: {out.path} ({out.size / 1024:.0f} KiB, {out.seconds:.2f} s)")
+        run_build_and_report(options, force=force, verbosity=verbosity)
         return 0
 
     return guarded(action)
+
+
+def run_build_and_report(options: BuildOptions, *, force: bool, verbosity: int) -> BuildResult:
+    from .build import build as run_build
+
+    with Status(enabled=verbosity > 0 and sys.stderr.isatty()) as status:
+        result = run_build(options, force=force, on_stage=status.update)
+    if verbosity >= 2:
+        for label, seconds in result.stages:
+            print(f"  {label} ({seconds:.2f} s)")
+    if verbosity >= 1:
+        for out in result.outputs:
+            print(describe(out))
+    return result
+
+
+def describe(out: Output) -> str:
+    if not out.rebuilt:
+        return f"{out.format}: {out.path} (up to date)"
+    size = (
+        f"{out.size / 1024:.0f} KiB" if out.size < 1024 * 1024 else f"{out.size / 1048576:.1f} MiB"
+    )
+    extra = ""
+    if out.pages:
+        extra = f", {out.pages} pages" if out.format == "pdf" else f", {out.pages} page markers"
+    return f"{out.format}: {out.path} ({size}{extra}, {out.seconds:.2f} s)"
+
+
+class Status:
+    """On a terminal, one line that says what the build is doing and for how long;
+    nothing when the output is a log."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.label = "reading"
+        self.start = time.perf_counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Status:
+        if self.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self._stop.set()
+            self._thread.join()
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+    def update(self, label: str) -> None:
+        self.label = label
+
+    def _run(self) -> None:
+        frames = "|/-\\"
+        n = 0
+        while not self._stop.wait(0.2):
+            elapsed = time.perf_counter() - self.start
+            sys.stderr.write(f"\r\033[K{frames[n % 4]} {elapsed:5.1f} s  {self.label}")
+            sys.stderr.flush()
+            n += 1
 
 
 def check(manuscript: Path, output: Path) -> int:

@@ -22,7 +22,7 @@ from .accessibility import accessibility_metadata
 from .cover import make_cover
 from .model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
 from .pagination import PageStart, insert_markers
-from .render import parse_body
+from .xhtml import parse_body
 
 FOLDER = "EPUB"
 NAV = "nav.xhtml"

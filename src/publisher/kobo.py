@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from .render import TEXT_BLOCKS
+from .xhtml import TEXT_BLOCKS
 
 XHTML = "http://www.w3.org/1999/xhtml"
 _SENTENCE = re.compile(r".*?(?:[.!?…。！？]+[\"'”’»)\]]*\s+|$)", re.DOTALL)

@@ -27,8 +27,9 @@ from .errors import Location, ResourceError
 from .manuscript import load
 from .markdown import ParseEnv, make_parser, parse, plain_text, quotes_for
 from .model import Manuscript, RenderedBook, Resource, SourceFile
-from .render import RESERVED_IDS, parse_body, render_book
+from .render import RESERVED_IDS, render_book
 from .resources import Locator
+from .xhtml import parse_body
 
 log = logging.getLogger("publisher")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from .render import EPUB_NS, TEXT_BLOCKS, XHTML_NS
+from .xhtml import EPUB_NS, TEXT_BLOCKS, XHTML_NS
 
 TOC_DOCUMENT = "nav.xhtml"
 # Text in a nested block counts for that block.

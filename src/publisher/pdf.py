@@ -25,7 +25,7 @@ from .errors import Location, ResourceError
 from .model import RenderedBook, RenderedChapter
 from .pagination import TOC_DOCUMENT, mark_blocks
 from .profiles import Profile, make_profile
-from .render import EPUB_NS, parse_body
+from .xhtml import EPUB_NS, parse_body
 
 log = logging.getLogger("publisher")
 

@@ -42,16 +42,10 @@ from .model import (
     SourceFile,
     TocEntry,
 )
+from .xhtml import parse_body
 
 log = logging.getLogger("publisher")
 
-XHTML_NS = "http://www.w3.org/1999/xhtml"
-EPUB_NS = "http://www.idpf.org/2007/ops"
-# The elements of rendered chapters that hold running text of their own.
-TEXT_BLOCKS = frozenset(
-    ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "figcaption", "figure", "pre",
-     "th", "td", "caption", "header", "blockquote", "section", "aside", "nav"]
-)  # fmt: skip
 
 # (chapter source, src as written, line) -> the resource, or None when the fence
 # stopped it (the locator has warned)
@@ -484,12 +478,6 @@ def _front_pages(meta: BookMeta) -> tuple[RenderedChapter, ...]:
             )
         )
     return tuple(pages)
-
-
-def parse_body(body: str) -> etree._Element:
-    """The chapter's XHTML as an element tree (inside a namespaced <body>)."""
-    wrapped = f'<body xmlns="{XHTML_NS}" xmlns:epub="{EPUB_NS}">{body}</body>'
-    return etree.fromstring(wrapped.encode("utf-8"), etree.XMLParser(huge_tree=True))
 
 
 def check_well_formed(body: str, source: Path) -> None:

@@ -1,0 +1,112 @@
+"""Incremental builds: what each output was made from, kept beside the outputs in
+`.publisher-cache/<slug>.json`. A build whose inputs and outputs are unchanged does
+nothing; a change to the EPUB's stylesheets rebuilds only the EPUB (with the page
+numbers the PDF's layout gave last time); anything the PDF depends on redoes both
+(the EPUB's page list depends on the PDF)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .pagination import PageStart
+
+CACHE_DIR = ".publisher-cache"
+PACKAGE = Path(__file__).resolve().parent
+EPUB_STYLES = ("base.css", "epub.css", "epub-code.css")
+PRINT_STYLES = ("base.css", "print.css")
+
+
+def digest(*parts: bytes | str) -> str:
+    hasher = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        hasher.update(len(data).to_bytes(8, "big"))
+        hasher.update(data)
+    return hasher.hexdigest()
+
+
+def file_digest(paths: list[Path]) -> str:
+    parts: list[bytes | str] = []
+    for path in paths:
+        parts.append(str(path))
+        try:
+            parts.append(path.read_bytes())
+        except OSError:
+            parts.append("missing")
+    return digest(*parts)
+
+
+def code_digest() -> str:
+    """publisher's own code: a new version (or an edited checkout) rebuilds."""
+    return file_digest(sorted(PACKAGE.glob("*.py")))
+
+
+def style_digests(styles: Path) -> tuple[str, str]:
+    """(EPUB styles, print styles), fonts included."""
+    fonts = styles / "fonts"
+    woff2 = sorted(fonts.rglob("*.woff2")) if fonts.is_dir() else []
+    ttf = sorted(fonts.rglob("*.ttf")) if fonts.is_dir() else []
+    epub = file_digest([styles / name for name in EPUB_STYLES] + woff2)
+    pdf = file_digest([styles / name for name in PRINT_STYLES] + ttf)
+    return epub, pdf
+
+
+@dataclass
+class Record:
+    """What the last build of one book in one output folder was made from."""
+
+    content: str = ""  # manuscript files, images, code, dates
+    epub_style: str = ""
+    pdf_style: str = ""  # print styles and PDF options
+    resources: list[str] = field(default_factory=list)  # image files the book used
+    pages: list[dict[str, Any]] = field(default_factory=list)  # PageStart, as dicts
+    outputs: dict[str, list[int]] = field(default_factory=dict)  # format -> [size, mtime_ns]
+
+    @property
+    def page_starts(self) -> tuple[PageStart, ...]:
+        return tuple(PageStart(**p) for p in self.pages)
+
+
+def cache_path(output: Path, slug: str) -> Path:
+    return output / CACHE_DIR / f"{slug}.json"
+
+
+def load_record(output: Path, slug: str) -> Record | None:
+    try:
+        data = json.loads(cache_path(output, slug).read_text(encoding="utf-8"))
+        return Record(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def save_record(output: Path, slug: str, record: Record) -> None:
+    from .build import atomic_write
+
+    path = cache_path(output, slug)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, (json.dumps(asdict(record), indent=1, sort_keys=True) + "\n").encode())
+
+
+def output_stamp(path: Path) -> list[int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def content_digest(files: list[Path], resources: list[str], extra: str) -> str:
+    """The manuscript's files, the images it used, publisher's code, and `extra`
+    (options and dates)."""
+    return digest(
+        file_digest(files),
+        file_digest([Path(r) for r in resources]),
+        code_digest(),
+        extra,
+        os.environ.get("SOURCE_DATE_EPOCH", ""),
+    )

@@ -1,0 +1,74 @@
+"""Incremental builds: nothing changed, nothing done; a change redoes only what
+depends on it."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from publisher.build import BuildResult, build
+from publisher.model import BuildOptions
+
+from conftest import ARTICLE, STYLES
+
+
+def rebuilt(result: BuildResult) -> dict[str, bool]:
+    return {o.format: o.rebuilt for o in result.outputs}
+
+
+def stamps(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.is_file()}
+
+
+def test_nothing_changed_nothing_done(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    shutil.copytree(ARTICLE, book)
+    styles = tmp_path / "styles"
+    shutil.copytree(STYLES, styles)
+    out = tmp_path / "out"
+    options = BuildOptions(book, out, styles)
+
+    assert rebuilt(build(options)) == {"epub": True, "pdf": True}
+    before = stamps(out)
+    again = build(options)
+    assert rebuilt(again) == {"epub": False, "pdf": False} and again.book is None
+    assert stamps(out) == before  # untouched
+
+    # The EPUB's own stylesheet: only the EPUB, with the PDF's page numbers kept.
+    pdf = next(out.glob("*.pdf"))
+    (styles / "epub.css").write_text((styles / "epub.css").read_text() + "\n/* x */\n")
+    result = build(options)
+    assert rebuilt(result) == {"epub": True, "pdf": False}
+    assert next(out.glob("*.pdf")).stat().st_mtime_ns == before[pdf.name]
+    import zipfile
+
+    with zipfile.ZipFile(next(out.glob("*.epub"))) as z:
+        assert 'epub:type="page-list"' in z.read("EPUB/nav.xhtml").decode()
+
+    # The text: both (the EPUB's page list follows the PDF).
+    chapter = book / "article.md"
+    chapter.write_text(
+        chapter.read_text(encoding="utf-8") + "\nOne more sentence.\n", encoding="utf-8"
+    )
+    assert rebuilt(build(options)) == {"epub": True, "pdf": True}
+
+    # Print styles: both again; an output deleted: rebuilt; --force: everything.
+    (styles / "print.css").write_text((styles / "print.css").read_text() + "\n/* y */\n")
+    assert rebuilt(build(options)) == {"epub": True, "pdf": True}
+    next(out.glob("*.pdf")).unlink()
+    assert rebuilt(build(options))["pdf"] is True
+    assert rebuilt(build(options, force=True)) == {"epub": True, "pdf": True}
+
+
+def test_a_changed_image_rebuilds(tmp_path: Path) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "img"
+    folder.mkdir()
+    Image.new("RGB", (20, 20), "red").save(folder / "dot.png")
+    (folder / "a.md").write_text("---\ntitle: Dot\n---\n\n![A red dot](dot.png)\n")
+    options = BuildOptions(folder / "a.md", tmp_path / "out", STYLES, ("epub",))
+    build(options)
+    assert rebuilt(build(options)) == {"epub": False}
+    Image.new("RGB", (20, 20), "blue").save(folder / "dot.png")
+    assert rebuilt(build(options)) == {"epub": True}
