@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
+
+if TYPE_CHECKING:
+    from publisher.model import BuildOptions
 
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT / "src"
@@ -95,6 +99,46 @@ def pdf(
     _build(manuscript, output, styles, ("pdf",), profile, pdf_standard)
 
 
+def _options(manuscript: str, output: str, styles: str) -> BuildOptions:
+    from publisher.model import BuildOptions
+
+    return BuildOptions(Path(manuscript), Path(output), Path(styles))
+
+
+@task(help=BUILD_HELP)
+def watch(
+    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES
+) -> None:
+    """Rebuild the EPUB and the PDF on every save of the manuscript, styles or fonts."""
+    from publisher import commands
+
+    _done(commands.watch(_options(manuscript, output, styles)))
+
+
+@task(help={**BUILD_HELP, "port": "port on 127.0.0.1 (default 8000; 0 picks a free one)"})
+def serve(
+    c: Context,
+    manuscript: str = MANUSCRIPT,
+    output: str = OUTPUT,
+    styles: str = STYLES,
+    port: str = "8000",
+) -> None:
+    """A live preview on 127.0.0.1: the book as the EPUB shows it, the PDF's pages."""
+    from publisher import commands
+
+    if not port.isdigit():
+        raise Exit(f"error: --port {port!r} is not a number (use 0 to 65535)", code=2)
+    _done(commands.serve(_options(manuscript, output, styles), port=int(port)))
+
+
+@task(help={"folder": "a new folder for the starter manuscript"})
+def new(c: Context, folder: str) -> None:
+    """Create a starter manuscript that builds at once."""
+    from publisher import commands
+
+    _done(commands.new(Path(folder)))
+
+
 @task(
     help={
         "manuscript": BUILD_HELP["manuscript"],
@@ -103,7 +147,7 @@ def pdf(
     }
 )
 def proof(
-    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, resolution: int = 60
+    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, resolution: str = "60"
 ) -> None:
     """Render the PDF's pages to PNG and one contact sheet of spreads (build/proof/)."""
     from publisher import commands

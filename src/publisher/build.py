@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import Location, OptionError, PublisherError
+from .errors import Location, OptionError
 from .manuscript import load
 from .metadata import slugify
 from .model import BookMeta, BuildOptions, RenderedBook
@@ -21,6 +21,7 @@ from .resources import Locator
 if TYPE_CHECKING:
     from .pagination import PageStart
 
+STYLES = ("Regular", "Italic", "Bold", "BoldItalic")
 FORMATS = ("epub", "pdf", "kepub")  # kepub: the Kobo edition, made from the EPUB
 # dcterms:modified is required in an EPUB; with no SOURCE_DATE_EPOCH and no date in
 # the manuscript this fixed value stands in, so that builds stay reproducible.
@@ -92,6 +93,8 @@ def build(
         if fmt not in FORMATS:
             raise OptionError(f"unknown output format '{fmt}'", hint="choose epub, pdf or kepub")
     _check_styles(options.styles)
+    if options.output.exists() and not options.output.is_dir():
+        raise OptionError("the output path is a file, not a folder", where=Location(options.output))
     stages: list[tuple[str, float]] = []
     clock = time.perf_counter()
 
@@ -214,13 +217,23 @@ def build(
     return BuildResult(book, tuple(outputs), tuple(stages))
 
 
+STYLE_FILES = (
+    "base.css",
+    "epub.css",
+    "epub-code.css",
+    "print.css",
+    *(f"fonts/gentium/GentiumBookPlus-{s}.{x}" for s in STYLES for x in ("ttf", "woff2")),
+    *(f"fonts/liberation-mono/LiberationMono-{s}.{x}" for s in STYLES for x in ("ttf", "woff2")),
+)
+
+
 def _check_styles(styles: Path) -> None:
-    for name in ("base.css", "epub.css", "print.css"):
+    for name in STYLE_FILES:
         if not (styles / name).is_file():
             raise OptionError(
-                f"stylesheet {name} not found in the styles folder",
+                f"{name} not found in the styles folder",
                 where=Location(styles),
-                hint="point --styles at a folder with base.css, epub.css, print.css and fonts/",
+                hint="point --styles at a copy of publisher's styles/ folder, fonts included",
             )
 
 
@@ -230,8 +243,10 @@ def _ensure_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise PublisherError(
-            f"cannot create the output folder: {exc.strerror}", where=Location(folder)
+        raise OptionError(
+            f"cannot create the output folder: {exc.strerror}",
+            where=Location(folder),
+            hint="choose an output folder you can write to",
         ) from None
 
 

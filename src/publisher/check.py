@@ -121,7 +121,13 @@ def inspect_pdf(path: Path, book: RenderedBook) -> tuple[list[Finding], dict[str
     def problem(code: str, message: str) -> None:
         findings.append(Finding("pdf", "ERROR", code, message, where))
 
-    with pikepdf.open(path) as pdf:
+    try:
+        pdf_file = pikepdf.open(path)
+    except pikepdf.PdfError as exc:
+        detail = str(exc).splitlines()[0].removeprefix(f"{path}: ")[:120]
+        problem("PDF-OPEN", f"the PDF cannot be read ({detail})")
+        return findings, {"pages": 0, "fonts": [], "outline": []}
+    with pdf_file as pdf:
         facts: dict[str, Any] = {"pages": len(pdf.pages)}
         root = pdf.Root
         info = pdf.docinfo

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import PublisherError
+from .errors import OptionError, PublisherError
 from .model import BuildOptions
 
 if TYPE_CHECKING:
@@ -167,14 +167,89 @@ def lint_manuscript(manuscript: Path) -> int:
     return guarded(action)
 
 
-def proof(manuscript: Path, output: Path, resolution: int) -> int:
+def proof(manuscript: Path, output: Path, resolution: str) -> int:
     from .build import output_paths, render
     from .proof import make_proof
 
     def action() -> int:
+        if not resolution.isdigit():
+            raise OptionError(
+                f"--resolution {resolution!r} is not a whole number", hint="use 10 to 600"
+            )
         pdf = output_paths(render(manuscript), output)["pdf"]
-        sheet, pages = make_proof(pdf, output / "proof", resolution)
+        sheet, pages = make_proof(pdf, output / "proof", int(resolution))
         print(f"proof: {len(pages)} page images in {sheet.parent}, contact sheet {sheet}")
+        return 0
+
+    return guarded(action)
+
+
+def watch(options: BuildOptions, *, verbosity: int = 1) -> int:
+    """Rebuild on every save until Ctrl-C; a mistake is reported and the watch goes on."""
+    from .watch import watch as run_watch
+
+    def action() -> int:
+        print(f"watch: {options.manuscript} and {options.styles} (Ctrl-C to stop)", flush=True)
+        try:
+            run_watch(
+                options,
+                lambda: run_build_and_report(options, force=False, verbosity=verbosity),
+                lambda line: print(line, file=sys.stderr, flush=True),
+            )
+        except KeyboardInterrupt:
+            print("watch: stopped")
+        return 0
+
+    return guarded(action)
+
+
+def serve(options: BuildOptions, *, port: int = 8000, verbosity: int = 1) -> int:
+    """The preview server on 127.0.0.1, rebuilding on every save."""
+    from .serve import Preview, make_server
+    from .watch import watch as run_watch
+
+    def action() -> int:
+        preview = Preview(options.output / ".publisher-preview")
+        try:
+            server = make_server(preview, port)
+        except OSError as exc:
+            raise OptionError(
+                f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", hint="choose another --port"
+            ) from None
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        print(f"serve: {url} (Ctrl-C to stop)", flush=True)
+
+        def report(line: str) -> None:
+            print(line, file=sys.stderr, flush=True)
+            if "error:" in line:
+                preview.failed(line)
+
+        try:
+            run_watch(
+                options,
+                lambda: run_build_and_report(options, force=False, verbosity=verbosity),
+                report,
+                on_built=preview.built,
+            )
+        except KeyboardInterrupt:
+            print("serve: stopped")
+        finally:
+            server.shutdown()
+        return 0
+
+    return guarded(action)
+
+
+def new(folder: Path) -> int:
+    from .starter import new_manuscript
+
+    def action() -> int:
+        files = new_manuscript(folder)
+        print(
+            f"new: a starter manuscript in {folder} ({len(files)} files); "
+            f"build it with: publisher build {folder}"
+        )
         return 0
 
     return guarded(action)

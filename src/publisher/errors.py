@@ -36,7 +36,7 @@ def _display(path: Path) -> str:
 class PublisherError(Exception):
     """A failure the user can act on: what went wrong, where, and what to do."""
 
-    exit_code = 1
+    exit_code = 2
     code = "error"
 
     def __init__(self, message: str, *, where: Location | None = None, hint: str = "") -> None:
@@ -83,3 +83,13 @@ class CheckFailed(PublisherError):
     """Validation found errors or warnings in the built outputs."""
 
     exit_code = 4
+
+
+class InternalError(PublisherError):
+    """A bug of publisher's own, still reported as one line."""
+
+    exit_code = 70
+
+    def __str__(self) -> str:
+        where = f"{self.where}: " if self.where else ""
+        return f"{where}internal error: {self.message} ({self.hint or 'please report it'})"

@@ -199,6 +199,9 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
                 where=where("cover-image"),
                 hint="every reading system shows PNG and JPEG covers",
             )
+        from .resources import IMAGE_TYPES, inspect_image
+
+        inspect_image(cover, IMAGE_TYPES[cover.suffix.lower()], where("cover-image"), cover_text)
 
     def number(key: str, default: int | None, low: int, high: int) -> int | None:
         value = data.get(key)

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .errors import Location, PublisherError, ToolError
+from .errors import Location, OptionError, PublisherError, ToolError
 
 GAP = 24  # pixels between spreads
 BACKGROUND = (128, 128, 128)
@@ -24,7 +24,7 @@ def render_pages(pdf: Path, folder: Path, resolution: int) -> list[Path]:
     if tool is None:
         raise ToolError("pdftoppm is not installed", hint="apt-get install poppler-utils")
     if not 10 <= resolution <= 600:
-        raise PublisherError(f"resolution {resolution} is out of range", hint="use 10 to 600")
+        raise OptionError(f"resolution {resolution} is out of range", hint="use 10 to 600")
     folder.mkdir(parents=True, exist_ok=True)
     for old in folder.glob("page-*.png"):
         old.unlink()

@@ -19,7 +19,7 @@ from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from .errors import Location, PublisherError
+from .errors import InternalError, Location
 from .markdown import (
     Heading,
     ParseEnv,
@@ -485,8 +485,8 @@ def check_well_formed(body: str, source: Path) -> None:
         parse_body(body)
     except etree.XMLSyntaxError as exc:
         # Never expected: raw HTML is escaped. A bug in a render rule, reported as such.
-        raise PublisherError(
-            f"internal error: rendered XHTML is not well-formed ({exc})",
+        raise InternalError(
+            f"rendered XHTML is not well-formed ({exc.msg})",
             where=Location(source),
-            hint="please report this with the manuscript",
+            hint="please report it with the manuscript",
         ) from None

@@ -71,7 +71,7 @@ class Locator:
                 where=where,
                 hint="use PNG, JPEG, GIF, SVG or WebP",
             )
-        width, height = _inspect(path, media_type, where, src)
+        width, height = inspect_image(path, media_type, where, src)
         resource = Resource(path, self._href(path), media_type, width, height)
         self._by_path[path] = resource
         return resource
@@ -90,7 +90,7 @@ def _fenced(src: str, where: Location, why: str) -> None:
     log.warning("%s: warning: image '%s' dropped: %s", where, src, why)
 
 
-def _inspect(path: Path, media_type: str, where: Location, src: str) -> tuple[int, int]:
+def inspect_image(path: Path, media_type: str, where: Location, src: str) -> tuple[int, int]:
     """Checks that the file really is an image of its type, of a sane size."""
     if media_type == "image/svg+xml":
         _check_svg(path, where, src)
@@ -100,11 +100,11 @@ def _inspect(path: Path, media_type: str, where: Location, src: str) -> tuple[in
     kind = media_type.split("/")[1].upper()
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Our own limit (MAX_PIXELS) applies, to the size the header states.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = None
             with Image.open(path) as image:  # reads the header only
                 fmt, (width, height) = image.format, image.size
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        fmt, width, height = PILLOW_FORMATS[media_type], MAX_PIXELS, MAX_PIXELS
     except OSError as exc:
         raise ResourceError(
             f"image '{src}' is not a valid {kind} file ({exc.__class__.__name__})",

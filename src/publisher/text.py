@@ -59,6 +59,11 @@ def clean(text: str, path: Path, first_line: int = 1) -> str:
 
 
 def read_text(path: Path) -> str:
+    if path.exists() and not path.is_dir() and not path.is_file():
+        # A pipe or a device would block or never end.
+        raise ManuscriptError(
+            "is not a regular file", where=Location(path), hint="give a Markdown file or a folder"
+        )
     try:
         data = path.read_bytes()
     except FileNotFoundError:

