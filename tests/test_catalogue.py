@@ -637,6 +637,12 @@ CASES: dict[str, Case] = {
         epub(),
         files=body("See [there](#nowhere).\n"),
     ),
+    "T06": Case(
+        "book.md:6: warning: raw HTML: removed attribute onclick from <b>",
+        epub(),
+        files={"book.md": "---\ntitle: Catalogue\nraw-html: true\n---\n\n"
+               "<b onclick=\"x()\">Bold</b> text.\n"},
+    ),
     # --- metadata and book.yaml
     "D01": Case(
         "book.md:1: error: front matter opened with '---' is never closed "

@@ -21,6 +21,7 @@ from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
 from .highlight import highlight
+from .sanitize import HtmlSanitizer
 from .text import FORBIDDEN
 
 # Primary and secondary quote marks by language (CLDR): open double, close double,
@@ -90,12 +91,17 @@ class RenderEnv:
     note_numbers: dict[int, int] = field(default_factory=dict)  # note id -> number shown
     ref_counts: dict[int, int] = field(default_factory=dict)
     line: int | None = None  # the block being rendered, for messages
+    used_ids: set[str] = field(default_factory=set)  # ids taken in the book (raw HTML's too)
+    warn: Callable[[str, int | None], None] = lambda note, line: None  # (message, line)
 
 
-def make_parser(lang: str) -> MarkdownIt:
+def make_parser(lang: str, raw_html: bool = False) -> MarkdownIt:
+    """`raw_html`: HTML in the Markdown is kept, through sanitize.py's allow-list;
+    otherwise (the default) it is shown as text."""
     md = MarkdownIt(
         "commonmark",
-        {"typographer": True, "quotes": quotes_for(lang), "html": False, "xhtmlOut": True},
+        {"typographer": True, "quotes": quotes_for(lang), "html": raw_html, "xhtmlOut": True},
+        renderer_cls=SanitizingRenderer,
     )
     md.enable(["smartquotes", "table", "strikethrough"])
     md.use(footnote_plugin).use(deflist_plugin)
@@ -343,6 +349,79 @@ def _figures(state: StateCore) -> None:
         for heading in _parse_env(state.env).headings:
             heading.index = positions[id(tokens[heading.index])]
     state.tokens = out
+
+
+# --- the renderer: raw HTML through the allow-list ---------------------------------
+
+
+class SanitizingRenderer(RendererHTML):
+    """markdown-it's renderer, with raw HTML (when the `html` option is on) passed
+    through sanitize.HtmlSanitizer, which keeps the output well-formed around
+    Markdown's own elements: a tag opened in one token and closed in another is
+    balanced at the Markdown level it was opened at."""
+
+    def render(self, tokens: Sequence[Token], options: OptionsDict, env: EnvType) -> str:
+        if not options.get("html") or "render" not in env:
+            return str(super().render(tokens, options, env))
+        sanitizer = self._sanitizer(env, inline=False)
+        out = []
+        for i, token in enumerate(tokens):
+            if token.nesting == -1:
+                out.append(sanitizer.close(token.level))
+            if token.type == "html_block":
+                out.append(self._feed(sanitizer, token, env, in_link=False))
+            elif sanitizer.hiding:
+                continue
+            elif token.type == "inline":
+                out.append(self.renderInline(token.children or [], options, env))
+            elif token.type in self.rules:
+                out.append(self.rules[token.type](tokens, i, options, env))
+            else:
+                out.append(self.renderToken(tokens, i, options, env))
+        out.append(sanitizer.close())
+        return "".join(out)
+
+    def renderInline(self, tokens: Sequence[Token], options: OptionsDict, env: EnvType) -> str:
+        if not options.get("html") or "render" not in env:
+            return str(super().renderInline(tokens, options, env))
+        sanitizer = self._sanitizer(env, inline=True)
+        out = []
+        in_link = False
+        for i, token in enumerate(tokens):
+            if token.nesting == -1:
+                out.append(sanitizer.close(token.level))
+            if token.type in ("link_open", "link_close"):
+                in_link = token.type == "link_open"
+            if token.type == "html_inline":
+                out.append(self._feed(sanitizer, token, env, in_link=in_link))
+            elif sanitizer.hiding:
+                continue
+            elif token.type in self.rules:
+                out.append(self.rules[token.type](tokens, i, options, env))
+            else:
+                out.append(self.renderToken(tokens, i, options, env))
+        out.append(sanitizer.close())
+        return "".join(out)
+
+    @staticmethod
+    def _sanitizer(env: EnvType, *, inline: bool) -> HtmlSanitizer:
+        render = _render_env(env)
+        return HtmlSanitizer(
+            inline=inline,
+            used_ids=render.used_ids,
+            resolve_src=lambda src: render.resolve_image(src, render.line),
+            resolve_href=lambda href: render.resolve_link(href, render.line),
+        )
+
+    @staticmethod
+    def _feed(sanitizer: HtmlSanitizer, token: Token, env: EnvType, *, in_link: bool) -> str:
+        render = _render_env(env)
+        if token.map:
+            render.line = token.map[0] + 1
+        xhtml, notes = sanitizer.feed(token.content, token.level, in_link=in_link)
+        for note in notes:
+            render.warn(note, render.line)
+        return xhtml
 
 
 # --- render rules ---------------------------------------------------------------

@@ -44,6 +44,7 @@ EXTENSION_KEYS = (
     "bleed",
     "crop-marks",
     "pdf-standard",
+    "raw-html",
 )
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -245,6 +246,7 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
         bleed=text("bleed"),
         crop_marks=flag("crop-marks"),
         pdf_standard=text("pdf-standard") or "ua-1",
+        raw_html=flag("raw-html"),
     )
 
 

@@ -39,6 +39,7 @@ class BookMeta:
     bleed: str | None = None
     crop_marks: bool = False
     pdf_standard: str = "ua-1"
+    raw_html: bool = False  # keep raw HTML (through the allow-list) instead of showing it
 
     @property
     def full_title(self) -> str:

@@ -108,7 +108,7 @@ class Plan:
 
 def render_book(manuscript: Manuscript, locate: Locate) -> RenderedBook:
     meta = manuscript.meta
-    md = make_parser(meta.lang)
+    md = make_parser(meta.lang, raw_html=meta.raw_html)
     used_ids = set(RESERVED_IDS)
     parsed = [_parse_file(md, source, used_ids) for source in manuscript.sources]
     plans = _plan(parsed, meta)
@@ -276,7 +276,18 @@ def _render_plan(
         return links.resolve(href, source, line, plan.file_name)
 
     shift = plan.heading.level - 1 if plan.heading else 0
-    env = RenderEnv(f"c{number}", resolve_image, resolve_link, heading_shift=shift)
+
+    def warn(note: str, line: int | None) -> None:
+        log.warning("%s: warning: raw HTML: %s", Location(source, line), note)
+
+    env = RenderEnv(
+        f"c{number}",
+        resolve_image,
+        resolve_link,
+        heading_shift=shift,
+        used_ids=links.used_ids,
+        warn=warn,
+    )
     html = render_tokens(md, plan.tokens, env)
     html += _render_notes(md, plan, env)
 
