@@ -640,8 +640,10 @@ CASES: dict[str, Case] = {
     "T06": Case(
         "book.md:6: warning: raw HTML: removed attribute onclick from <b>",
         epub(),
-        files={"book.md": "---\ntitle: Catalogue\nraw-html: true\n---\n\n"
-               "<b onclick=\"x()\">Bold</b> text.\n"},
+        files={
+            "book.md": "---\ntitle: Catalogue\nraw-html: true\n---\n\n"
+            '<b onclick="x()">Bold</b> text.\n'
+        },
     ),
     # --- metadata and book.yaml
     "D01": Case(
