@@ -119,3 +119,19 @@ def test_off_by_default(tmp_path: Path) -> None:
 
     body = render(tmp_path / "d.md").chapters[0].body
     assert "&lt;b&gt;x&lt;/b&gt;" in body and "<script" not in body
+
+
+def test_raw_html_wraps_markdown(tmp_path: Path) -> None:
+    (tmp_path / "w.md").write_text(
+        '---\ntitle: W\nraw-html: true\n---\n\n<div class="note">\n\nA *Markdown* '
+        "paragraph.\n\n- a list\n\n</div>\n\nAfter.\n\n<aside>never closed\n",
+        encoding="utf-8",
+    )
+    from publisher.build import render
+
+    body = render(tmp_path / "w.md").chapters[0].body
+    assert (
+        '<div class="note">\n<p>A <em>Markdown</em> paragraph.</p>\n<ul>\n<li>a list</li>'
+        "\n</ul>\n</div>\n<p>After.</p>"
+    ) in body
+    assert body.rstrip().endswith("</aside></section>") or "</aside>" in body
