@@ -498,6 +498,31 @@ def _port_taken(preview: object, port: int) -> object:
     raise OSError(98, "Address already in use")
 
 
+def _symlinked_chapter(tmp: Path) -> Result:
+    import logging
+
+    (tmp / "book").mkdir()
+    (tmp / "book" / "01-one.md").write_text("---\ntitle: Catalogue\n---\n\n# One\n\nText.\n")
+    (tmp / "secret.md").write_text("# Secret\n")
+    (tmp / "book" / "02-link.md").symlink_to(tmp / "secret.md")
+    from publisher.manuscript import load
+
+    records: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    logger = logging.getLogger("publisher")
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        load(Path("book"))
+    finally:
+        logger.removeHandler(handler)
+    return Result(0, "", "".join(f"{line}\n" for line in records))
+
+
 def _fifo(tmp: Path) -> Result:
     os.mkfifo(tmp / "pipe.md")
     from publisher.text import read_text
@@ -609,6 +634,11 @@ CASES: dict[str, Case] = {
     "M07": Case(
         "pipe.md: error: is not a regular file (give a Markdown file or a folder)",
         call=_fifo,
+    ),
+    "M08": Case(
+        "book/02-link.md: warning: chapter skipped: it links outside the manuscript folder",
+        epub("book"),
+        call=_symlinked_chapter,
     ),
     # --- text and links
     "T01": Case(

@@ -271,7 +271,11 @@ def epub_image(resource: Resource, max_side: int) -> bytes:
     """The image as packaged: raster images larger than `max_side` are scaled down
     (the PDF keeps the full resolution). Animated GIFs are kept as they are."""
     data = resource.source.read_bytes()
-    if resource.media_type == "image/svg+xml" or max(resource.width, resource.height) <= max_side:
+    if resource.media_type == "image/svg+xml":
+        from .resources import clean_svg
+
+        return clean_svg(data)
+    if max(resource.width, resource.height) <= max_side:
         return data
     from PIL import Image
 

@@ -6,6 +6,7 @@ Every failure that reaches the user is a `PublisherError`: the task layer prints
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,10 +28,11 @@ class Location:
 def _display(path: Path) -> str:
     """Paths relative to the working directory where possible: shorter, and no
     machine-specific prefix in messages or golden files."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    # abspath, not resolve: a symbolic link is named as the user wrote it.
+    absolute, cwd = os.path.abspath(path), os.getcwd()
+    if absolute.startswith(cwd + os.sep):
+        return os.path.relpath(absolute, cwd)
+    return str(path)
 
 
 class PublisherError(Exception):

@@ -3,6 +3,7 @@ optional `book.yaml`. The only module here that reads the user's Markdown files.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from .errors import Location, ManuscriptError, MetadataError
 from .metadata import build_meta, parse_yaml, split_front_matter
 from .model import Manuscript, SourceFile
 from .text import read_text
+
+log = logging.getLogger("publisher")
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 BOOK_FILE = "book.yaml"
@@ -43,10 +46,19 @@ def _load_folder(folder: Path) -> Manuscript:
         data, lines = parse_yaml(read_text(book_file), book_file)
     chapter_list = data.pop("chapters", None)
     if chapter_list is None:
-        files = sorted(
-            (p for p in folder.iterdir() if p.suffix.lower() in MARKDOWN_SUFFIXES and p.is_file()),
-            key=_natural_key,
-        )
+        root = folder.resolve()
+        files = []
+        for path in sorted(folder.iterdir(), key=_natural_key):
+            if path.suffix.lower() not in MARKDOWN_SUFFIXES or not path.is_file():
+                continue
+            if not path.resolve().is_relative_to(root):
+                # The fence: a link pointing out of the folder is not followed.
+                log.warning(
+                    "%s: warning: chapter skipped: it links outside the manuscript folder",
+                    Location(path),
+                )
+                continue
+            files.append(path)
         if not files:
             raise ManuscriptError(
                 "no Markdown files (.md) in the manuscript folder",

@@ -104,10 +104,14 @@ def make_parser(lang: str, raw_html: bool = False) -> MarkdownIt:
         renderer_cls=SanitizingRenderer,
     )
     md.enable(["smartquotes", "table", "strikethrough"])
+    # markdown-it silently leaves `file:` and `javascript:` links as text; let them
+    # through to the fence and the link resolver, which drop them with a warning.
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.use(footnote_plugin).use(deflist_plugin)
     md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
     md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
     md.core.ruler.after("smartquotes", "punctuation", _punctuation)
+    md.core.ruler.push("bounded_nesting", _bounded_nesting)
     md.core.ruler.push("heading_ids", _heading_ids)
     md.core.ruler.push("figures", _figures)
     md.core.ruler.push("checked_attributes", _checked_attributes)
@@ -294,6 +298,35 @@ def _punctuation(state: StateCore) -> None:
                     token.content = pattern.sub(replacement, token.content)
 
 
+MAX_INLINE_DEPTH = 64
+_EMPHASIS = ("em_open", "strong_open", "s_open")
+
+
+def _as_text(token: Token) -> None:
+    token.type, token.tag, token.nesting, token.content = "text", "", 0, token.markup
+
+
+def _bounded_nesting(state: StateCore) -> None:
+    """Emphasis nested deeper than any text needs (`*****…x…*****`) is kept as its
+    literal marks: XML parsers refuse documents nested thousands deep."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        depth = 0
+        flattened: list[bool] = []
+        for token in block.children:
+            if token.nesting == 1:
+                depth += 1
+                flat = depth > MAX_INLINE_DEPTH and token.type in _EMPHASIS
+                flattened.append(flat)
+                if flat:
+                    _as_text(token)
+            elif token.nesting == -1 and flattened:
+                depth -= 1
+                if flattened.pop():
+                    _as_text(token)
+
+
 def _heading_ids(state: StateCore) -> None:
     env = _parse_env(state.env)
     tokens = state.tokens
@@ -361,11 +394,14 @@ class SanitizingRenderer(RendererHTML):
     balanced at the Markdown level it was opened at."""
 
     def render(self, tokens: Sequence[Token], options: OptionsDict, env: EnvType) -> str:
-        if not options.get("html") or "render" not in env:
+        if "render" not in env:
             return str(super().render(tokens, options, env))
+        render = _render_env(env)
         sanitizer = self._sanitizer(env, inline=False)
         out = []
         for i, token in enumerate(tokens):
+            if token.map and token.nesting >= 0:
+                render.line = token.map[0] + 1  # for messages about what it holds
             if token.nesting == -1:
                 out.append(sanitizer.close(token.level))
             if token.type == "html_block":
@@ -392,6 +428,8 @@ class SanitizingRenderer(RendererHTML):
                 out.append(sanitizer.close(token.level))
             if token.type in ("link_open", "link_close"):
                 in_link = token.type == "link_open"
+                if "a" in sanitizer.open_tags:
+                    continue  # a link inside a raw <a>: its text only (links never nest)
             if token.type == "html_inline":
                 out.append(self._feed(sanitizer, token, env, in_link=in_link))
             elif sanitizer.hiding:

@@ -101,18 +101,70 @@ def marker(label: str) -> etree._Element:
 
 
 def insert_markers(section: etree._Element, starts: list[PageStart]) -> None:
-    """Puts a page-break marker where each page begins, inside its block."""
-    elements = [e for e in section.iter()]
+    """Puts a page-break marker where each page begins, inside its block. One pass
+    over each block's text, however many pages begin in it (a very long paragraph
+    may hold hundreds)."""
+    elements = list(section.iter())
+    by_block: dict[int, list[PageStart]] = {}
     for start in starts:
-        block = elements[start.block] if start.block < len(elements) else section
-        _insert(block, start.letters, marker(start.label))
+        by_block.setdefault(start.block, []).append(start)
+    for index, group in by_block.items():
+        block = elements[index] if index < len(elements) else section
+        _insert_all(block, sorted(group, key=lambda s: s.letters))
 
 
-def _insert(block: etree._Element, letters: int, span: etree._Element) -> None:
-    if letters <= 0 or not _place_in_text(block, letters, span):
+def _insert_all(block: etree._Element, group: list[PageStart]) -> None:
+    pending = [s for s in group if s.letters > 0]
+    cuts: dict[tuple[int, str], list[tuple[int, PageStart]]] = {}
+    nodes: dict[int, etree._Element] = {}
+    seen = 0
+    for node, which in _own_text(block):
+        if not pending:
+            break
+        text = getattr(node, which) or ""
+        for i, char in enumerate(text):
+            if char.isspace():
+                continue
+            while pending and pending[0].letters == seen:
+                cut = i
+                while cut > 0 and not text[cut - 1].isspace():
+                    cut -= 1  # to the start of the word
+                cuts.setdefault((id(node), which), []).append((cut, pending.pop(0)))
+                nodes[id(node)] = node
+            seen += 1
+            if not pending:
+                break
+    # Pages at the block's start, and any past its text, go first in the block.
+    placed = {id(start) for entries in cuts.values() for _, start in entries}
+    first = [s for s in group if id(s) not in placed]
+    for (key, which), entries in cuts.items():
+        _split_many(nodes[key], which, entries)
+    for start in reversed(first):
+        span = marker(start.label)
         span.tail = block.text
         block.text = None
         block.insert(0, span)
+
+
+def _split_many(node: etree._Element, which: str, entries: list[tuple[int, PageStart]]) -> None:
+    """Cuts one text (an element's text or tail) at several places, a marker at each."""
+    text = getattr(node, which) or ""
+    bounds = [cut for cut, _ in entries] + [len(text)]
+    setattr(node, which, text[: bounds[0]])
+    spans = []
+    for n, (cut, start) in enumerate(entries):
+        span = marker(start.label)
+        span.tail = text[cut : bounds[n + 1]]
+        spans.append(span)
+    if which == "text":
+        for i, span in enumerate(spans):
+            node.insert(i, span)
+    else:
+        parent = node.getparent()
+        assert parent is not None
+        at = parent.index(node) + 1
+        for i, span in enumerate(spans):
+            parent.insert(at + i, span)
 
 
 def _own_text(block: etree._Element) -> Iterator[tuple[etree._Element, str]]:
@@ -128,32 +180,3 @@ def _own_text(block: etree._Element) -> Iterator[tuple[etree._Element, str]]:
         if not nested:
             yield from _own_text(child)
         yield child, "tail"
-
-
-def _place_in_text(block: etree._Element, letters: int, span: etree._Element) -> bool:
-    seen = 0
-    for node, which in _own_text(block):
-        text = getattr(node, which) or ""
-        for i, char in enumerate(text):
-            if char.isspace():
-                continue
-            if seen == letters:
-                cut = i
-                while cut > 0 and not text[cut - 1].isspace():
-                    cut -= 1  # to the start of the word
-                _split(node, which, cut, span)
-                return True
-            seen += 1
-    return False
-
-
-def _split(node: etree._Element, which: str, cut: int, span: etree._Element) -> None:
-    text = getattr(node, which) or ""
-    setattr(node, which, text[:cut])
-    span.tail = text[cut:]
-    if which == "text":
-        node.insert(0, span)
-    else:
-        parent = node.getparent()
-        assert parent is not None
-        parent.insert(parent.index(node) + 1, span)

@@ -142,3 +142,35 @@ def _check_svg(path: Path, where: Location, src: str) -> None:
         ) from None
     if etree.QName(root).localname != "svg":
         raise ResourceError(f"image '{src}' is not an SVG file", where=where)
+
+
+_SVG_DROPPED = {"script", "foreignObject", "iframe", "object", "embed", "handler", "listener"}
+_LINK_ATTRIBUTES = ("href", "{http://www.w3.org/1999/xlink}href", "src")
+
+
+def clean_svg(data: bytes) -> bytes:
+    """An SVG image as packaged: no scripts, no event handlers, no foreign content
+    and no references outside the file (reading systems may run SVG scripts)."""
+    from lxml import etree
+
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    root = etree.fromstring(data, parser)
+    for element in list(root.iter()):
+        if not isinstance(element.tag, str):
+            parent = element.getparent()
+            if parent is not None and isinstance(element, etree._ProcessingInstruction):
+                parent.remove(element)
+            continue
+        if etree.QName(element).localname in _SVG_DROPPED:
+            parent = element.getparent()
+            if parent is not None:
+                parent.remove(element)
+            continue
+        for name in list(element.attrib):
+            local = etree.QName(name).localname.lower()
+            value = element.attrib[name].strip().lower()
+            if local.startswith("on") or (
+                name in _LINK_ATTRIBUTES and not value.startswith(("#", "data:image/"))
+            ):
+                del element.attrib[name]
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))

@@ -72,8 +72,12 @@ def watch(
             on_built(result)
         return True
 
-    attempt()
+    # Each snapshot is taken before its build: a save during a build builds again.
     state = snapshot(watched_paths(options, result), options.output)
+    attempt()
+    # The images the first build used join the watch as they are now.
+    for key, value in snapshot(watched_paths(options, result), options.output).items():
+        state.setdefault(key, value)
     while not stop.wait(interval):
         current = snapshot(watched_paths(options, result), options.output)
         if current == state:
@@ -84,7 +88,7 @@ def watch(
             if settled == current:
                 break
             current = settled
+        state = current
         started = time.perf_counter()
         if attempt():
             report(f"watch: rebuilt in {time.perf_counter() - started:.2f} s")
-        state = snapshot(watched_paths(options, result), options.output)
