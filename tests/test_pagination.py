@@ -104,3 +104,16 @@ def test_pages_starting_mid_paragraph(tmp_path: Path) -> None:
     # Some pages begin inside a paragraph, not only at block starts.
     assert re.search(r"[a-z0-9] <span epub:type=\"pagebreak\"", chapter)
     assert "\u00ad" not in chapter  # no soft hyphens in EPUB text (Kobo's dictionary)
+
+
+def test_a_very_long_paragraph(tmp_path: Path) -> None:
+    """Set in pieces for WeasyPrint (whose time grows with the square of a
+    paragraph's length); page markers still land where each page begins."""
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta"]
+    text = " ".join(f"{words[i % len(words)]}{i}" for i in range(8000))  # ≈ 75,000 letters
+    source = tmp_path / "long.md"
+    source.write_text(f"---\ntitle: Long\n---\n\nShort.\n\n{text}\n\nAfter.\n", encoding="utf-8")
+    built = build_book(source, tmp_path / "out")
+    check_pages(built)
+    assert len(page_list(built)) > 20
+    assert f"{words[7999 % 8]}7999" in pdftotext(built.pdf)

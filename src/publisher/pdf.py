@@ -138,11 +138,44 @@ def _print_section(
         if file in section_ids:
             link.set("href", f"#{fragment or section_ids[file]}")
     _notes_to_floats(section)
+    _split_long_paragraphs(section)
     for img in section.iter("img"):
         source = sources.get(img.get("src", ""))
         if source is not None:
             img.set("src", source.as_uri())
     return section
+
+
+# WeasyPrint shapes the rest of a paragraph again for every line, so its time grows
+# with the square of a paragraph's length. Beyond this, a paragraph of plain text is
+# set as several that read as one (no indent, the last line justified).
+LONG_PARAGRAPH = 20_000
+
+
+def _split_long_paragraphs(section: etree._Element) -> None:
+    for p in list(section.iter("p")):
+        text = p.text or ""
+        if len(p) or len(text) <= LONG_PARAGRAPH:
+            continue
+        pieces, start = [], 0
+        while start < len(text):
+            end = text.find(" ", start + LONG_PARAGRAPH // 2)
+            end = len(text) if end < 0 else end + 1
+            pieces.append(text[start:end])
+            start = end
+        p.text = pieces[0]
+        p.set("class", (p.get("class", "") + " runs-on").strip())
+        parent, at = p.getparent(), 0
+        assert parent is not None
+        at = parent.index(p)
+        for n, piece in enumerate(pieces[1:], start=1):
+            part = etree.Element("p", {"class": "continued", "data-block": p.get("data-block", "")})
+            if n < len(pieces) - 1:
+                part.set("class", "continued runs-on")
+            part.text = piece
+            parent.insert(at + n, part)
+        last = parent[at + len(pieces) - 1]
+        last.tail, p.tail = p.tail, "\n"
 
 
 def _strip_namespaces(tree: etree._Element) -> None:
