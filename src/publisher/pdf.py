@@ -377,6 +377,3 @@ def layout(inputs: PdfInputs) -> Layout:
     ).render(stylesheets=css, font_config=fonts)
     return Layout(document, fonts, fence, inputs)
 
-
-def make_pdf(inputs: PdfInputs) -> bytes:
-    return layout(inputs).write()
