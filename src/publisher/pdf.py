@@ -335,7 +335,7 @@ class Layout:
         # pdf_identifier=True: the file id is a hash of the content, never random.
         with _stable_document_id(self.inputs.book.meta.identifier.value):
             data: bytes = self.document.write_pdf(
-                pdf_variant=self.inputs.variant, font_config=self.fonts, pdf_identifier=True
+                pdf_variant=self.inputs.variant, pdf_identifier=True
             )
         if self.fence.refused:
             book = self.inputs.book
