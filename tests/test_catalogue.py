@@ -891,6 +891,16 @@ CASES: dict[str, Case] = {
         ("pdf", "--manuscript", "book.md", "--output", "out", "--styles", "styles"),
         files={**body("Text.\n"), "styles": _styles_fetching_outside},
     ),
+    "F03": Case(
+        "book.md: error: the book has 10001 notes; the PDF sets at most 10000 at the foot of "
+        "its pages (build the EPUB alone (invoke epub), or turn some notes into text)",
+        ("pdf", "--manuscript", "book.md", "--output", "out"),
+        files=body(
+            "".join(f"Call[^{n}].\n" for n in range(10_001))
+            + "\n"
+            + "".join(f"[^{n}]: Note.\n" for n in range(10_001))
+        ),
+    ),
     # --- options
     "O01": Case(
         "error: SOURCE_DATE_EPOCH='soon' is not a number of seconds "

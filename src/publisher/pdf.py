@@ -347,9 +347,22 @@ class Layout:
         return data
 
 
+# WeasyPrint places each footnote by laying the page out again: tens of thousands of
+# notes take hours and gigabytes. Beyond this, the PDF is refused in a clear line.
+MAX_FOOTNOTES = 10_000
+
+
 def layout(inputs: PdfInputs) -> Layout:
     book = inputs.book
     check_glyphs(book, inputs.styles / "fonts")
+    notes = sum(chapter.body.count('epub:type="footnote"') for chapter in book.chapters)
+    if notes > MAX_FOOTNOTES:
+        raise ResourceError(
+            f"the book has {notes} notes; the PDF sets at most {MAX_FOOTNOTES} at the foot "
+            "of its pages",
+            where=Location(book.meta.source) if book.meta.source else None,
+            hint="build the EPUB alone (invoke epub), or turn some notes into text",
+        )
 
     import weasyprint
     from weasyprint.text.fonts import FontConfiguration
@@ -376,4 +389,3 @@ def layout(inputs: PdfInputs) -> Layout:
         string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
     ).render(stylesheets=css, font_config=fonts)
     return Layout(document, fonts, fence, inputs)
-
