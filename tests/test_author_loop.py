@@ -134,6 +134,7 @@ def test_watch_rebuilds_on_save_and_survives_mistakes(tmp_path: Path) -> None:
         yaml.write_text(good)
         chapter.write_text(chapter.read_text() + "\nFixed.\n")
         wait_for(lambda: epub.stat().st_mtime_ns != second)
+        time.sleep(1.0)  # the EPUB is written before the watch reports the rebuild
     finally:
         out, err = _stop(proc)
     assert "book/book.yaml:2: error: invalid YAML" in err

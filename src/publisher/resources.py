@@ -52,6 +52,9 @@ class Locator:
         if parts.scheme or parts.netloc or src.startswith(("/", "\\")):
             _fenced(src, where, "publisher never fetches URLs or absolute paths")
             return None
+        if not parts.path.strip():
+            _fenced(src, where, "it names no file")  # "#x", "?q": nothing to package
+            return None
         path = (source.parent / unquote(parts.path)).resolve()
         if not path.is_relative_to(self.root):
             _fenced(src, where, "it is outside the manuscript folder")
