@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from .xhtml import TEXT_BLOCKS
+from .xhtml import TEXT_BLOCKS, insert_at_text
 
 XHTML = "http://www.w3.org/1999/xhtml"
 _SENTENCE = re.compile(r".*?(?:[.!?…。！？]+[\"'”’»)\]]*\s+|$)", re.DOTALL)
@@ -119,12 +119,4 @@ def _wrap_text(block: etree._Element, counter: _Counter) -> None:
                 span.text = piece
                 spans.append(span)
         setattr(node, which, None)
-        if which == "text":
-            for i, span in enumerate(spans):
-                node.insert(i, span)
-        else:
-            parent = node.getparent()
-            assert parent is not None
-            at = parent.index(node) + 1
-            for i, span in enumerate(spans):
-                parent.insert(at + i, span)
+        insert_at_text(node, which, spans)

@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from .xhtml import EPUB_NS, TEXT_BLOCKS, XHTML_NS
+from .xhtml import EPUB_NS, TEXT_BLOCKS, XHTML_NS, insert_at_text
 
 TOC_DOCUMENT = "nav.xhtml"
 # Text in a nested block counts for that block.
@@ -156,15 +156,7 @@ def _split_many(node: etree._Element, which: str, entries: list[tuple[int, PageS
         span = marker(start.label)
         span.tail = text[cut : bounds[n + 1]]
         spans.append(span)
-    if which == "text":
-        for i, span in enumerate(spans):
-            node.insert(i, span)
-    else:
-        parent = node.getparent()
-        assert parent is not None
-        at = parent.index(node) + 1
-        for i, span in enumerate(spans):
-            parent.insert(at + i, span)
+    insert_at_text(node, which, spans)
 
 
 def _own_text(block: etree._Element) -> Iterator[tuple[etree._Element, str]]:

@@ -17,3 +17,17 @@ def parse_body(body: str) -> etree._Element:
     """The chapter's XHTML as an element tree (inside a namespaced <body>)."""
     wrapped = f'<body xmlns="{XHTML_NS}" xmlns:epub="{EPUB_NS}">{body}</body>'
     return etree.fromstring(wrapped.encode("utf-8"), etree.XMLParser(huge_tree=True))
+
+
+def insert_at_text(node: etree._Element, which: str, elements: list[etree._Element]) -> None:
+    """Puts `elements` where a text slot stands: the node's own text ("text": as its
+    first children) or its tail ("tail": right after it)."""
+    if which == "text":
+        for i, element in enumerate(elements):
+            node.insert(i, element)
+        return
+    parent = node.getparent()
+    assert parent is not None
+    at = parent.index(node) + 1
+    for i, element in enumerate(elements):
+        parent.insert(at + i, element)
