@@ -523,6 +523,12 @@ def _symlinked_chapter(tmp: Path) -> Result:
     return Result(0, "", "".join(f"{line}\n" for line in records))
 
 
+def _new_dash(tmp: Path) -> Result:
+    from publisher.starter import new_manuscript
+
+    return api(lambda: new_manuscript(Path("--help")))
+
+
 def _fifo(tmp: Path) -> Result:
     os.mkfifo(tmp / "pipe.md")
     from publisher.text import read_text
@@ -991,6 +997,11 @@ CASES: dict[str, Case] = {
         ("serve", "--manuscript", "book.md", "--output", "out", "--port", "8123"),
         files=body("Text.\n"),
         patch=lambda mp: mp.setattr("publisher.serve.make_server", _port_taken),
+    ),
+    "O19": Case(
+        "error: '--help' looks like an option, not a folder name "
+        "(for help: invoke --help new, or publisher new --help)",
+        call=_new_dash,
     ),
     "O18": Case(
         "book: error: the folder is not empty (choose a new folder name)",

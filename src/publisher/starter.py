@@ -49,6 +49,11 @@ Build with `publisher build`; look at it with `publisher serve`.
 
 
 def new_manuscript(folder: Path) -> list[Path]:
+    if folder.name.startswith("-"):
+        raise OptionError(
+            f"'{folder}' looks like an option, not a folder name",
+            hint="for help: invoke --help new, or publisher new --help",
+        )
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise OptionError(
             "the folder is not empty", where=Location(folder), hint="choose a new folder name"
