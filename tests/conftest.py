@@ -96,6 +96,18 @@ def epubcheck_report(article: Built) -> list[object]:
     return list(run_epubcheck(article.epub))
 
 
+def invoke(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """An Invoke task of this repository, run as a user would, from `cwd`."""
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", "-r", str(ROOT), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def pdftotext(pdf: Path) -> str:
     tool = need("pdftotext")
     return subprocess.run(

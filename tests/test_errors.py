@@ -6,25 +6,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import ARTICLE, ROOT, need
+from conftest import ARTICLE, invoke, need
 
 GOOD = "---\ntitle: A Test\nlang: en\n---\n\nSome text.\n"
-
-
-def invoke(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(ROOT), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
 
 
 def one_line_error(proc: subprocess.CompletedProcess[str]) -> str:

@@ -5,7 +5,6 @@ status 1 on errors only; the article and the example book lint clean."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,8 @@ from publisher.check import Finding, Report
 from publisher.errors import ManuscriptError
 from publisher.lint import CODES, lint_manuscript, summary
 
-from conftest import ARTICLE, GUIDE, ROOT
+from conftest import ARTICLE, GUIDE
+from conftest import invoke as run_task
 
 HEAD = "---\ntitle: Lint\nlang: en\n---\n\n"  # the body starts on line 6
 
@@ -41,14 +41,7 @@ def lint(name: str, body: str, head: str = HEAD) -> list[str]:
 
 
 def invoke(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", "-r", str(ROOT), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_task(*args, cwd=cwd, timeout=120)
 
 
 @pytest.mark.usefixtures("chdir_tmp")
