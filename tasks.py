@@ -27,6 +27,8 @@ BUILD_HELP = {
     "manuscript": "a Markdown file or a folder of them (default: manuscript/)",
     "output": "folder for the outputs (default: build/)",
     "styles": "folder with base.css, epub.css, print.css and fonts/ (default: styles/)",
+    "style": "book style, a folder in the styles folder: default, classic, modern, news "
+    "(overrides the manuscript's style:)",
 }
 
 
@@ -42,6 +44,7 @@ def _build(
     formats: tuple[str, ...],
     profile: str = "",
     pdf_standard: str = "",
+    style: str = "",
 ) -> None:
     from publisher import commands
 
@@ -53,6 +56,7 @@ def _build(
             formats,
             profile=profile or None,
             pdf_standard=pdf_standard or None,
+            style=style or None,
         )
     )
 
@@ -72,18 +76,23 @@ def build(
     kobo: bool = False,
     profile: str = "",
     pdf_standard: str = "",
+    style: str = "",
 ) -> None:
     """Build the EPUB and the PDF: build/<slug>.epub and build/<slug>.pdf."""
     formats = ("epub", "pdf", "kepub") if kobo else ("epub", "pdf")
-    _build(manuscript, output, styles, formats, profile, pdf_standard)
+    _build(manuscript, output, styles, formats, profile, pdf_standard, style)
 
 
 @task(help=BUILD_HELP)
 def epub(
-    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES
+    c: Context,
+    manuscript: str = MANUSCRIPT,
+    output: str = OUTPUT,
+    styles: str = STYLES,
+    style: str = "",
 ) -> None:
     """Build only the EPUB."""
-    _build(manuscript, output, styles, ("epub",))
+    _build(manuscript, output, styles, ("epub",), style=style)
 
 
 @task(help={**BUILD_HELP, **PDF_HELP})
@@ -94,25 +103,30 @@ def pdf(
     styles: str = STYLES,
     profile: str = "",
     pdf_standard: str = "",
+    style: str = "",
 ) -> None:
     """Build only the PDF."""
-    _build(manuscript, output, styles, ("pdf",), profile, pdf_standard)
+    _build(manuscript, output, styles, ("pdf",), profile, pdf_standard, style)
 
 
-def _options(manuscript: str, output: str, styles: str) -> BuildOptions:
+def _options(manuscript: str, output: str, styles: str, style: str = "") -> BuildOptions:
     from publisher.model import BuildOptions
 
-    return BuildOptions(Path(manuscript), Path(output), Path(styles))
+    return BuildOptions(Path(manuscript), Path(output), Path(styles), style=style or None)
 
 
 @task(help=BUILD_HELP)
 def watch(
-    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, styles: str = STYLES
+    c: Context,
+    manuscript: str = MANUSCRIPT,
+    output: str = OUTPUT,
+    styles: str = STYLES,
+    style: str = "",
 ) -> None:
     """Rebuild the EPUB and the PDF on every save of the manuscript, styles or fonts."""
     from publisher import commands
 
-    _done(commands.watch(_options(manuscript, output, styles)))
+    _done(commands.watch(_options(manuscript, output, styles, style)))
 
 
 @task(help={**BUILD_HELP, "port": "port on 127.0.0.1 (default 8000; 0 picks a free one)"})
@@ -122,13 +136,14 @@ def serve(
     output: str = OUTPUT,
     styles: str = STYLES,
     port: str = "8000",
+    style: str = "",
 ) -> None:
     """A live preview on 127.0.0.1: the book as the EPUB shows it, the PDF's pages."""
     from publisher import commands
 
     if not port.isdigit():
         raise Exit(f"error: --port {port!r} is not a number (use 0 to 65535)", code=2)
-    _done(commands.serve(_options(manuscript, output, styles), port=int(port)))
+    _done(commands.serve(_options(manuscript, output, styles, style), port=int(port)))
 
 
 @task(help={"folder": "a new folder for the starter manuscript"})

@@ -17,6 +17,7 @@ from .metadata import slugify
 from .model import BookMeta, BuildOptions, RenderedBook
 from .profiles import make_profile, pdf_variant
 from .resources import Locator
+from .styles import DEFAULT, Style, load_style
 
 if TYPE_CHECKING:
     from .pagination import PageStart
@@ -70,6 +71,16 @@ def render(manuscript_path: Path) -> RenderedBook:
     return render_book(manuscript, Locator(manuscript.root))
 
 
+def choose_style(options: BuildOptions, meta: BookMeta) -> Style:
+    """--style, else the metadata's `style:`, else the default."""
+    if options.style:
+        return load_style(options.styles, options.style)
+    if meta.style:
+        where = Location(meta.source, meta.style_line) if meta.source else None
+        return load_style(options.styles, meta.style, where)
+    return load_style(options.styles, DEFAULT)
+
+
 def output_paths(book: RenderedBook | BookMeta, output: Path) -> dict[str, Path]:
     meta = book.meta if isinstance(book, RenderedBook) else book
     slug = slugify(meta.title)
@@ -117,6 +128,7 @@ def build(
         crop_marks=meta.crop_marks,
     )
     variant = pdf_variant(options.pdf_standard or meta.pdf_standard)
+    style = choose_style(options, meta)
     modified, from_env = source_date(meta)
     paths = output_paths(meta, options.output)
     slug = slugify(meta.title)
@@ -127,8 +139,8 @@ def build(
         | {p.resolve() for p in (meta.source, meta.cover_image) if p is not None}
     )
     want = tuple(fmt for fmt in FORMATS if fmt in options.formats)
-    extra = repr((want, profile, variant))
-    epub_style, pdf_style = cache.style_digests(options.styles)
+    extra = repr((want, profile, variant, style.name, style.numbering))
+    epub_style, pdf_style = cache.style_digests(options.styles, style.files())
     pdf_style = cache.digest(pdf_style, extra)
     record = None if force else cache.load_record(options.output, slug)
     content = cache.content_digest(files, record.resources if record else [], extra)
@@ -157,7 +169,7 @@ def build(
 
     from .render import render_book
 
-    book = render_book(manuscript, Locator(manuscript.root))
+    book = render_book(manuscript, Locator(manuscript.root), style.numbering)
     stage(f"rendered {len(book.chapters)} chapter(s)")
     made: dict[str, tuple[bytes, float, int | None]] = {}
     pages: tuple[PageStart, ...] = ()
@@ -169,7 +181,7 @@ def build(
         start = time.perf_counter()
         # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
         stamp = modified if from_env or str(variant).startswith("pdf/x") else None
-        laid_out = layout(PdfInputs(book, options.styles, stamp, profile, variant))
+        laid_out = layout(PdfInputs(book, options.styles, stamp, profile, variant, style))
         pages = tuple(page_starts(laid_out.document))
         count = len(laid_out.document.pages)
         made["pdf"] = (laid_out.write(), time.perf_counter() - start, count)
@@ -182,7 +194,7 @@ def build(
         from .epub import EpubInputs, make_epub
 
         start = time.perf_counter()
-        data = make_epub(EpubInputs(book, options.styles, modified, pages, source))
+        data = make_epub(EpubInputs(book, options.styles, modified, pages, source, style))
         made["epub"] = (data, time.perf_counter() - start, len(pages) or None)
         if "kepub" in want:
             from .kobo import kepub
@@ -222,6 +234,7 @@ STYLE_FILES = (
     "epub.css",
     "epub-code.css",
     "print.css",
+    "default/style.toml",
     *(f"fonts/gentium/GentiumBookPlus-{s}.{x}" for s in STYLES for x in ("ttf", "woff2")),
     *(f"fonts/liberation-mono/LiberationMono-{s}.{x}" for s in STYLES for x in ("ttf", "woff2")),
 )

@@ -46,13 +46,14 @@ def code_digest() -> str:
     return file_digest(sorted(PACKAGE.glob("*.py")))
 
 
-def style_digests(styles: Path) -> tuple[str, str]:
-    """(EPUB styles, print styles), fonts included."""
+def style_digests(styles: Path, style_files: list[Path]) -> tuple[str, str]:
+    """(EPUB styles, print styles), fonts included; `style_files`: the book's
+    style folder (publisher/styles.py), which both outputs use."""
     fonts = styles / "fonts"
     woff2 = sorted(fonts.rglob("*.woff2")) if fonts.is_dir() else []
-    ttf = sorted(fonts.rglob("*.ttf")) if fonts.is_dir() else []
-    epub = file_digest([styles / name for name in EPUB_STYLES] + woff2)
-    pdf = file_digest([styles / name for name in PRINT_STYLES] + ttf)
+    ttf = sorted(p for p in fonts.rglob("*") if p.suffix in (".ttf", ".otf"))
+    epub = file_digest([styles / name for name in EPUB_STYLES] + woff2 + style_files)
+    pdf = file_digest([styles / name for name in PRINT_STYLES] + ttf + style_files)
     return epub, pdf
 
 

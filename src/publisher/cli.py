@@ -31,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
         if outputs:
             sub.add_argument("-o", "--output", default="build", help="output folder (build)")
             sub.add_argument("--styles", default=str(STYLES), help="styles folder")
+            sub.add_argument("--style", help="book style: default, classic, modern, news, ...")
             sub.add_argument("--profile", help="PDF profile: print or screen")
             sub.add_argument("--pdf-standard", help="ua-1 (default), a-3b, x-4, ... or none")
             sub.add_argument("-q", "--quiet", action="store_true", help="errors only")
@@ -71,7 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "kobo", False):
         formats += ("kepub",)
     options = BuildOptions(
-        manuscript, Path(args.output), Path(args.styles), formats, args.profile, args.pdf_standard
+        manuscript,
+        Path(args.output),
+        Path(args.styles),
+        formats,
+        args.profile,
+        args.pdf_standard,
+        args.style,
     )
     if args.verb == "watch":
         return commands.watch(options, verbosity=verbosity)
@@ -84,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         formats,
         profile=args.profile,
         pdf_standard=args.pdf_standard,
+        style=args.style,
         force=args.force,
         verbosity=verbosity,
     )

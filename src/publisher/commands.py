@@ -64,13 +64,14 @@ def build(
     *,
     profile: str | None = None,
     pdf_standard: str | None = None,
+    style: str | None = None,
     force: bool = False,
     verbosity: int = 1,
 ) -> int:
     """verbosity: 0 quiet (errors only), 1 one line per output, 2 every stage timed."""
 
     def action() -> int:
-        options = BuildOptions(manuscript, output, styles, formats, profile, pdf_standard)
+        options = BuildOptions(manuscript, output, styles, formats, profile, pdf_standard, style)
         run_build_and_report(options, force=force, verbosity=verbosity)
         return 0
 

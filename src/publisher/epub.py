@@ -22,6 +22,7 @@ from .accessibility import accessibility_metadata
 from .cover import make_cover
 from .model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
 from .pagination import PageStart, insert_markers
+from .styles import Style, epub_sheets, load_style, package_css
 from .xhtml import parse_body
 
 FOLDER = "EPUB"
@@ -29,11 +30,6 @@ NAV = "nav.xhtml"
 COVER_PAGE = "cover.xhtml"
 TITLE_PAGE = "titlepage.xhtml"
 COVER_IMAGE_ID = "cover-image"
-STYLES = ("Regular", "Italic", "Bold", "BoldItalic")
-TEXT_FONTS = tuple(f"gentium/GentiumBookPlus-{s}.woff2" for s in STYLES)
-CODE_FONTS = tuple(f"liberation-mono/LiberationMono-{s}.woff2" for s in STYLES)
-STYLESHEETS = ("base.css", "epub.css")
-CODE_STYLESHEET = "epub-code.css"  # with CODE_FONTS, only in books that contain code
 
 
 def has_code(book: RenderedBook) -> bool:
@@ -47,6 +43,7 @@ class EpubInputs:
     modified: dt.datetime  # dcterms:modified, never the clock
     pages: tuple[PageStart, ...] = ()  # where the PDF's pages begin, when built beside it
     print_source: str = ""  # names the PDF edition the page numbers come from
+    style: Style | None = None  # None: the default style
 
 
 def make_epub(inputs: EpubInputs) -> bytes:
@@ -98,25 +95,18 @@ def make_epub(inputs: EpubInputs) -> bytes:
         book.add_item(item)
         return item
 
-    # Stylesheets and fonts.
-    code = has_code(rendered)
-    sheets = STYLESHEETS + ((CODE_STYLESHEET,) if code else ())
-    for name in sheets:
+    # Stylesheets (shared, then the style's; the code sheet only in books with
+    # code) and the fonts they use, no others.
+    style = inputs.style or load_style(inputs.styles, "default")
+    css = package_css(epub_sheets(inputs.styles, style, has_code(rendered)), inputs.styles)
+    sheets = tuple(href for href, _ in css.sheets)
+    for n, (href, content) in enumerate(css.sheets, start=1):
+        add(epub.EpubItem(uid=f"css-{n}", file_name=href, media_type="text/css", content=content))
+    for n, (href, source) in enumerate(css.fonts, start=1):
+        media = FONT_TYPES.get(source.suffix.lower(), "font/woff2")
         add(
             epub.EpubItem(
-                uid=f"css-{name.split('.')[0]}",
-                file_name=f"styles/{name}",
-                media_type="text/css",
-                content=(inputs.styles / name).read_bytes(),
-            )
-        )
-    for n, name in enumerate(TEXT_FONTS + (CODE_FONTS if code else ()), start=1):
-        add(
-            epub.EpubItem(
-                uid=f"font-{n}",
-                file_name=f"fonts/{name}",
-                media_type="font/woff2",
-                content=(inputs.styles / "fonts" / name).read_bytes(),
+                uid=f"font-{n}", file_name=href, media_type=media, content=source.read_bytes()
             )
         )
 
@@ -246,10 +236,11 @@ def _doc(file_name: str, uid: str, content: str) -> epub.EpubItem:
     )
 
 
+FONT_TYPES = {".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".otf": "font/otf"}
+
+
 def _page(lang: str, title: str, body: str, sheets: tuple[str, ...], direction: str = "ltr") -> str:
-    links = "".join(
-        f'<link rel="stylesheet" type="text/css" href="styles/{name}" />\n' for name in sheets
-    )
+    links = "".join(f'<link rel="stylesheet" type="text/css" href="{href}" />\n' for href in sheets)
     dir_attr = ' dir="rtl"' if direction == "rtl" else ""
     return (
         '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n'

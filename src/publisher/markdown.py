@@ -16,7 +16,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
-from mdit_py_plugins.attrs import attrs_plugin
+from mdit_py_plugins.attrs import attrs_block_plugin, attrs_plugin
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
@@ -93,6 +93,10 @@ class RenderEnv:
     line: int | None = None  # the block being rendered, for messages
     used_ids: set[str] = field(default_factory=set)  # ids taken in the book (raw HTML's too)
     warn: Callable[[str, int | None], None] = lambda note, line: None  # (message, line)
+    # heading id -> (class, number) printed before it: the style's chapter and
+    # section numbers (publisher/styles.py)
+    heading_numbers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    scene_break: str = "Scene break"  # the accessible name of `***`, in the book's language
 
 
 def make_parser(lang: str, raw_html: bool = False) -> MarkdownIt:
@@ -109,11 +113,14 @@ def make_parser(lang: str, raw_html: bool = False) -> MarkdownIt:
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.use(footnote_plugin).use(deflist_plugin)
     md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
+    # `{.pullquote}` on the line before a block quote (and {#id .class} before any block)
+    md.use(attrs_block_plugin, allowed=SPAN_ATTRIBUTES)
     md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
     md.core.ruler.after("smartquotes", "punctuation", _punctuation)
     md.core.ruler.push("bounded_nesting", _bounded_nesting)
     md.core.ruler.push("heading_ids", _heading_ids)
     md.core.ruler.push("figures", _figures)
+    md.core.ruler.push("pull_quotes", _pull_quotes)
     md.core.ruler.push("checked_attributes", _checked_attributes)
     rules: dict[str, Callable[..., str]] = {
         "image": _render_image,
@@ -133,6 +140,11 @@ def make_parser(lang: str, raw_html: bool = False) -> MarkdownIt:
         "paragraph_open": _render_paragraph_open,
         "span_open": _render_span_open,
         "th_open": _render_th_open,
+        "hr": _render_scene_break,
+        "pullquote_open": lambda *a: (
+            '<aside class="pullquote" epub:type="pullquote" role="doc-pullquote">\n'
+        ),
+        "pullquote_close": lambda *a: "</aside>\n",
     }
     for name, rule in rules.items():
         md.add_render_rule(name, rule)
@@ -518,10 +530,38 @@ def _render_heading(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
     token = tokens[idx]
-    level = max(1, min(6, int(token.tag[1]) - _render_env(env).heading_shift))
+    render_env = _render_env(env)
+    level = max(1, min(6, int(token.tag[1]) - render_env.heading_shift))
     if token.nesting == -1:
         return f"</h{level}>\n"
-    return f"<h{level}{_attrs(token)}>"
+    number = render_env.heading_numbers.get(str(token.attrGet("id")))
+    shown = f'<span class="{number[0]}">{escape(number[1])}</span> ' if number else ""
+    return f"<h{level}{_attrs(token)}>{shown}"
+
+
+def _render_scene_break(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """`***`: a scene break, named for assistive technology; the style draws it."""
+    token = tokens[idx]
+    label = escape(_render_env(env).scene_break)
+    classes = escape(" ".join(["scene-break", *str(token.attrGet("class") or "").split()]))
+    return f'<hr class="{classes}" aria-label="{label}"{_attrs(token, ("class",))} />\n'
+
+
+def _pull_quotes(state: StateCore) -> None:
+    """A block quote with the class `pullquote` repeats a line of the text for
+    display: it becomes an aside (doc-pullquote) that readers can skip."""
+    stack: list[bool] = []
+    for token in state.tokens:
+        if token.type == "blockquote_open":
+            classes = str(token.attrGet("class") or "").split()
+            pull = "pullquote" in classes
+            stack.append(pull)
+            if pull:
+                token.type, token.tag = "pullquote_open", "aside"
+        elif token.type == "blockquote_close" and stack and stack.pop():
+            token.type, token.tag = "pullquote_close", "aside"
 
 
 def _render_link_open(

@@ -45,6 +45,8 @@ EXTENSION_KEYS = (
     "crop-marks",
     "pdf-standard",
     "raw-html",
+    "style",
+    "dateline",
 )
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
@@ -247,6 +249,9 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
         crop_marks=flag("crop-marks"),
         pdf_standard=text("pdf-standard") or "ua-1",
         raw_html=flag("raw-html"),
+        style=text("style"),
+        style_line=lines.get("style"),
+        dateline=text("dateline"),
     )
 
 

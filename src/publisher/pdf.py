@@ -11,6 +11,7 @@ import contextlib
 import copy
 import datetime as dt
 import logging
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from .errors import Location, ResourceError
 from .model import RenderedBook, RenderedChapter
 from .pagination import TOC_DOCUMENT, mark_blocks
 from .profiles import Profile, make_profile
+from .styles import Style, load_style
 from .xhtml import EPUB_NS, parse_body
 
 log = logging.getLogger("publisher")
@@ -39,6 +41,7 @@ class PdfInputs:
     modified: dt.datetime | None  # written only when SOURCE_DATE_EPOCH or the manuscript gives it
     profile: Profile = field(default_factory=lambda: make_profile("print"))
     variant: str | None = "pdf/ua-1"
+    style: Style | None = None  # None: the default style
 
 
 def print_html(book: RenderedBook) -> str:
@@ -129,6 +132,8 @@ def _print_section(
             h1.set("class", "book-title")
         elif parent is section:
             h1.set("data-book-title", book_title)
+            # The running head: the title alone, without a number or note call.
+            h1.set("data-title", chapter.title)
     # Bookmarks: exactly the EPUB's navigation entries, at the same levels.
     for heading in section.iter("h1", "h2", "h3", "h4", "h5", "h6"):
         level = toc_levels.get(heading.get("id", ""))
@@ -139,6 +144,8 @@ def _print_section(
             link.set("href", f"#{fragment or section_ids[file]}")
     _notes_to_floats(section)
     _split_long_paragraphs(section)
+    _no_runts(section)
+    _initials(section)
     for img in section.iter("img"):
         source = sources.get(img.get("src", ""))
         if source is not None:
@@ -176,6 +183,63 @@ def _split_long_paragraphs(section: etree._Element) -> None:
             parent.insert(at + n, part)
         last = parent[at + len(pieces) - 1]
         last.tail, p.tail = p.tail, "\n"
+
+
+# A paragraph's last line should not be one short word (a runt): the last two words
+# are bound with a no-break space when they are short enough to move together.
+RUNT_PAIR = 16
+
+
+def _no_runts(section: etree._Element) -> None:
+    for p in section.iter("p"):
+        found = _last_text(p)
+        if found is None:
+            continue
+        node, attribute = found
+        text = getattr(node, attribute) or ""
+        stripped = text.rstrip()
+        space = stripped.rfind(" ")
+        if space <= 0 or len(stripped) - stripped.rfind(" ", 0, space) - 1 > RUNT_PAIR:
+            continue
+        setattr(node, attribute, stripped[:space] + "\u00a0" + text[space + 1 :])
+
+
+# The opening letter of a story or chapter, with the punctuation before it (“I).
+_INITIAL = re.compile(r"^(\s*[^\w\s]*\w)", re.UNICODE)
+
+
+def _initials(section: etree._Element) -> None:
+    """The first letter after a chapter's title in a span.initial, which a style
+    may set as a drop cap (print.css); WeasyPrint cannot float ::first-letter."""
+    for p in section.iter("p"):
+        previous = p.getprevious()
+        if previous is None or p.getparent() is not section:
+            continue
+        if not (previous.tag == "h1" or previous.get("class") == "article-head"):
+            continue
+        found = _INITIAL.match(p.text or "")
+        if found is None:
+            continue  # opens with markup (a dateline, a link): no drop cap
+        initial = etree.Element("span", {"class": "initial"})
+        initial.text = found.group(1).lstrip()
+        initial.tail = p.text[found.end() :] if p.text else ""
+        p.text = found.group(1)[: len(found.group(1)) - len(initial.text)]
+        p.insert(0, initial)
+
+
+def _last_text(element: etree._Element) -> tuple[etree._Element, str] | None:
+    """The last piece of text inside an element, in reading order (notes skipped)."""
+    for child in reversed(element):
+        if child.tail and child.tail.strip():
+            return child, "tail"
+        if "footnote-float" in (child.get("class") or ""):
+            continue
+        found = _last_text(child)
+        if found is not None:
+            return found
+    if element.text and element.text.strip():
+        return element, "text"
+    return None
 
 
 def _strip_namespaces(tree: etree._Element) -> None:
@@ -369,11 +433,12 @@ def layout(inputs: PdfInputs) -> Layout:
 
     fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
     fonts = FontConfiguration()
+    style = inputs.style or load_style(inputs.styles, "default")
+    sheets = [inputs.styles / name for name in STYLESHEETS]
+    sheets += [p for p in (style.sheet("base.css"), style.sheet("print.css")) if p is not None]
     css = [
-        weasyprint.CSS(
-            filename=str(inputs.styles / name), font_config=fonts, url_fetcher=fence.fetcher
-        )
-        for name in STYLESHEETS
+        weasyprint.CSS(filename=str(path), font_config=fonts, url_fetcher=fence.fetcher)
+        for path in sheets
     ]
     css.append(
         weasyprint.CSS(string=inputs.profile.css(), font_config=fonts, url_fetcher=fence.fetcher)

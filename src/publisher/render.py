@@ -42,6 +42,7 @@ from .model import (
     SourceFile,
     TocEntry,
 )
+from .styles import Numbering, already_numbered, roman
 from .xhtml import parse_body
 
 log = logging.getLogger("publisher")
@@ -76,6 +77,19 @@ SECTION_TYPES: dict[str, tuple[str | None, str]] = {
 }
 EXTERNAL_SCHEMES = ("http", "https", "mailto", "ftp", "tel")
 RESERVED_IDS = {"toc", "landmarks", "page-list", "cover", "titlepage", "copyright", "dedication"}
+# The accessible name of a scene break (`***`), by language; English otherwise.
+SCENE_BREAK = {
+    "en": "Scene break",
+    "de": "Szenenwechsel",
+    "fr": "Changement de scène",
+    "es": "Cambio de escena",
+    "it": "Cambio di scena",
+    "pt": "Mudança de cena",
+    "nl": "Scènewisseling",
+    "ru": "Смена сцены",
+    "uk": "Зміна сцени",
+    "pl": "Zmiana sceny",
+}
 
 
 @dataclass
@@ -106,7 +120,11 @@ class Plan:
         return self.parsed.tokens[self.start : self.end]
 
 
-def render_book(manuscript: Manuscript, locate: Locate) -> RenderedBook:
+def render_book(
+    manuscript: Manuscript, locate: Locate, numbering: Numbering | None = None
+) -> RenderedBook:
+    """`numbering`: the chapter and section numbers the book's style prints."""
+    numbering = numbering or Numbering()
     meta = manuscript.meta
     md = make_parser(meta.lang, raw_html=meta.raw_html)
     used_ids = set(RESERVED_IDS)
@@ -127,9 +145,21 @@ def render_book(manuscript: Manuscript, locate: Locate) -> RenderedBook:
     article = len(plans) == 1 and plans[0].heading is None
     resources: dict[str, Resource] = {}
     chapters = []
+    counted = 0  # body chapters so far: their printed numbers
     for number, plan in enumerate(plans, start=1):
         links = Links(anchors, id_files, first_file, used_ids)
-        chapter = _render_plan(md, plan, number, meta, locate, links, resources, article)
+        numbers: dict[str, tuple[str, str]] = {}
+        if article:
+            numbers = _heading_numbers(plan, None, numbering)
+        elif (
+            plan.kind == "chapter"
+            and plan.matter == BODY
+            and plan.heading is not None
+            and not plan.heading.unnumbered
+        ):
+            counted += 1
+            numbers = _heading_numbers(plan, counted, numbering)
+        chapter = _render_plan(md, plan, number, meta, locate, links, resources, article, numbers)
         chapters.append(chapter)
     front = _front_pages(meta)
     return RenderedBook(
@@ -253,6 +283,40 @@ def _kind(heading: Heading | None, part_level: int | None) -> tuple[str, str]:
 # --- rendering -----------------------------------------------------------------
 
 
+def _heading_numbers(
+    plan: Plan, chapter: int | None, numbering: Numbering
+) -> dict[str, tuple[str, str]]:
+    """heading id -> (class, number shown) for one chapter: the chapter's own number
+    (unless its title already says it), then 1.1, 1.1.1 for the sections below it."""
+    numbers: dict[str, tuple[str, str]] = {}
+    title = plan.heading
+    if (
+        chapter is not None
+        and title is not None
+        and numbering.chapters != "none"
+        and not already_numbered(title.text)
+    ):
+        shown = roman(chapter) if numbering.chapters == "roman" else str(chapter)
+        numbers[title.ident] = ("chapter-number", shown)
+    if not numbering.sections:
+        return numbers
+    top = title.level if title is not None else 1
+    counters = [0, 0, 0]
+    for heading in plan.parsed.env.headings:
+        if not plan.start <= heading.index < plan.end or heading is title:
+            continue
+        depth = heading.level - top  # 1: a section of the chapter
+        if plan.parsed.tokens[heading.index].level != 0 or not 1 <= depth <= 3:
+            continue
+        if heading.unnumbered:
+            continue
+        counters[depth - 1] += 1
+        counters[depth:] = [0] * (3 - depth)
+        parts = ([str(chapter)] if chapter is not None else []) + [str(n) for n in counters[:depth]]
+        numbers[heading.ident] = ("section-number", ".".join(parts))
+    return numbers
+
+
 def _render_plan(
     md: MarkdownIt,
     plan: Plan,
@@ -262,6 +326,7 @@ def _render_plan(
     links: Links,
     resources: dict[str, Resource],
     article: bool,
+    numbers: dict[str, tuple[str, str]],
 ) -> RenderedChapter:
     source = plan.parsed.source.path
 
@@ -287,6 +352,8 @@ def _render_plan(
         heading_shift=shift,
         used_ids=links.used_ids,
         warn=warn,
+        heading_numbers=numbers,
+        scene_break=SCENE_BREAK.get(meta.lang.split("-")[0].lower(), SCENE_BREAK["en"]),
     )
     html = render_tokens(md, plan.tokens, env)
     html += _render_notes(md, plan, env)
@@ -301,7 +368,7 @@ def _render_plan(
     elif article:
         title = meta.title
         ident = unique_id(f"title-{number}", links.used_ids)
-        html = _article_header(meta, ident) + html
+        html = _article_header(meta, ident) + _with_dateline(html, meta.dateline)
         toc.append(TocEntry(1, title, f"{plan.file_name}#{ident}"))
     elif plan.heading is not None:
         title = plan.heading.text
@@ -314,7 +381,10 @@ def _render_plan(
             continue
         level = max(1, heading.level - base + 1)
         if plan.parsed.tokens[heading.index].level == 0 and level <= meta.toc_depth:
-            toc.append(TocEntry(level, heading.text, f"{plan.file_name}#{heading.ident}"))
+            # The contents show the numbers the headings show.
+            shown = numbers.get(heading.ident)
+            label = f"{shown[1]} {heading.text}" if shown else heading.text
+            toc.append(TocEntry(level, label, f"{plan.file_name}#{heading.ident}"))
     role, _ = SECTION_TYPES[plan.kind]
     section_id = unique_id(f"section-{number}", links.used_ids)
     role_attr = f' role="{role}"' if role else ""
@@ -415,6 +485,17 @@ def _valid_host(netloc: str) -> bool:
 
 def _dropped(href: str, source: Path, line: int | None, why: str) -> None:
     log.warning("%s: warning: link '%s' removed: %s", Location(source, line), href, why)
+
+
+def _with_dateline(html: str, dateline: str | None) -> str:
+    """The dateline runs in at the start of the story's first paragraph."""
+    if not dateline:
+        return html
+    at = html.find("<p>")
+    if at < 0:
+        return f'<p class="dateline">{escape(dateline)}</p>\n' + html
+    run_in = f'<span class="dateline">{escape(dateline)}</span> \u2014 '
+    return html[: at + 3] + run_in + html[at + 3 :]
 
 
 def _article_header(meta: BookMeta, ident: str) -> str:

@@ -95,11 +95,15 @@ class Preview:
             manifest = {i.get("id"): i.get("href") for i in opf.iterfind(".//o:item", ns)}
             spine = [str(manifest[r.get("idref")]) for r in opf.iterfind(".//o:itemref", ns)]
             title = opf.findtext(".//{http://purl.org/dc/elements/1.1/}title") or "Preview"
-            order = ("base.css", "epub.css", "epub-code.css")
-            sheets = [f"EPUB/styles/{n}" for n in order if f"EPUB/styles/{n}" in z.namelist()]
+            sheets: list[str] = []
             docs = []
             for href in spine:
                 tree = etree.fromstring(z.read(f"EPUB/{href}"))
+                # The documents' own stylesheets, in their order (the style's last).
+                for link in tree.iterfind(f".//{{{XHTML_NS}}}link"):
+                    sheet = f"EPUB/{link.get('href', '')}"
+                    if sheet not in sheets and sheet in z.namelist():
+                        sheets.append(sheet)
                 body = tree.find(f"{{{XHTML_NS}}}body")
                 children = list(body) if body is not None else []
                 inner = "".join(etree.tostring(c, encoding="unicode") for c in children)
