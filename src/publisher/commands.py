@@ -168,7 +168,17 @@ def lint_manuscript(manuscript: Path) -> int:
     return guarded(action)
 
 
-def proof(manuscript: Path, output: Path, resolution: str) -> int:
+def proof(
+    manuscript: Path,
+    output: Path,
+    resolution: str,
+    *,
+    style: str | None = None,
+    styles: Path | None = None,
+) -> int:
+    """Proofs of the PDF in `output`; with `style`, the PDF is first built in that
+    style into output/styles/NAME/ and proofed there."""
+    from .build import build as run_build
     from .build import output_paths, render
     from .proof import make_proof
 
@@ -177,9 +187,37 @@ def proof(manuscript: Path, output: Path, resolution: str) -> int:
             raise OptionError(
                 f"--resolution {resolution!r} is not a whole number", hint="use 10 to 600"
             )
-        pdf = output_paths(render(manuscript), output)["pdf"]
-        sheet, pages = make_proof(pdf, output / "proof", int(resolution))
+        folder = output
+        if style:
+            folder = output / "styles" / style
+            assert styles is not None
+            run_build(BuildOptions(manuscript, folder, styles, ("pdf",), style=style))
+        pdf = output_paths(render(manuscript), folder)["pdf"]
+        sheet, pages = make_proof(pdf, folder / "proof", int(resolution))
         print(f"proof: {len(pages)} page images in {sheet.parent}, contact sheet {sheet}")
+        return 0
+
+    return guarded(action)
+
+
+def gallery(manuscripts: list[Path], output: Path, styles: Path, *, only: str | None = None) -> int:
+    """Every manuscript in every style (or `only` one): PDF pages as PNG and a contact
+    sheet each, in output/NAME/<manuscript>/, so that a style can be chosen by looking."""
+    from .build import build as run_build
+    from .proof import make_proof
+    from .styles import available, load_style
+
+    def action() -> int:
+        names = [only] if only else available(styles)
+        for name in names:
+            style = load_style(styles, name)
+            for manuscript in manuscripts:
+                folder = output / name / manuscript.stem
+                result = run_build(BuildOptions(manuscript, folder, styles, ("pdf",), style=name))
+                pdf = result.outputs[0].path
+                sheet, pages = make_proof(pdf, folder / "proof", 40)
+                print(f"gallery: {name} / {manuscript.stem}: {len(pages)} pages, {sheet}")
+            print(f"gallery: {name}: {style.description}")
         return 0
 
     return guarded(action)

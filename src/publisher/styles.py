@@ -207,6 +207,8 @@ def package_css(sheets: list[Sheet], styles: Path) -> PackagedCss:
         kept: list[Any] = []
         dropped = False
         for rule in rules:
+            if dropped and rule.type == "whitespace" and kept and kept[-1] is None:
+                continue  # the line break after a dropped rule goes with it
             face = _font_face(rule)
             if face is None:
                 kept.append(rule)
@@ -214,6 +216,7 @@ def package_css(sheets: list[Sheet], styles: Path) -> PackagedCss:
             family, urls = face
             if family.lower() not in used:
                 dropped = True
+                kept.append(None)
                 continue
             kept.append(rule)
             for url in urls:
@@ -226,7 +229,11 @@ def package_css(sheets: list[Sheet], styles: Path) -> PackagedCss:
                     )
                 href = posixpath.normpath(posixpath.join(posixpath.dirname(sheet.href), url))
                 fonts[href] = source
-        text = tinycss2.serialize(kept) if dropped else sheet.source.read_text("utf-8")
+        text = (
+            tinycss2.serialize([r for r in kept if r is not None])
+            if dropped
+            else sheet.source.read_text("utf-8")
+        )
         out.append((sheet.href, text.encode("utf-8")))
     return PackagedCss(tuple(out), tuple(sorted(fonts.items())))
 
