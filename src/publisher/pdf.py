@@ -144,8 +144,8 @@ def _print_section(
             link.set("href", f"#{fragment or section_ids[file]}")
     _notes_to_floats(section)
     _split_long_paragraphs(section)
-    _no_runts(section)
     _initials(section)
+    _no_runts(section)
     for img in section.iter("img"):
         source = sources.get(img.get("src", ""))
         if source is not None:
@@ -185,8 +185,9 @@ def _split_long_paragraphs(section: etree._Element) -> None:
         last.tail, p.tail = p.tail, "\n"
 
 
-# A paragraph's last line should not be one short word (a runt): the last two words
-# are bound with a no-break space when they are short enough to move together.
+# A paragraph's last line should not be one short word, nor the end of a hyphenated
+# one (a runt): its last two words are kept together and unhyphenated, when they are
+# short enough to move to the line together (else the last word alone).
 RUNT_PAIR = 16
 
 
@@ -198,10 +199,21 @@ def _no_runts(section: etree._Element) -> None:
         node, attribute = found
         text = getattr(node, attribute) or ""
         stripped = text.rstrip()
-        space = stripped.rfind(" ")
-        if space <= 0 or len(stripped) - stripped.rfind(" ", 0, space) - 1 > RUNT_PAIR:
-            continue
-        setattr(node, attribute, stripped[:space] + "\u00a0" + text[space + 1 :])
+        last = stripped.rfind(" ")
+        pair = stripped.rfind(" ", 0, last) if last > 0 else -1
+        start = pair if len(stripped) - pair - 1 <= RUNT_PAIR else last
+        if len(stripped) - start - 1 > RUNT_PAIR:
+            continue  # a long word (or text without spaces, as CJK): free to break
+        keep = etree.Element("span", {"class": "last-words"})
+        keep.text = stripped[start + 1 :]
+        keep.tail = text[len(stripped) :]
+        setattr(node, attribute, stripped[: start + 1])
+        if attribute == "text":
+            node.insert(0, keep)
+        else:
+            parent = node.getparent()
+            assert parent is not None
+            parent.insert(parent.index(node) + 1, keep)
 
 
 # The opening letter of a story or chapter, with the punctuation before it (“I).

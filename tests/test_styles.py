@@ -1,0 +1,437 @@
+"""Book styles (styles/NAME/): each one builds the article and a novel that pass
+EPUBCheck, Ace and PDF/UA checks, reproducibly; scene breaks, drop caps, pull
+quotes, numbers and print typography (runts, widows, orphans, headings kept with
+their text) are checked on the laid-out pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from publisher.build import build
+from publisher.model import BuildOptions
+from publisher.styles import available, load_style
+
+from conftest import ARTICLE, ROOT, STYLES, invoke, need
+from readers import ace_violations, run_ace
+
+NOVEL = ROOT / "examples" / "novel"
+FEATURE = ROOT / "examples" / "feature"
+STYLE_NAMES = available(STYLES)
+XHTML = "{http://www.w3.org/1999/xhtml}"
+
+
+@dataclass(frozen=True)
+class Styled:
+    epub: Path
+    pdf: Path
+
+
+def _build(manuscript: Path, folder: Path, style: str) -> Styled:
+    os.environ.pop("SOURCE_DATE_EPOCH", None)
+    result = build(BuildOptions(manuscript, folder, STYLES, style=style))
+    paths = {o.format: o.path for o in result.outputs}
+    return Styled(paths["epub"], paths["pdf"])
+
+
+@pytest.fixture(scope="session")
+def styled(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Styled]:
+    """The article and the novel in every style, built once."""
+    base = tmp_path_factory.mktemp("styled")
+    return {
+        (name, book.name): _build(book, base / name / book.name, name)
+        for name in STYLE_NAMES
+        for book in (ARTICLE, NOVEL)
+    }
+
+
+def test_the_styles_are_folders_with_a_description() -> None:
+    assert STYLE_NAMES == ["classic", "default", "modern", "news"]
+    for name in STYLE_NAMES:
+        style = load_style(STYLES, name)
+        assert len(style.description) > 40, name
+        assert style.folder == STYLES / name
+
+
+def test_a_new_folder_is_a_new_style(tmp_path: Path) -> None:
+    import shutil
+
+    styles = tmp_path / "styles"
+    shutil.copytree(STYLES, styles, symlinks=True)
+    (styles / "plain").mkdir()
+    (styles / "plain" / "style.toml").write_text('description = "Plain."\n', "utf-8")
+    (styles / "plain" / "base.css").write_text("p { text-indent: 0; }\n", "utf-8")
+    assert "plain" in available(styles)
+    result = build(BuildOptions(ARTICLE, tmp_path / "out", styles, ("epub",), style="plain"))
+    with zipfile.ZipFile(result.outputs[0].path) as z:
+        assert z.read("EPUB/styles/plain/base.css") == b"p { text-indent: 0; }\n"
+        fonts = [n for n in z.namelist() if "/fonts/" in n]
+    assert fonts == [], "a style that names no font embeds none"
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+@pytest.mark.parametrize("book", ["manuscript", "novel"])
+def test_every_style_passes_epubcheck(
+    styled: dict[tuple[str, str], Styled], style: str, book: str
+) -> None:
+    need("java")
+    from publisher.check import run_epubcheck
+
+    report = list(run_epubcheck(styled[style, book].epub))
+    problems = [str(f) for f in report if f.severity in ("FATAL", "ERROR", "WARNING")]
+    assert problems == []
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_every_style_passes_ace(
+    styled: dict[tuple[str, str], Styled], style: str, tmp_path: Path
+) -> None:
+    report = run_ace(styled[style, "novel"].epub, tmp_path)
+    assert ace_violations(report) == []
+    assert report["earl:result"]["earl:outcome"] == "pass"
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_every_style_makes_a_tagged_pdf(styled: dict[tuple[str, str], Styled], style: str) -> None:
+    import pikepdf
+
+    for book in ("manuscript", "novel"):
+        pdf = styled[style, book].pdf
+        with pikepdf.open(pdf) as doc:
+            assert doc.Root.MarkInfo.Marked
+            assert "/StructTreeRoot" in doc.Root
+        done = subprocess.run(
+            [sys.executable, "-m", "pdfua", "check", "--format", "json", str(pdf)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert json.loads(done.stdout)["summary"]["errors"] == 0, (style, book)
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_every_style_is_reproducible(
+    styled: dict[tuple[str, str], Styled], style: str, tmp_path: Path
+) -> None:
+    again = _build(NOVEL, tmp_path, style)
+    first = styled[style, "novel"]
+    assert again.epub.read_bytes() == first.epub.read_bytes()
+    assert again.pdf.read_bytes() == first.pdf.read_bytes()
+
+
+EXPECTED_FONTS = {
+    "default": {"gentium"},
+    "classic": {"eb-garamond"},
+    "news": {"vollkorn", "cabin"},
+    "modern": {"gentium", "cabin"},
+}
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_the_epub_embeds_only_the_fonts_its_design_uses(
+    styled: dict[tuple[str, str], Styled], style: str
+) -> None:
+    with zipfile.ZipFile(styled[style, "novel"].epub) as z:
+        fonts = [n for n in z.namelist() if n.endswith(".woff2")]
+        css = {n: z.read(n).decode() for n in z.namelist() if n.endswith(".css")}
+    assert {n.split("/")[-2] for n in fonts} == EXPECTED_FONTS[style]
+    # Every embedded face is declared, and every declared face is embedded.
+    declared = set()
+    for name, text in css.items():
+        for url in re.findall(r'url\("([^"]+)"\)', text):
+            declared.add(os.path.normpath(os.path.join(os.path.dirname(name), url)))
+    assert declared == set(fonts)
+
+
+# Units and properties that would override a reader's own settings.
+FORBIDDEN_IN_EPUB = (
+    (re.compile(r"font-size:\s*[\d.]+(px|pt)"), "absolute font sizes"),
+    (re.compile(r"!important"), "!important"),
+    (re.compile(r"(?<![-\w])position:"), "positioning"),
+    (re.compile(r"\b\d+(vw|vh)\b"), "viewport units"),
+    (re.compile(r"@page"), "page rules"),
+    (
+        re.compile(
+            r"(?<![-\w])(color|background(-color)?):\s*(?!inherit|transparent|currentColor)"
+        ),
+        "colours",
+    ),
+)
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_epub_sheets_respect_the_readers_choices(style: str) -> None:
+    folder = STYLES / style
+    for sheet in [folder / "base.css", folder / "epub.css"]:
+        if not sheet.is_file():
+            continue
+        text = re.sub(r"/\*.*?\*/", "", sheet.read_text("utf-8"), flags=re.S)
+        for pattern, what in FORBIDDEN_IN_EPUB:
+            assert not pattern.search(text), f"{sheet.relative_to(ROOT)}: {what}"
+
+
+def _chapter(epub: Path, name: str) -> etree._Element:
+    with zipfile.ZipFile(epub) as z:
+        return etree.fromstring(z.read(f"EPUB/{name}"))
+
+
+def test_scene_breaks_are_named_rules(styled: dict[tuple[str, str], Styled]) -> None:
+    doc = _chapter(styled["classic", "novel"].epub, "chapter-02.xhtml")
+    rules = doc.findall(f".//{XHTML}hr")
+    assert len(rules) == 2
+    for rule in rules:
+        assert rule.get("class") == "scene-break"
+        assert rule.get("aria-label") == "Scene break"
+
+
+def test_classic_numbers_chapters_in_roman_and_the_contents_agree(
+    styled: dict[tuple[str, str], Styled],
+) -> None:
+    epub = styled["classic", "novel"].epub
+    heading = _chapter(epub, "chapter-02.xhtml").find(f".//{XHTML}h1")
+    assert heading is not None
+    number = heading.find(f"{XHTML}span[@class='chapter-number']")
+    assert number is not None and number.text == "II"
+    nav = _chapter(epub, "nav.xhtml")
+    labels = [a.text for a in nav.iterfind(f".//{XHTML}nav[@id='toc']//{XHTML}a")]
+    assert labels == ["I The Harbour", "II The Storm", "III Morning"]
+    # The default style prints no numbers.
+    plain = _chapter(styled["default", "novel"].epub, "chapter-02.xhtml")
+    assert plain.find(f".//{XHTML}span[@class='chapter-number']") is None
+
+
+def test_modern_numbers_sections(tmp_path: Path) -> None:
+    guide = ROOT / "examples" / "field-guide"
+    result = build(BuildOptions(guide, tmp_path, STYLES, ("epub",), style="modern"))
+    nav = etree.fromstring(zipfile.ZipFile(result.outputs[0].path).read("EPUB/nav.xhtml"))
+    labels = [a.text or "" for a in nav.iterfind(f".//{XHTML}nav[@id='toc']//{XHTML}a")]
+    numbered = [label for label in labels if re.match(r"^\d+(\.\d+)* ", label)]
+    assert any(re.match(r"^\d+\.\d+ ", label) for label in numbered), labels
+    assert any(re.match(r"^\d+ ", label) for label in numbered), labels
+    # Front and back matter (the preface, the appendix) are not numbered.
+    assert any(label.startswith("Preface") for label in labels)
+
+
+def test_a_chapter_title_that_says_its_number_gets_no_second_one(tmp_path: Path) -> None:
+    (tmp_path / "b.md").write_text(
+        "---\ntitle: T\nlang: en\nstyle: classic\n---\n\n# Chapter 1\n\nOne.\n\n"
+        "# IV. The Fourth\n\nTwo.\n\n# Plain\n\nThree.\n",
+        "utf-8",
+    )
+    result = build(BuildOptions(tmp_path / "b.md", tmp_path / "out", STYLES, ("epub",)))
+    epub = result.outputs[0].path
+    shown = [
+        _chapter(epub, f"chapter-0{n}.xhtml").findtext(f".//{XHTML}span[@class='chapter-number']")
+        for n in (1, 2, 3)
+    ]
+    assert shown == [None, None, "III"]
+
+
+def test_pull_quotes_are_skippable_asides(tmp_path: Path) -> None:
+    result = build(BuildOptions(FEATURE, tmp_path, STYLES, ("epub",)))
+    doc = _chapter(result.outputs[0].path, "chapter-01.xhtml")
+    asides = [a for a in doc.iter(f"{XHTML}aside") if "pullquote" in (a.get("class") or "")]
+    assert len(asides) == 1
+    aside = asides[0]
+    assert aside.get("role") == "doc-pullquote"
+    assert aside.get("{http://www.idpf.org/2007/ops}type") == "pullquote"
+    assert "a promise" in "".join(str(t) for t in aside.itertext())
+    dateline = doc.find(f".//{XHTML}span[@class='dateline']")
+    assert dateline is not None and dateline.text == "CARRICK MOR"
+
+
+def test_the_news_style_sets_a_drop_cap_in_print(styled: dict[tuple[str, str], Styled]) -> None:
+    import pdfplumber
+
+    with pdfplumber.open(styled["news", "manuscript"].pdf) as pdf:
+        chars = pdf.pages[0].chars
+    body = sorted(c["size"] for c in chars)[len(chars) // 2]
+    big = [c for c in chars if c["size"] > 3 * body]
+    assert [c["text"] for c in big] == ["R"], "the first letter of the story, three lines deep"
+    # The default style has none.
+    with pdfplumber.open(styled["default", "manuscript"].pdf) as pdf:
+        chars = pdf.pages[0].chars
+    headline = max(c["size"] for c in chars)
+    assert not [c for c in chars if c["size"] > 3 * body and c["size"] != headline]
+
+
+# --- print typography, on the laid-out pages --------------------------------------
+
+
+def _stress_book(folder: Path, style: str) -> Path:
+    """Paragraphs of every length with scene breaks and sections, so that breaks,
+    headings and paragraph ends fall at every place on the page."""
+    rng = random.Random(9)
+    words = "the a harbour lamp of to and was she he night wind light in boat sea".split()
+    out = [f"---\ntitle: Stress\nlang: en\nstyle: {style}\n---\n"]
+    for chapter in range(1, 4):
+        out.append(f"# Part of the night {chapter}\n")
+        for n in range(26):
+            size = rng.choice((8, 25, 40, 70, 120))
+            text = " ".join(rng.choice(words) for _ in range(size)).capitalize()
+            out.append(text + ".\n")
+            if n % 5 == 3:
+                out.append("* * *\n")
+            if n % 9 == 8:
+                out.append(f"## A section {n}\n")
+    path = folder / "stress.md"
+    path.write_text("\n".join(out), "utf-8")
+    return path
+
+
+def _flow(box: Any) -> Iterator[Any]:
+    """Block boxes of the page's flow, in order (no margin boxes, no footnotes)."""
+    from weasyprint.formatting_structure import boxes
+
+    for child in getattr(box, "children", ()):
+        if isinstance(child, (boxes.MarginBox, boxes.FootnoteAreaBox)):
+            continue
+        if isinstance(child, boxes.BlockBox) and child.element_tag in (
+            "p", "hr", "h1", "h2", "h3", "li", "figure", "pre", "table",
+        ):  # fmt: skip
+            yield child
+        elif isinstance(child, boxes.ParentBox) and not isinstance(child, boxes.LineBox):
+            yield from _flow(child)
+
+
+def _lines(box: Any) -> Iterator[Any]:
+    """A paragraph's lines, in order, floats (a drop cap) left out."""
+    from weasyprint.formatting_structure import boxes
+
+    for child in box.children:
+        if isinstance(child, boxes.LineBox):
+            yield child
+        elif isinstance(child, boxes.BlockBox) and child.style["float"] == "none":
+            yield from _lines(child)
+
+
+def _line_text(line: Any) -> str:
+    from weasyprint.formatting_structure import boxes
+
+    parts = []
+    for box in line.descendants():
+        if isinstance(box, boxes.TextBox):
+            parts.append(box.text)
+    return "".join(parts)
+
+
+@pytest.fixture(scope="session", params=STYLE_NAMES)
+def stress_pages(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, list[list[Any]], Any]:
+    from publisher.manuscript import load
+    from publisher.pdf import PdfInputs, layout
+    from publisher.render import render_book
+    from publisher.resources import Locator
+
+    style = load_style(STYLES, request.param)
+    manuscript = load(_stress_book(tmp_path_factory.mktemp("stress"), style.name))
+    book = render_book(manuscript, Locator(manuscript.root), style.numbering)
+    document = layout(PdfInputs(book, STYLES, None, style=style)).document
+    pages = [list(_flow(page._page_box)) for page in document.pages]
+    return style.name, pages, document
+
+
+def test_scene_breaks_and_headings_never_end_or_open_a_page(
+    stress_pages: tuple[str, list[list[Any]], Any],
+) -> None:
+    style, pages, _ = stress_pages
+    breaks = sum(1 for page in pages for box in page if box.element_tag == "hr")
+    assert breaks == 15, "every scene break was set"
+    for number, page in enumerate(pages[:-1], start=1):
+        if not any(box.element_tag == "p" for box in page):
+            continue  # a blank verso, the title page
+        assert page[-1].element_tag not in ("hr", "h1", "h2", "h3"), (style, number)
+        assert page[0].element_tag != "hr", (style, number)
+
+
+def test_no_widows_orphans_or_runts(stress_pages: tuple[str, list[list[Any]], Any]) -> None:
+    from weasyprint.formatting_structure import boxes
+
+    style, pages, _ = stress_pages
+    pieces: dict[int, list[list[str]]] = {}
+    for page in pages:
+        for box in page:
+            if box.element_tag == "p":
+                lines = [_line_text(line) for line in _lines(box)]
+                assert lines, (style, box, box.children)
+                pieces.setdefault(id(box.element), []).append(lines)
+    assert len(pieces) > 70
+    split = 0
+    for fragments in pieces.values():
+        if len(fragments) > 1:
+            split += 1
+            assert all(len(lines) >= 2 for lines in fragments), (style, fragments)
+        lines = [line for fragment in fragments for line in fragment]
+        last = lines[-1].split()
+        if len(lines) > 1:
+            assert len(last) >= 2 or len(last[0]) > 8, (style, lines[-2:])
+    assert split >= 3, "paragraphs do cross pages in this test"
+
+
+def test_scene_break_ornaments_are_drawn(
+    stress_pages: tuple[str, list[list[Any]], Any], tmp_path: Path
+) -> None:
+    """The ornament is ink on the page, not a gap (EB Garamond's ❦ is an empty glyph)."""
+    need("pdftoppm")
+    from PIL import Image
+
+    style, pages, document = stress_pages
+    number, rule = next(
+        (n, box) for n, page in enumerate(pages) for box in page if box.element_tag == "hr"
+    )
+    pdf = tmp_path / "page.pdf"
+    document.copy([document.pages[number]]).write_pdf(pdf)
+    subprocess.run(["pdftoppm", "-r", "96", "-png", str(pdf), str(tmp_path / "p")], check=True)
+    image = Image.open(next(tmp_path.glob("p*.png"))).convert("L")
+    top = int(rule.position_y)
+    band = image.crop((0, top, image.width, top + int(rule.margin_height()) + 1))
+    assert min(band.get_flattened_data()) < 128, f"{style}: no ink where the scene break is"
+
+
+# --- choosing a style --------------------------------------------------------------
+
+
+def test_an_unknown_style_is_one_clear_line(chdir_tmp: Path) -> None:
+    (chdir_tmp / "book.md").write_text("---\ntitle: T\nlang: en\nstyle: fancy\n---\n\nText.\n")
+    done = invoke("build", "--manuscript", "book.md", cwd=chdir_tmp)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines == [
+        "book.md:4: error: unknown style 'fancy' (choose one of classic, default, modern, news)"
+    ]
+    done = invoke("build", "--manuscript", "book.md", "--style", "news", cwd=chdir_tmp)
+    assert done.returncode == 0, done.stderr
+
+
+def test_proof_and_gallery_render_a_style(tmp_path: Path) -> None:
+    need("pdftoppm")
+    done = invoke(
+        "proof", "--manuscript", str(ARTICLE), "--output", str(tmp_path), "--style", "classic",
+        cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert list((tmp_path / "styles" / "classic" / "proof").glob("*contact-sheet.png"))
+    done = invoke("gallery", "--output", str(tmp_path / "g"), "--style", "news", cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    sheets = sorted(
+        p.relative_to(tmp_path / "g") for p in (tmp_path / "g").rglob("*contact-sheet.png")
+    )
+    assert [str(p.parent.parent) for p in sheets] == [
+        "news/article",
+        "news/feature",
+        "news/field-guide",
+        "news/novel",
+    ]
