@@ -25,7 +25,7 @@ from publisher.model import BuildOptions
 from publisher.styles import available, load_style
 
 from conftest import ARTICLE, ROOT, STYLES, invoke, need
-from readers import ace_violations, run_ace
+from readers import ace_violations, run_ace, run_epubjs
 
 NOVEL = ROOT / "examples" / "novel"
 FEATURE = ROOT / "examples" / "feature"
@@ -101,6 +101,23 @@ def test_every_style_passes_ace(
     report = run_ace(styled[style, "novel"].epub, tmp_path)
     assert ace_violations(report) == []
     assert report["earl:result"]["earl:outcome"] == "pass"
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_every_style_reads_in_epubjs_with_its_fonts(
+    styled: dict[tuple[str, str], Styled], style: str
+) -> None:
+    """A real reading system (epub.js in Chromium) turns every page, and every face
+    the style embeds loads."""
+    report = run_epubjs(styled[style, "novel"].epub)
+    assert report["ok"] and report["at_end"]
+    assert report["console_errors"] == [] and report["page_errors"] == []
+    docs = [doc for page in report["pages_visited"] for doc in page["docs"]]
+    loaded = {face.rsplit(" ", 2)[0] for doc in docs for face in doc["fonts_loaded"]}
+    assert not [face for doc in docs for face in doc["fonts_failed"]]
+    families = {"default": {"Gentium Book Plus"}, "classic": {"EB Garamond"}}
+    families |= {"news": {"Vollkorn"}, "modern": {"Gentium Book Plus", "Cabin"}}
+    assert families[style] <= loaded
 
 
 @pytest.mark.parametrize("style", STYLE_NAMES)
@@ -358,7 +375,6 @@ def test_scene_breaks_and_headings_never_end_or_open_a_page(
 
 
 def test_no_widows_orphans_or_runts(stress_pages: tuple[str, list[list[Any]], Any]) -> None:
-    from weasyprint.formatting_structure import boxes
 
     style, pages, _ = stress_pages
     pieces: dict[int, list[list[str]]] = {}

@@ -494,8 +494,8 @@ def _with_dateline(html: str, dateline: str | None) -> str:
     at = html.find("<p>")
     if at < 0:
         return f'<p class="dateline">{escape(dateline)}</p>\n' + html
-    run_in = f'<span class="dateline">{escape(dateline)}</span> \u2014 '
-    return html[: at + 3] + run_in + html[at + 3 :]
+    run_in = f'<p class="has-dateline"><span class="dateline">{escape(dateline)}</span> \u2014 '
+    return html[:at] + run_in + html[at + 3 :]
 
 
 def _article_header(meta: BookMeta, ident: str) -> str:
