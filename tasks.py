@@ -159,15 +159,52 @@ def new(c: Context, folder: str) -> None:
         "manuscript": BUILD_HELP["manuscript"],
         "output": "folder holding the PDF (default: build/)",
         "resolution": "pixels per inch of the page images (default: 60)",
+        "style": "build the PDF in this style first, into build/styles/NAME/",
+        "styles": BUILD_HELP["styles"],
     }
 )
 def proof(
-    c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT, resolution: str = "60"
+    c: Context,
+    manuscript: str = MANUSCRIPT,
+    output: str = OUTPUT,
+    resolution: str = "60",
+    style: str = "",
+    styles: str = STYLES,
 ) -> None:
-    """Render the PDF's pages to PNG and one contact sheet of spreads (build/proof/)."""
+    """Render the PDF's pages to PNG and one contact sheet of spreads (build/proof/);
+    with --style, build the PDF in that style first (build/styles/NAME/proof/)."""
     from publisher import commands
 
-    _done(commands.proof(Path(manuscript), Path(output), resolution))
+    _done(
+        commands.proof(
+            Path(manuscript),
+            Path(output),
+            resolution,
+            style=style or None,
+            styles=Path(styles),
+        )
+    )
+
+
+GALLERY = ("manuscript/article.md", "examples/novel", "examples/feature", "examples/field-guide")
+
+
+@task(
+    help={
+        "output": "folder for the gallery (default: build/gallery/)",
+        "style": "only this style (default: every style in the styles folder)",
+        "styles": BUILD_HELP["styles"],
+    }
+)
+def gallery(
+    c: Context, output: str = "build/gallery", style: str = "", styles: str = STYLES
+) -> None:
+    """Every style on the article and the example books: page images and a contact
+    sheet each (build/gallery/STYLE/BOOK/proof/), to choose a style by looking."""
+    from publisher import commands
+
+    books = [ROOT / path for path in GALLERY]
+    _done(commands.gallery(books, Path(output), Path(styles), only=style or None))
 
 
 @task(

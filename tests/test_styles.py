@@ -303,6 +303,8 @@ def _stress_book(folder: Path, style: str) -> Path:
                 out.append("* * *\n")
             if n % 9 == 8:
                 out.append(f"## A section {n}\n")
+            if n % 7 == 6:
+                out.append(f"Term {n}\n: {text}\n")
     path = folder / "stress.md"
     path.write_text("\n".join(out), "utf-8")
     return path
@@ -316,7 +318,7 @@ def _flow(box: Any) -> Iterator[Any]:
         if isinstance(child, (boxes.MarginBox, boxes.FootnoteAreaBox)):
             continue
         if isinstance(child, boxes.BlockBox) and child.element_tag in (
-            "p", "hr", "h1", "h2", "h3", "li", "figure", "pre", "table",
+            "p", "hr", "h1", "h2", "h3", "li", "figure", "pre", "table", "dt", "dd",
         ):  # fmt: skip
             yield child
         elif isinstance(child, boxes.ParentBox) and not isinstance(child, boxes.LineBox):
@@ -370,7 +372,7 @@ def test_scene_breaks_and_headings_never_end_or_open_a_page(
     for number, page in enumerate(pages[:-1], start=1):
         if not any(box.element_tag == "p" for box in page):
             continue  # a blank verso, the title page
-        assert page[-1].element_tag not in ("hr", "h1", "h2", "h3"), (style, number)
+        assert page[-1].element_tag not in ("hr", "h1", "h2", "h3", "dt"), (style, number)
         assert page[0].element_tag != "hr", (style, number)
 
 

@@ -202,25 +202,51 @@ def proof(
 
 def gallery(manuscripts: list[Path], output: Path, styles: Path, *, only: str | None = None) -> int:
     """Every manuscript in every style (or `only` one): PDF pages as PNG and a contact
-    sheet each, in output/NAME/<manuscript>/, so that a style can be chosen by looking."""
+    sheet each, in output/NAME/<manuscript>/, and output/NAME.png, one row with each
+    manuscript's opening pages, so that a style can be chosen by looking."""
     from .build import build as run_build
-    from .proof import make_proof
+    from .model import BODY
+    from .proof import make_proof, page_with, strip
     from .styles import available, load_style
 
     def action() -> int:
         names = [only] if only else available(styles)
         for name in names:
             style = load_style(styles, name)
+            chosen: list[Path] = []
             for manuscript in manuscripts:
                 folder = output / name / manuscript.stem
-                result = run_build(BuildOptions(manuscript, folder, styles, ("pdf",), style=name))
+                options = BuildOptions(manuscript, folder, styles, ("pdf",), style=name)
+                result = run_build(options, force=True)
                 pdf = result.outputs[0].path
                 sheet, pages = make_proof(pdf, folder / "proof", 40)
                 print(f"gallery: {name} / {manuscript.stem}: {len(pages)} pages, {sheet}")
-            print(f"gallery: {name}: {style.description}")
+                book = result.book
+                assert book is not None  # force=True: always built
+                first = 1
+                if not book.single_article:
+                    # The first body chapter's opening: the page with its first words.
+                    openings = (
+                        _opening_words(c.body)
+                        for c in book.chapters
+                        if c.matter == BODY and c.kind == "chapter"
+                    )
+                    words = next((w for w in openings if w), "")
+                    first = (page_with(pdf, words) if words else None) or 1
+                chosen += pages[first - 1 : first + (0 if book.single_article else 1)]
+            overview = strip(chosen, output / f"{name}.png")
+            print(f"gallery: {name}: {style.description} {overview}")
         return 0
 
     return guarded(action)
+
+
+def _opening_words(body: str, count: int = 3) -> str:
+    from .xhtml import XHTML_NS, parse_body
+
+    paragraph = parse_body(body).find(f".//{{{XHTML_NS}}}p")
+    text = "".join(str(t) for t in paragraph.itertext()) if paragraph is not None else ""
+    return " ".join(text.split()[:count])
 
 
 def watch(options: BuildOptions, *, verbosity: int = 1) -> int:

@@ -223,6 +223,8 @@ _INITIAL = re.compile(r"^(\s*[^\w\s]*\w)", re.UNICODE)
 def _initials(section: etree._Element) -> None:
     """The first letter after a chapter's title in a span.initial, which a style
     may set as a drop cap (print.css); WeasyPrint cannot float ::first-letter."""
+    if not {"chapter", "article"} & set(section.get("class", "").split()):
+        return  # title, part and front matter pages open with no initial
     for p in section.iter("p"):
         previous = p.getprevious()
         if previous is None or p.getparent() is not section:

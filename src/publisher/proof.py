@@ -79,3 +79,32 @@ def make_proof(pdf: Path, folder: Path, resolution: int = 60) -> tuple[Path, lis
     pages = render_pages(pdf, folder, resolution)
     sheet = contact_sheet(pages, folder / f"{pdf.stem}-contact-sheet.png")
     return sheet, pages
+
+
+def page_with(pdf: Path, text: str) -> int | None:
+    """The first page whose text holds `text` (spaces ignored), by pdftotext."""
+    tool = shutil.which("pdftotext")
+    if tool is None:
+        raise ToolError("pdftotext is not installed", hint="apt-get install poppler-utils")
+    done = subprocess.run([tool, str(pdf), "-"], capture_output=True, text=True, check=False)
+    wanted = "".join(text.split()).casefold()  # small caps extract as either case
+    for n, page in enumerate(done.stdout.split("\f"), start=1):
+        if wanted in "".join(page.split()).casefold():
+            return n
+    return None
+
+
+def strip(pages: list[Path], target: Path) -> Path:
+    """Pages side by side in one row: a style's overview in the gallery."""
+    from PIL import Image
+
+    images = [Image.open(p).convert("RGB") for p in pages]
+    height = max(i.height for i in images)
+    width = sum(i.width for i in images) + GAP * (len(images) + 1)
+    row = Image.new("RGB", (width, height + 2 * GAP), BACKGROUND)
+    x = GAP
+    for image in images:
+        row.paste(image, (x, GAP))
+        x += image.width + GAP
+    row.save(target, optimize=True)
+    return target
