@@ -269,6 +269,31 @@ def test_pull_quotes_are_skippable_asides(tmp_path: Path) -> None:
     assert dateline is not None and dateline.text == "CARRICK MOR"
 
 
+@pytest.mark.parametrize(
+    ("source", "kept"),
+    [
+        ("{.pullquote}\n> Said.\n", None),
+        ("{.pullquote lang=fr}\n\n> Dit.\n", None),
+        ("{The End}\n\nText.\n", "{The End}"),
+        ("{a=b}\n\nText.\n", "{a=b}"),
+        ("{onclick=alert(1)}\n\nText.\n", "{onclick=alert(1)}"),
+        ("Text.\n\n{.pullquote}\n", "{.pullquote}"),
+    ],
+)
+def test_an_attribute_line_applies_to_the_next_block_or_stays_text(
+    source: str, kept: str | None
+) -> None:
+    from publisher.markdown import ParseEnv, make_parser, parse
+
+    tokens, _ = parse(make_parser("en"), source, ParseEnv(set()))
+    texts = [t.content for t in tokens if t.type == "inline"]
+    if kept is None:
+        assert tokens[0].type == "pullquote_open"
+        assert not any("{" in text for text in texts)
+    else:
+        assert kept in texts, "nothing the author wrote disappears"
+
+
 def test_the_news_style_sets_a_drop_cap_in_print(styled: dict[tuple[str, str], Styled]) -> None:
     import pdfplumber
 

@@ -16,7 +16,7 @@ from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
-from mdit_py_plugins.attrs import attrs_block_plugin, attrs_plugin
+from mdit_py_plugins.attrs import attrs_plugin
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
@@ -113,9 +113,8 @@ def make_parser(lang: str, raw_html: bool = False) -> MarkdownIt:
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.use(footnote_plugin).use(deflist_plugin)
     md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
-    # `{.pullquote}` on the line before a block quote (and {#id .class} before any block)
-    md.use(attrs_block_plugin, allowed=SPAN_ATTRIBUTES)
     md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
+    md.core.ruler.before("smartquotes", "block_attributes", _block_attributes)
     md.core.ruler.after("smartquotes", "punctuation", _punctuation)
     md.core.ruler.push("bounded_nesting", _bounded_nesting)
     md.core.ruler.push("heading_ids", _heading_ids)
@@ -256,6 +255,42 @@ def _heading_attributes(state: StateCore) -> None:
                     token.meta["epub_type"] = value
                 elif key in ("lang", "dir") and _valid_attribute(key, value):
                     token.attrSet(key, value)
+
+
+# A line of only `{.class #id lang=xx}` before a block: its attributes.
+_BLOCK_ATTRS = re.compile(r"^\{\s*((?:(?:[.#][^\s{}#.=]+|(?:lang|dir)=[\w-]+)\s*)+)\}$")
+
+
+def _block_attributes(state: StateCore) -> None:
+    """`{.pullquote}` on the line before a block gives that block the attributes.
+    Only classes, an id, lang and dir; anything else stays text, so that nothing an
+    author wrote disappears silently."""
+    tokens = state.tokens
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        found = (
+            _BLOCK_ATTRS.match(tokens[i + 1].content.strip())
+            if token.type == "paragraph_open" and i + 3 < len(tokens)
+            else None
+        )
+        target = tokens[i + 3] if found else None
+        if found and target is not None and target.nesting == 1 and target.level == token.level:
+            for item in found.group(1).split():
+                if item.startswith("."):
+                    classes = str(target.attrGet("class") or "").split()
+                    target.attrSet("class", " ".join([*classes, item[1:]]))
+                elif item.startswith("#"):
+                    target.attrSet("id", item[1:])
+                else:
+                    key, value = item.split("=", 1)
+                    target.attrSet(key, value)
+            i += 3  # the attribute line's paragraph is gone
+            continue
+        out.append(token)
+        i += 1
+    state.tokens = out
 
 
 def _valid_attribute(key: str, value: str) -> bool:
