@@ -424,6 +424,22 @@ def test_no_widows_orphans_or_runts(stress_pages: tuple[str, list[list[Any]], An
     assert split >= 3, "paragraphs do cross pages in this test"
 
 
+def test_justified_lines_stay_tight(stress_pages: tuple[str, list[list[Any]], Any]) -> None:
+    """Hyphenation keeps word spaces from opening into rivers: the space WeasyPrint
+    adds to justify a line stays small on nearly every line."""
+    from weasyprint.formatting_structure import boxes
+
+    style, _, document = stress_pages
+    stretch = sorted(
+        box.justification_spacing / box.style["font_size"]
+        for page in document.pages
+        for box in page._page_box.descendants()
+        if isinstance(box, boxes.TextBox) and getattr(box, "justification_spacing", 0)
+    )
+    assert len(stretch) > 100
+    assert stretch[int(len(stretch) * 0.95)] < 0.25, (style, stretch[-10:])
+
+
 def test_scene_break_ornaments_are_drawn(
     stress_pages: tuple[str, list[list[Any]], Any], tmp_path: Path
 ) -> None:
