@@ -424,6 +424,30 @@ def test_no_widows_orphans_or_runts(stress_pages: tuple[str, list[list[Any]], An
     assert split >= 3, "paragraphs do cross pages in this test"
 
 
+def test_first_line_styles_do_not_return_after_a_page_break(
+    stress_pages: tuple[str, list[list[Any]], Any],
+) -> None:
+    """The classic style's small-caps first line, only on the paragraph's first line:
+    not again at the top of the next page (a WeasyPrint bug pdf.py works around)."""
+    style, pages, _ = stress_pages
+    seen: set[int] = set()
+    styled_lines = 0
+    for page in pages:
+        for box in page:
+            if box.element_tag != "p":
+                continue
+            first_lines = [
+                line for line in _lines(box) for b in line.descendants()
+                if b.element_tag.endswith("::first-line")
+            ]  # fmt: skip
+            if id(box.element) in seen:
+                assert not first_lines, (style, _line_text(first_lines[0]))
+            styled_lines += bool(first_lines)
+            seen.add(id(box.element))
+    if style == "classic":
+        assert styled_lines >= 10, "the scene breaks' paragraphs do open in small caps"
+
+
 def test_justified_lines_stay_tight(stress_pages: tuple[str, list[list[Any]], Any]) -> None:
     """Hyphenation keeps word spaces from opening into rivers: the space WeasyPrint
     adds to justify a line stays small on nearly every line."""

@@ -400,6 +400,35 @@ def _stable_document_id(identifier: str) -> Iterator[None]:
         xmp.uuid4 = original
 
 
+@contextlib.contextmanager
+def _first_line_only_once() -> Iterator[None]:
+    """WeasyPrint gives the first line of a paragraph's continuation on the next page
+    the ::first-line (and ::first-letter) style again: the classic style's small caps
+    came back at the top of the page. A paragraph resumed from a page break (a
+    skip stack) has no first line; the patch says so while the book is laid out."""
+    import weasyprint.layout.block as block
+
+    original = block.iter_line_boxes
+
+    def iter_line_boxes(
+        context: Any, box: Any, position_y: Any, bottom_space: Any, skip_stack: Any,
+        containing_block: Any, absolute_boxes: Any, fixed_boxes: Any,
+        first_letter_style: Any, first_line_style: Any,
+    ) -> Any:  # fmt: skip
+        if skip_stack is not None:
+            first_letter_style = first_line_style = None
+        return original(
+            context, box, position_y, bottom_space, skip_stack, containing_block,
+            absolute_boxes, fixed_boxes, first_letter_style, first_line_style,
+        )  # fmt: skip
+
+    block.iter_line_boxes = iter_line_boxes
+    try:
+        yield
+    finally:
+        block.iter_line_boxes = original
+
+
 @dataclass
 class Layout:
     """A laid-out PDF: its pages are known before its bytes are written."""
@@ -464,7 +493,8 @@ def layout(inputs: PdfInputs) -> Layout:
         if not book.meta.date:
             dates += f'<meta name="dcterms.created" content="{stamp}">\n'
         html = html.replace("</head>", dates + "</head>", 1)
-    document = weasyprint.HTML(
-        string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
-    ).render(stylesheets=css, font_config=fonts)
+    with _first_line_only_once():
+        document = weasyprint.HTML(
+            string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
+        ).render(stylesheets=css, font_config=fonts)
     return Layout(document, fonts, fence, inputs)
