@@ -148,6 +148,26 @@ def test_every_style_is_reproducible(
     assert again.pdf.read_bytes() == first.pdf.read_bytes()
 
 
+def test_invoke_check_passes_a_styled_build(styled: dict[tuple[str, str], Styled]) -> None:
+    """The PDF's bookmarks carry the style's chapter numbers, as the EPUB's contents
+    do; `invoke check` compares the two."""
+    need("java")
+    from publisher.check import check_outputs, inspect_pdf, nav_titles
+
+    built = styled["classic", "novel"]
+    assert nav_titles(built.epub) == ["I The Harbour", "II The Storm", "III Morning"]
+    findings, _ = inspect_pdf(built.pdf, _render_novel(), nav_titles(built.epub))
+    assert findings == []
+    report = check_outputs(NOVEL, built.epub.parent)
+    assert [f for f in report.findings if f.failing] == []
+
+
+def _render_novel() -> Any:
+    from publisher.build import render
+
+    return render(NOVEL)
+
+
 EXPECTED_FONTS = {
     "default": {"gentium"},
     "classic": {"eb-garamond"},

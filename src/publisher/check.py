@@ -111,8 +111,12 @@ def run_epubcheck(path: Path) -> list[Finding]:
     return findings
 
 
-def inspect_pdf(path: Path, book: RenderedBook) -> tuple[list[Finding], dict[str, Any]]:
-    """Structure, fonts and metadata of a PDF; returns findings and the facts read."""
+def inspect_pdf(
+    path: Path, book: RenderedBook, contents: list[str] | None = None
+) -> tuple[list[Finding], dict[str, Any]]:
+    """Structure, fonts and metadata of a PDF; returns findings and the facts read.
+    `contents`: the bookmarks expected (the EPUB's navigation, which carries the
+    style's numbers); the book's headings otherwise."""
     import pikepdf
 
     findings: list[Finding] = []
@@ -155,7 +159,7 @@ def inspect_pdf(path: Path, book: RenderedBook) -> tuple[list[Finding], dict[str
         problem("PDF-DISPLAYTITLE", "viewers are not asked to show the document title")
     for name in sorted(unembedded):
         problem("PDF-FONT", f"font {name} is not embedded")
-    expected = [e.title for e in book.toc]
+    expected = contents if contents is not None else [e.title for e in book.toc]
     if facts["outline"] != expected:
         problem("PDF-OUTLINE", f"bookmarks {facts['outline']} differ from the headings {expected}")
     return findings, facts
@@ -217,7 +221,7 @@ def check_outputs(manuscript: Path, output: Path) -> Report:
     report.findings += ace_findings
     if not ace_findings:
         report.passed.append(f"{paths['epub']}: DAISY Ace 0 violations")
-    pdf_findings, facts = inspect_pdf(paths["pdf"], book)
+    pdf_findings, facts = inspect_pdf(paths["pdf"], book, nav_titles(paths["epub"]))
     report.findings += pdf_findings
     if not pdf_findings:
         report.passed.append(
@@ -230,6 +234,24 @@ def check_outputs(manuscript: Path, output: Path) -> Report:
     if not any(f.failing for f in lint):
         report.passed.append(f"{Location(manuscript)}: lint 0 errors, {len(lint)} warning(s)")
     return report
+
+
+def nav_titles(epub: Path) -> list[str] | None:
+    """The labels of the EPUB's table of contents, in order; None if unreadable."""
+    import zipfile
+
+    from lxml import etree
+
+    try:
+        with zipfile.ZipFile(epub) as z:
+            nav = etree.fromstring(z.read("EPUB/nav.xhtml"))
+    except (OSError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
+        return None
+    xhtml = "{http://www.w3.org/1999/xhtml}"
+    toc = nav.find(f".//{xhtml}nav[@id='toc']")
+    if toc is None:
+        return None
+    return ["".join(str(t) for t in a.itertext()) for a in toc.iter(f"{xhtml}a")]
 
 
 def run_ace_findings(epub: Path) -> list[Finding]:
