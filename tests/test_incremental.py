@@ -72,3 +72,25 @@ def test_a_changed_image_rebuilds(tmp_path: Path) -> None:
     assert rebuilt(build(options)) == {"epub": False}
     Image.new("RGB", (20, 20), "blue").save(folder / "dot.png")
     assert rebuilt(build(options)) == {"epub": True}
+
+
+def test_a_style_change_redoes_what_reads_it(tmp_path: Path) -> None:
+    styles = tmp_path / "styles"
+    shutil.copytree(STYLES, styles)
+    out = tmp_path / "out"
+    options = BuildOptions(ARTICLE, out, styles, style="classic")
+    assert rebuilt(build(options)) == {"epub": True, "pdf": True}
+    assert rebuilt(build(options)) == {"epub": False, "pdf": False}
+    classic = styles / "classic"
+    (classic / "epub.css").write_text((classic / "epub.css").read_text() + "\n/* e */\n")
+    assert rebuilt(build(options)) == {"epub": True, "pdf": False}
+    (classic / "base.css").write_text((classic / "base.css").read_text() + "\n/* b */\n")
+    assert rebuilt(build(options)) == {"epub": True, "pdf": True}
+    (classic / "style.toml").write_text('description = "Changed."\nchapter-numbers = "arabic"\n')
+    assert rebuilt(build(options)) == {"epub": True, "pdf": True}
+    # Another style is another look: both again.
+    other = BuildOptions(ARTICLE, out, styles, style="news")
+    assert rebuilt(build(other)) == {"epub": True, "pdf": True}
+    # A different style's files do not touch this book.
+    (styles / "modern" / "print.css").write_text("/* m */\n")
+    assert rebuilt(build(other)) == {"epub": False, "pdf": False}

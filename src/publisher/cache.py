@@ -46,14 +46,24 @@ def code_digest() -> str:
     return file_digest(sorted(PACKAGE.glob("*.py")))
 
 
+EPUB_ONLY = {"epub.css", ".woff2", ".woff"}  # what only the EPUB reads
+PRINT_ONLY = {"print.css", ".ttf", ".otf"}  # what only the PDF reads
+
+
 def style_digests(styles: Path, style_files: list[Path]) -> tuple[str, str]:
-    """(EPUB styles, print styles), fonts included; `style_files`: the book's
-    style folder (publisher/styles.py), which both outputs use."""
+    """(EPUB styles, print styles), fonts included; `style_files`: the book's style
+    folder (publisher/styles.py). A change to its epub.css rebuilds only the EPUB."""
     fonts = styles / "fonts"
     woff2 = sorted(fonts.rglob("*.woff2")) if fonts.is_dir() else []
     ttf = sorted(p for p in fonts.rglob("*") if p.suffix in (".ttf", ".otf"))
-    epub = file_digest([styles / name for name in EPUB_STYLES] + woff2 + style_files)
-    pdf = file_digest([styles / name for name in PRINT_STYLES] + ttf + style_files)
+
+    def kind(path: Path) -> set[str]:
+        return {path.name, path.suffix.lower()}
+
+    epub_style = [p for p in style_files if not kind(p) & PRINT_ONLY]
+    print_style = [p for p in style_files if not kind(p) & EPUB_ONLY]
+    epub = file_digest([styles / name for name in EPUB_STYLES] + woff2 + epub_style)
+    pdf = file_digest([styles / name for name in PRINT_STYLES] + ttf + print_style)
     return epub, pdf
 
 
