@@ -94,6 +94,11 @@ class ForkedPdfJob(PdfJob):
         # Also when the build fails before `close`: the child never outlives the job.
         self._reap = weakref.finalize(self, _reap, pid, self._state, (self._down, self._up))
 
+    @property
+    def reaped(self) -> bool:
+        """The child has exited and been waited for."""
+        return not self._reap.alive
+
     def submit(self, inputs: PdfInputs) -> None:
         super().submit(inputs)
         try:
@@ -137,6 +142,8 @@ class ForkedPdfJob(PdfJob):
             logging.getLogger(record.name).handle(record)
         if got == "error":
             if isinstance(value, BaseException):
+                self._state["finished"] = True  # the child is exiting: let it tidy up
+                self._reap()
                 raise value
             self._fall_back()  # an error that could not travel: meet it here
             return None
