@@ -187,6 +187,9 @@ def _child(inbox_fd: int, outbox_fd: int, styles: Path, lang: str) -> int:
         records.append(record)
 
     logging.Logger.callHandlers = keep  # type: ignore[method-assign]
+    # Python warnings too: the child writes nothing to stderr itself (a thread of
+    # the parent's may have held its lock at the fork).
+    logging.captureWarnings(True)
     with os.fdopen(inbox_fd, "rb") as inbox, os.fdopen(outbox_fd, "wb") as outbox:
 
         def send(kind: str, value: object) -> None:
