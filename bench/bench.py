@@ -90,6 +90,9 @@ def measure(commands: list[list[str]], cwd: Path) -> tuple[float, int]:
     return time.perf_counter() - start, peak
 
 
+A4 = ("--profile", "screen")
+
+
 def sides(manuscript: Path, work: Path, pandoc: str) -> dict[str, list[list[str]]]:
     invoke = [sys.executable, "-m", "invoke", "-r", str(ROOT)]
     out = work / "out"
@@ -97,6 +100,11 @@ def sides(manuscript: Path, work: Path, pandoc: str) -> dict[str, list[list[str]
         "publisher": [[*invoke, "build", "--manuscript", str(manuscript), "--output", str(out)]],
         "publisher-epub": [
             [*invoke, "epub", "--manuscript", str(manuscript), "--output", str(out)]
+        ],
+        # Not the default: A4 pages (the `screen` profile), as Pandoc's are, to tell
+        # the page count's share of the difference from the tools'.
+        "publisher-a4": [
+            [*invoke, "build", "--manuscript", str(manuscript), "--output", str(work / "a4"), *A4]
         ],
         "pandoc": [
             [pandoc, str(manuscript), "-o", str(work / "p.epub")],
@@ -133,8 +141,12 @@ def bench(runs: int = 3) -> dict[str, object]:
                     "seconds": round(statistics.median(v[0] for v in values), 3),
                     "peak_mib": round(statistics.median(v[1] for v in values) / 1024, 1),
                 }
-            pdfs = list((work / "out").glob("*.pdf"))
-            entry["pages"] = _pages(pdfs[0]) if pdfs else None
+            for key, folder in (("pages", work / "out"), ("pages_a4", work / "a4")):
+                pdfs = list(folder.glob("*.pdf"))
+                entry[key] = _pages(pdfs[0]) if pdfs else None
+            entry["pandoc_pages"] = _pages(work / "p.pdf")
+            shutil.rmtree(work / "out")
+            shutil.rmtree(work / "a4")
             results[name] = entry
     results["loop"] = loop_timings(runs)
     return results
@@ -201,7 +213,11 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    # Set here: each cold run then compiles publisher's modules (~0.1 s) that an
+    # installed package would have as .pyc files.
+    pyc = ", PYTHONDONTWRITEBYTECODE set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}{pyc}; load {load}"
 
 
 def report(results: dict[str, object]) -> str:
@@ -214,14 +230,17 @@ def report(results: dict[str, object]) -> str:
     for name in ("article", "book"):
         entry = results[name]
         assert isinstance(entry, dict)
-        for ours, theirs in (("publisher", "pandoc"), ("publisher-epub", "pandoc-epub")):
+        pairs = (("publisher", "pandoc"), ("publisher-epub", "pandoc-epub"))
+        for ours, theirs in (*pairs, ("publisher-a4", "pandoc")):
             a, b = entry[ours], entry[theirs]
+            pages = entry["pages_a4" if ours.endswith("a4") else "pages"]
             lines.append(
-                f"| {name} ({entry['pages']} pages) | {ours} | {a['seconds']} | "
+                f"| {name} ({pages} pages) | {ours} | {a['seconds']} | "
                 f"{a['peak_mib']} | {a['seconds'] / b['seconds']:.2f} | "
                 f"{a['peak_mib'] / b['peak_mib']:.2f} |"
             )
-            lines.append(f"| | {theirs} | {b['seconds']} | {b['peak_mib']} | | |")
+            their_pages = f" ({entry['pandoc_pages']} A4 pages)" if theirs == "pandoc" else ""
+            lines.append(f"| | {theirs}{their_pages} | {b['seconds']} | {b['peak_mib']} | | |")
     loop = results["loop"]
     assert isinstance(loop, dict)
     lines += [
