@@ -160,6 +160,10 @@ def build(
         from . import pdfjob
 
         job = pdfjob.start(options.styles, meta.lang)  # a child loads WeasyPrint meanwhile
+    elif not epub_ok and meta.cover_image is None:
+        from .cover import prepare_cover
+
+        prepare_cover(meta, options.styles / "fonts", forked=True)  # while we render
     from .render import render_book
 
     book = render_book(manuscript, Locator(manuscript.root))
@@ -174,6 +178,10 @@ def build(
         # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
         stamp = modified if from_env or str(variant).startswith("pdf/x") else None
         job.submit(PdfInputs(book, options.styles, stamp, profile, variant))
+        if not epub_ok and meta.cover_image is None:
+            from .cover import prepare_cover
+
+            prepare_cover(meta, options.styles / "fonts", forked=False)  # while it lays out
         pages, count = job.pages()
         stage(f"PDF laid out: {count} pages")
     elif "pdf" in want and record is not None:

@@ -4,11 +4,15 @@ JPEG (what every reading system shows in its library, and fast to encode)."""
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Callable
 from pathlib import Path
-
-from PIL import Image, ImageDraw, ImageFont
+from typing import TYPE_CHECKING
 
 from .model import BookMeta
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 1600, 2400
 BACKGROUND = (31, 42, 68)
@@ -17,7 +21,33 @@ ACCENT = (201, 162, 91)
 MARGIN = 150
 
 
+# Covers made ahead of the EPUB (prepare_cover), by what they were made from.
+_ready: dict[tuple[BookMeta, Path], Callable[[], bytes | None]] = {}
+
+
+def prepare_cover(meta: BookMeta, fonts: Path, *, forked: bool) -> None:
+    """Makes the cover before make_epub asks for it (PIL's import and the drawing
+    take 0.05-0.1 s): in a forked child while this process renders the Markdown
+    (`forked`), or here while it waits for the PDF's layout."""
+    _ready.clear()  # a cover a failed build never asked for
+    if forked and hasattr(os, "fork"):
+        from .forked import Forked
+
+        _ready[(meta, fonts)] = Forked(lambda: _draw(meta, fonts)).result
+    else:
+        cover = _draw(meta, fonts)
+        _ready[(meta, fonts)] = lambda: cover
+
+
 def make_cover(meta: BookMeta, fonts: Path) -> bytes:
+    ready = _ready.pop((meta, fonts), None)
+    cover = ready() if ready is not None else None
+    return cover if cover is not None else _draw(meta, fonts)
+
+
+def _draw(meta: BookMeta, fonts: Path) -> bytes:
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
     width = WIDTH - 2 * MARGIN
@@ -64,6 +94,8 @@ def _fit(
     max_lines: int,
 ) -> tuple[ImageFont.FreeTypeFont, list[str]]:
     """The largest size at which `text` wraps into at most `max_lines` lines."""
+    from PIL import ImageFont
+
     size = start
     while True:
         font = ImageFont.truetype(str(font_path), size)
