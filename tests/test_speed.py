@@ -142,29 +142,13 @@ def test_neither_invoke_list_nor_a_build_loads_weasyprint_in_the_main_process(
     assert not _imports_weasyprint(noop)
 
 
-def test_a_cover_made_ahead_is_the_cover_made_on_demand(tmp_path: Path) -> None:
+def test_a_cover_made_ahead_is_the_cover_made_on_demand() -> None:
     from publisher import cover
     from publisher.manuscript import load
 
     meta = load(ARTICLE).meta
     fonts = STYLES / "fonts"
     expected = cover.make_cover(meta, fonts)
-    for forked in (True, False):
-        cover.prepare_cover(meta, fonts, forked=forked)
-        assert cover.make_cover(meta, fonts) == expected
-        assert not cover._ready
-
-
-def test_forked_work_that_logs_or_fails_is_done_here_instead() -> None:
-    from publisher.forked import Forked
-
-    def logs() -> int:
-        logging.getLogger("publisher").warning("only the parent may say this")
-        return 1
-
-    def fails() -> int:
-        raise ValueError("no")
-
-    assert Forked(lambda: 42).result() == 42
-    assert Forked(logs).result() is None
-    assert Forked(fails).result() is None
+    cover.prepare_cover(meta, fonts)
+    assert cover.make_cover(meta, fonts) == expected
+    assert not cover._ready

@@ -128,9 +128,14 @@ def build(
     )
     want = tuple(fmt for fmt in FORMATS if fmt in options.formats)
     extra = repr((want, profile, variant))
+    record = None if force else cache.load_record(options.output, slug)
+    job = None
+    if "pdf" in want and record is None:  # nothing to compare with: the PDF will be made
+        from . import pdfjob
+
+        job = pdfjob.start(options.styles, meta.lang)  # a child loads WeasyPrint meanwhile
     epub_style, pdf_style = cache.style_digests(options.styles)
     pdf_style = cache.digest(pdf_style, extra)
-    record = None if force else cache.load_record(options.output, slug)
     content = cache.content_digest(files, record.resources if record else [], extra)
 
     def fresh(fmt: str) -> bool:
@@ -155,15 +160,10 @@ def build(
         stage("up to date")
         return BuildResult(None, unchanged, tuple(stages))
 
-    job = None
-    if "pdf" in want and not pdf_ok:
+    if job is None and "pdf" in want and not pdf_ok:
         from . import pdfjob
 
-        job = pdfjob.start(options.styles, meta.lang)  # a child loads WeasyPrint meanwhile
-    elif not epub_ok and meta.cover_image is None:
-        from .cover import prepare_cover
-
-        prepare_cover(meta, options.styles / "fonts", forked=True)  # while we render
+        job = pdfjob.start(options.styles, meta.lang)
     from .render import render_book
 
     book = render_book(manuscript, Locator(manuscript.root))
@@ -181,7 +181,7 @@ def build(
         if not epub_ok and meta.cover_image is None:
             from .cover import prepare_cover
 
-            prepare_cover(meta, options.styles / "fonts", forked=False)  # while it lays out
+            prepare_cover(meta, options.styles / "fonts")  # while the child lays out
         pages, count = job.pages()
         stage(f"PDF laid out: {count} pages")
     elif "pdf" in want and record is not None:

@@ -4,8 +4,6 @@ JPEG (what every reading system shows in its library, and fast to encode)."""
 from __future__ import annotations
 
 import io
-import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,28 +19,20 @@ ACCENT = (201, 162, 91)
 MARGIN = 150
 
 
-# Covers made ahead of the EPUB (prepare_cover), by what they were made from.
-_ready: dict[tuple[BookMeta, Path], Callable[[], bytes | None]] = {}
+# A cover made ahead of the EPUB (prepare_cover), by what it was made from.
+_ready: dict[tuple[BookMeta, Path], bytes] = {}
 
 
-def prepare_cover(meta: BookMeta, fonts: Path, *, forked: bool) -> None:
-    """Makes the cover before make_epub asks for it (PIL's import and the drawing
-    take 0.05-0.1 s): in a forked child while this process renders the Markdown
-    (`forked`), or here while it waits for the PDF's layout."""
+def prepare_cover(meta: BookMeta, fonts: Path) -> None:
+    """Draws the cover before make_epub asks for it (PIL's import and the drawing
+    take 0.05-0.1 s): the build does it while the PDF's child lays the book out."""
     _ready.clear()  # a cover a failed build never asked for
-    if forked and hasattr(os, "fork"):
-        from .forked import Forked
-
-        _ready[(meta, fonts)] = Forked(lambda: _draw(meta, fonts)).result
-    else:
-        cover = _draw(meta, fonts)
-        _ready[(meta, fonts)] = lambda: cover
+    _ready[(meta, fonts)] = _draw(meta, fonts)
 
 
 def make_cover(meta: BookMeta, fonts: Path) -> bytes:
     ready = _ready.pop((meta, fonts), None)
-    cover = ready() if ready is not None else None
-    return cover if cover is not None else _draw(meta, fonts)
+    return ready if ready is not None else _draw(meta, fonts)
 
 
 def _draw(meta: BookMeta, fonts: Path) -> bytes:
