@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,13 @@ def test_the_childs_errors_are_raised_here(tmp_path: Path, monkeypatch: pytest.M
         build_book(ARTICLE, tmp_path)
     assert caught.value.hint == "install one"
     assert not (tmp_path / "putin-visits-china-to-strengthen-partnership.epub").exists()
-    assert [job.reaped for job in jobs] == [True]
+    assert [job.closed for job in jobs] == [True]
+    for _ in range(100):  # it exits on its own, and is reaped by the next job
+        pdfjob._reap_exited()
+        if not pdfjob._exiting:
+            break
+        time.sleep(0.05)
+    assert not pdfjob._exiting
 
 
 def test_a_dead_child_is_replaced_by_this_process(
