@@ -159,3 +159,17 @@ def test_a_cover_made_ahead_is_the_cover_made_on_demand() -> None:
     cover.prepare_cover(meta, fonts)
     assert cover.make_cover(meta, fonts) == expected
     assert not cover._ready
+
+
+def test_kept_page_references_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pydyf
+
+    from publisher.build import render
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    kept = pydyf.PDF.page_references
+    laid_out = publisher.pdf.layout(publisher.pdf.PdfInputs(render(ARTICLE), STYLES, None))
+    fast = laid_out.write()
+    monkeypatch.setattr(pydyf.PDF, "page_references", kept.fget.pydyf_original)
+    assert laid_out.write() == fast

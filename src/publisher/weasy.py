@@ -53,7 +53,7 @@ def _cache_page_references() -> None:
     import pydyf  # type: ignore[import-untyped]
 
     original = pydyf.PDF.page_references
-    if getattr(original.fget, "publisher_cached", False):
+    if hasattr(original.fget, "pydyf_original"):
         return
 
     def page_references(pdf: Any) -> tuple[bytes, ...]:
@@ -65,7 +65,7 @@ def _cache_page_references() -> None:
         references: tuple[bytes, ...] = cached[1]
         return references
 
-    page_references.publisher_cached = True  # type: ignore[attr-defined]
+    page_references.pydyf_original = original  # type: ignore[attr-defined]
     pydyf.PDF.page_references = property(page_references)
 
 
