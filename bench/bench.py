@@ -2,7 +2,9 @@
 
 Builds the article and a generated book of about 300 pages (40 chapters with
 sections, notes and a table), alternating publisher and Pandoc (EPUB, then PDF
-with --pdf-engine=weasyprint, from the same Markdown), several times each. Wall
+with --pdf-engine=weasyprint, from the same Markdown), several times each, every
+publisher build into an empty output folder (nothing cached); a labelled extra row
+builds publisher's PDF on A4, as Pandoc's is. Wall
 time and peak memory (the resident memory of the whole process tree, summed,
 sampled every 10 ms) are medians over the runs. Prints a table and writes JSON."""
 
@@ -90,14 +92,19 @@ def measure(commands: list[list[str]], cwd: Path) -> tuple[float, int]:
     return time.perf_counter() - start, peak
 
 
+A4 = ("--profile", "screen")
+
+
 def sides(manuscript: Path, work: Path, pandoc: str) -> dict[str, list[list[str]]]:
+    """Each side's commands; publisher's sides write into work/<side>/."""
     invoke = [sys.executable, "-m", "invoke", "-r", str(ROOT)]
-    out = work / "out"
+    source = ["--manuscript", str(manuscript)]
     return {
-        "publisher": [[*invoke, "build", "--manuscript", str(manuscript), "--output", str(out)]],
-        "publisher-epub": [
-            [*invoke, "epub", "--manuscript", str(manuscript), "--output", str(out)]
-        ],
+        "publisher": [[*invoke, "build", *source, "--output", str(work / "publisher")]],
+        "publisher-epub": [[*invoke, "epub", *source, "--output", str(work / "publisher-epub")]],
+        # Not the default: A4 pages (the `screen` profile), as Pandoc's are, to tell
+        # the page count's share of the difference from the tools'.
+        "publisher-a4": [[*invoke, "build", *source, "--output", str(work / "publisher-a4"), *A4]],
         "pandoc": [
             [pandoc, str(manuscript), "-o", str(work / "p.epub")],
             [pandoc, str(manuscript), "-o", str(work / "p.pdf"), "--pdf-engine=weasyprint"],
@@ -126,6 +133,7 @@ def bench(runs: int = 3) -> dict[str, object]:
             samples: dict[str, list[tuple[float, int]]] = {side: [] for side in commands}
             for _ in range(runs):  # alternating, so that load affects both alike
                 for side, command in commands.items():
+                    shutil.rmtree(work / side, ignore_errors=True)  # every build from scratch
                     samples[side].append(measure(command, work))
             entry: dict[str, object] = {}
             for side, values in samples.items():
@@ -133,8 +141,9 @@ def bench(runs: int = 3) -> dict[str, object]:
                     "seconds": round(statistics.median(v[0] for v in values), 3),
                     "peak_mib": round(statistics.median(v[1] for v in values) / 1024, 1),
                 }
-            pdfs = list((work / "out").glob("*.pdf"))
-            entry["pages"] = _pages(pdfs[0]) if pdfs else None
+            entry["pages"] = _pages(next((work / "publisher").glob("*.pdf")))
+            entry["pages_a4"] = _pages(next((work / "publisher-a4").glob("*.pdf")))
+            entry["pandoc_pages"] = _pages(work / "p.pdf")
             results[name] = entry
     results["loop"] = loop_timings(runs)
     return results
@@ -168,9 +177,11 @@ def loop_timings(runs: int) -> dict[str, float]:
         sys.path.insert(0, str(ROOT / "src"))
         from publisher.build import build
         from publisher.model import BuildOptions
+        from publisher.weasy import load_weasyprint
 
         options = BuildOptions(book, out, ROOT / "styles")
-        build(options, force=True)  # loads WeasyPrint, as the watch's first build does
+        load_weasyprint()  # as `watch` does before its first build
+        build(options, force=True)
         chapter = book / "article.md"
         warm = []
         for n in range(runs):
@@ -201,7 +212,11 @@ def _machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}"
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    # Set here: each cold run then compiles publisher's modules (~0.1 s) that an
+    # installed package would have as .pyc files.
+    pyc = ", PYTHONDONTWRITEBYTECODE set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else ""
+    return f"{os.cpu_count()} cores, {cpu}, Python {sys.version.split()[0]}{pyc}; load {load}"
 
 
 def report(results: dict[str, object]) -> str:
@@ -214,14 +229,17 @@ def report(results: dict[str, object]) -> str:
     for name in ("article", "book"):
         entry = results[name]
         assert isinstance(entry, dict)
-        for ours, theirs in (("publisher", "pandoc"), ("publisher-epub", "pandoc-epub")):
+        pairs = (("publisher", "pandoc"), ("publisher-epub", "pandoc-epub"))
+        for ours, theirs in (*pairs, ("publisher-a4", "pandoc")):
             a, b = entry[ours], entry[theirs]
+            pages = entry["pages_a4" if ours.endswith("a4") else "pages"]
             lines.append(
-                f"| {name} ({entry['pages']} pages) | {ours} | {a['seconds']} | "
+                f"| {name} ({pages} pages) | {ours} | {a['seconds']} | "
                 f"{a['peak_mib']} | {a['seconds'] / b['seconds']:.2f} | "
                 f"{a['peak_mib'] / b['peak_mib']:.2f} |"
             )
-            lines.append(f"| | {theirs} | {b['seconds']} | {b['peak_mib']} | | |")
+            their_pages = f" ({entry['pandoc_pages']} A4 pages)" if theirs == "pandoc" else ""
+            lines.append(f"| | {theirs}{their_pages} | {b['seconds']} | {b['peak_mib']} | | |")
     loop = results["loop"]
     assert isinstance(loop, dict)
     lines += [

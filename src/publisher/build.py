@@ -140,9 +140,14 @@ def build(
     )
     want = tuple(fmt for fmt in FORMATS if fmt in options.formats)
     extra = repr((want, profile, variant, style.name, style.numbering))
+    record = None if force else cache.load_record(options.output, slug)
+    job = None
+    if "pdf" in want and record is None:  # nothing to compare with: the PDF will be made
+        from . import pdfjob
+
+        job = pdfjob.start(options.styles, meta.lang)  # a child loads WeasyPrint meanwhile
     epub_style, pdf_style = cache.style_digests(options.styles, style.files())
     pdf_style = cache.digest(pdf_style, extra)
-    record = None if force else cache.load_record(options.output, slug)
     content = cache.content_digest(files, record.resources if record else [], extra)
 
     def fresh(fmt: str) -> bool:
@@ -167,6 +172,10 @@ def build(
         stage("up to date")
         return BuildResult(None, unchanged, tuple(stages))
 
+    if job is None and "pdf" in want and not pdf_ok:
+        from . import pdfjob
+
+        job = pdfjob.start(options.styles, meta.lang)
     from .render import render_book
 
     book = render_book(manuscript, Locator(manuscript.root), style.numbering)
@@ -174,18 +183,19 @@ def build(
     made: dict[str, tuple[bytes, float, int | None]] = {}
     pages: tuple[PageStart, ...] = ()
     source = ""
-    if "pdf" in want and not pdf_ok:
-        from .pagination import page_starts
-        from .pdf import PdfInputs, layout
+    if job is not None:
+        from .pdf import PdfInputs
 
-        start = time.perf_counter()
+        pdf_start = time.perf_counter()
         # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
         stamp = modified if from_env or str(variant).startswith("pdf/x") else None
-        laid_out = layout(PdfInputs(book, options.styles, stamp, profile, variant, style))
-        pages = tuple(page_starts(laid_out.document))
-        count = len(laid_out.document.pages)
-        made["pdf"] = (laid_out.write(), time.perf_counter() - start, count)
-        stage(f"PDF laid out and written: {count} pages")
+        job.submit(PdfInputs(book, options.styles, stamp, profile, variant, style))
+        if not epub_ok and meta.cover_image is None:
+            from .cover import prepare_cover
+
+            prepare_cover(meta, options.styles / "fonts")  # while the child lays out
+        pages, count = job.pages()
+        stage(f"PDF laid out: {count} pages")
     elif "pdf" in want and record is not None:
         pages = record.page_starts  # the PDF is up to date: so are its page breaks
     if pages:
@@ -202,6 +212,10 @@ def build(
             start = time.perf_counter()
             made["kepub"] = (kepub(data), time.perf_counter() - start, len(pages) or None)
         stage("EPUB written")
+    if job is not None:  # written by the child while the EPUB was made here
+        made["pdf"] = (job.result(), time.perf_counter() - pdf_start, count)
+        job.close()
+        stage("PDF written")
     # Every output is finished in memory before any is written: a failure above
     # leaves all earlier outputs as they were.
     _ensure_folder(options.output)

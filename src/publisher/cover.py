@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-
-from PIL import Image, ImageDraw, ImageFont
+from typing import TYPE_CHECKING
 
 from .model import BookMeta
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 1600, 2400
 BACKGROUND = (31, 42, 68)
@@ -17,7 +19,25 @@ ACCENT = (201, 162, 91)
 MARGIN = 150
 
 
+# A cover made ahead of the EPUB (prepare_cover), by what it was made from.
+_ready: dict[tuple[BookMeta, Path], bytes] = {}
+
+
+def prepare_cover(meta: BookMeta, fonts: Path) -> None:
+    """Draws the cover before make_epub asks for it (PIL's import and the drawing
+    take 0.05-0.1 s): the build does it while the PDF's child lays the book out."""
+    _ready.clear()  # a cover a failed build never asked for
+    _ready[(meta, fonts)] = _draw(meta, fonts)
+
+
 def make_cover(meta: BookMeta, fonts: Path) -> bytes:
+    ready = _ready.pop((meta, fonts), None)
+    return ready if ready is not None else _draw(meta, fonts)
+
+
+def _draw(meta: BookMeta, fonts: Path) -> bytes:
+    from PIL import Image, ImageDraw
+
     image = Image.new("RGB", (WIDTH, HEIGHT), BACKGROUND)
     draw = ImageDraw.Draw(image)
     width = WIDTH - 2 * MARGIN
@@ -64,6 +84,8 @@ def _fit(
     max_lines: int,
 ) -> tuple[ImageFont.FreeTypeFont, list[str]]:
     """The largest size at which `text` wraps into at most `max_lines` lines."""
+    from PIL import ImageFont
+
     size = start
     while True:
         font = ImageFont.truetype(str(font_path), size)

@@ -396,6 +396,10 @@ def _ncx(book: RenderedBook) -> bytes:
 
 # A fixed time for every zip entry: the zip format's own epoch.
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# WOFF/WOFF2 fonts are compressed already (WOFF2 with Brotli): deflate gains nothing
+# on them and spends most of the EPUB's packaging time trying. OCF allows stored
+# entries for any file.
+_STORED = (".woff2", ".woff")
 
 
 class _ReproducibleZip(zipfile.ZipFile):
@@ -406,9 +410,10 @@ class _ReproducibleZip(zipfile.ZipFile):
             info = zipfile.ZipInfo(zinfo_or_arcname, date_time=_ZIP_DATE)
             info.external_attr = 0o644 << 16
             info.create_system = 3
-            info.compress_type = (
-                compress_type if compress_type is not None else zipfile.ZIP_DEFLATED
-            )
+            if compress_type is None:
+                stored = zinfo_or_arcname.endswith(_STORED)
+                compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            info.compress_type = compress_type
             zinfo_or_arcname = info
         super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
 

@@ -24,15 +24,7 @@ def _system_ranges() -> tuple[tuple[int, ...], tuple[int, ...]] | None:
     out = subprocess.run(
         [fc_list, "--format", "%{charset}\n"], capture_output=True, text=True, check=False
     ).stdout
-    ranges: list[tuple[int, int]] = []
-    for line in out.splitlines():
-        for item in line.split():
-            first, _, last = item.partition("-")
-            try:
-                ranges.append((int(first, 16), int(last or first, 16)))
-            except ValueError:
-                continue
-    ranges.sort()
+    ranges = sorted(_charset_ranges(out))
     merged: list[list[int]] = []
     for start, end in ranges:
         if merged and start <= merged[-1][1] + 1:
@@ -43,20 +35,49 @@ def _system_ranges() -> tuple[tuple[int, ...], tuple[int, ...]] | None:
 
 
 @lru_cache(maxsize=4)
-def _shipped(fonts: Path) -> frozenset[int]:
+def shipped_characters(fonts: Path) -> frozenset[int]:
+    """Code points the shipped fonts cover: from fontconfig's fc-query (one call,
+    a few ms), else from the fonts' cmaps (fontTools, about 0.13 s for eight fonts)."""
+    paths = sorted(fonts.rglob("*.ttf"))
+    fc_query = shutil.which("fc-query")
+    if fc_query is not None and paths:
+        done = subprocess.run(
+            [fc_query, "--format", "%{charset}\n", *map(str, paths)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = done.stdout.splitlines()
+        if done.returncode == 0 and len(lines) >= len(paths):  # a font may have instances
+            points: set[int] = set()
+            for first, last in _charset_ranges(done.stdout):
+                points.update(range(first, last + 1))
+            return frozenset(points)
     from fontTools.ttLib import TTFont
 
-    points: set[int] = set()
-    for path in sorted(fonts.rglob("*.ttf")):
+    points = set()
+    for path in paths:
         with TTFont(path, lazy=True) as font:
             points.update(font.getBestCmap())
     return frozenset(points)
 
 
+def _charset_ranges(text: str) -> list[tuple[int, int]]:
+    """fontconfig's charset format: hexadecimal code points and ranges (`20-7e`)."""
+    ranges = []
+    for item in text.split():
+        first, _, last = item.partition("-")
+        try:
+            ranges.append((int(first, 16), int(last or first, 16)))
+        except ValueError:
+            continue
+    return ranges
+
+
 def missing_characters(text: str, fonts: Path) -> list[str] | None:
     """Characters of `text` that no font can draw, in order of first appearance;
     None when fontconfig is not there to ask."""
-    shipped = _shipped(fonts)
+    shipped = shipped_characters(fonts)
     wanted = [c for c in dict.fromkeys(text) if ord(c) not in shipped]
     wanted = [
         c

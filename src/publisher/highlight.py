@@ -7,10 +7,8 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-from pygments import highlight as pygments_highlight
-from pygments.formatters.html import HtmlFormatter
-from pygments.lexers import get_lexer_by_name
-from pygments.util import ClassNotFound
+# Pygments is imported on the first fenced block that names a language: a book
+# without code does not pay for it (0.03-0.05 s of a cold build).
 
 # Beyond this size a block is set as plain text: lexing megabytes of code is slow
 # and no reader benefits from colour there.
@@ -19,13 +17,20 @@ MAX_HIGHLIGHT = 200_000
 
 @lru_cache(maxsize=64)
 def _lexer(language: str) -> Any:
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
     try:
         return get_lexer_by_name(language, stripnl=False, ensurenl=False)
     except (ClassNotFound, ValueError):
         return None
 
 
-_FORMATTER = HtmlFormatter(nowrap=True, classprefix="hl-")
+@lru_cache(maxsize=1)
+def _formatter() -> Any:
+    from pygments.formatters.html import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True, classprefix="hl-")
 
 
 def highlight(code: str, language: str) -> tuple[str, str]:
@@ -33,7 +38,9 @@ def highlight(code: str, language: str) -> tuple[str, str]:
     lexer = _lexer(language.lower()) if language and len(code) <= MAX_HIGHLIGHT else None
     if lexer is None:
         return escape(code, quote=False), ""
-    html = pygments_highlight(code, lexer, _FORMATTER)
+    from pygments import highlight as pygments_highlight
+
+    html = pygments_highlight(code, lexer, _formatter())
     if code.endswith("\n") is False and html.endswith("\n"):
         html = html[:-1]
     return html, str(lexer.aliases[0] if lexer.aliases else language)

@@ -37,7 +37,7 @@ def kepub(epub_bytes: bytes) -> bytes:
             entry = zipfile.ZipInfo(name, date_time=_DATE)
             entry.external_attr = 0o644 << 16
             entry.create_system = 3
-            stored = name == "mimetype"
+            stored = info.compress_type == zipfile.ZIP_STORED  # mimetype, fonts: as in the EPUB
             entry.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             target.writestr(entry, data, compresslevel=None if stored else 9)
     return out.getvalue()

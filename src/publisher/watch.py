@@ -55,7 +55,9 @@ def watch(
     on_built: Callable[[BuildResult], None] | None = None,
 ) -> None:
     """Builds now, then after every change until `stop` is set (or Ctrl-C)."""
-    import weasyprint  # noqa: F401  loaded once: rebuilds do not pay for it again
+    from .weasy import load_weasyprint
+
+    load_weasyprint()  # once: rebuilds do not pay for it again
 
     stop = stop or threading.Event()
     result: BuildResult | None = None

@@ -1,0 +1,73 @@
+"""Importing WeasyPrint without its library hunt.
+
+WeasyPrint's ffi tries several names for each native library (pango, harfbuzz,
+fontconfig...); for every name that is not a loadable file, cffi falls back on
+`ctypes.util.find_library`, which on Linux starts gcc, ld and ldconfig. About
+twenty such calls cost 0.25-0.4 s of every cold build and find nothing: the
+`lib*.so.N` names WeasyPrint tries next load straight from the linker's path.
+So on Linux the import first runs with that fallback switched off, and only if it
+fails is it run again the ordinary way.
+
+Loading also mends one quadratic step of the PDF writer (see _cache_page_references)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def load_weasyprint() -> None:
+    """Imports weasyprint (once); later `import weasyprint` statements are free."""
+    if "weasyprint" in sys.modules or not sys.platform.startswith("linux"):
+        import weasyprint
+
+        _cache_page_references()
+        return
+    import contextlib
+    import ctypes.util
+    import io
+
+    original = ctypes.util.find_library
+    ctypes.util.find_library = _not_searched
+    try:
+        # Its "could not import some external libraries" notice would be premature.
+        with contextlib.redirect_stdout(io.StringIO()):
+            import weasyprint
+    except OSError:
+        # A library only find_library knows where to find: forget the half-done
+        # import and let WeasyPrint look the slow way.
+        for name in [n for n in sys.modules if n == "weasyprint" or n.startswith("weasyprint.")]:
+            del sys.modules[name]
+    finally:
+        ctypes.util.find_library = original
+    import weasyprint  # noqa: F401
+
+    _cache_page_references()
+
+
+def _cache_page_references() -> None:
+    """pydyf's `PDF.page_references` builds the tuple of every page's reference
+    anew on each call, and WeasyPrint's tagging (PDF/UA) calls it for every tagged
+    box: quadratic, about 0.8 s of a 300-page book. Pages are only ever appended,
+    so the tuple is kept until the page count changes. Same values, same bytes."""
+    import pydyf  # type: ignore[import-untyped]
+
+    original = pydyf.PDF.page_references
+    if hasattr(original.fget, "pydyf_original"):
+        return
+
+    def page_references(pdf: Any) -> tuple[bytes, ...]:
+        count = len(pdf.pages["Kids"])
+        cached = pdf.__dict__.get("_publisher_page_references")
+        if cached is None or cached[0] != count:
+            cached = (count, original.fget(pdf))
+            pdf.__dict__["_publisher_page_references"] = cached
+        references: tuple[bytes, ...] = cached[1]
+        return references
+
+    page_references.pydyf_original = original  # type: ignore[attr-defined]
+    pydyf.PDF.page_references = property(page_references)
+
+
+def _not_searched(name: str) -> None:
+    return None

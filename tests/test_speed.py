@@ -1,0 +1,175 @@
+"""What makes builds fast must not change what they make: the PDF made in a forked
+child is the PDF made here, its warnings and errors arrive as if made here, and a
+build with nothing to do, or `invoke --list`, never loads WeasyPrint."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import publisher.pdf
+from publisher import pdfjob
+from publisher.errors import ResourceError
+
+from conftest import ARTICLE, ROOT, STYLES, Built, build_book
+
+pytestmark = pytest.mark.slow
+
+
+def _forked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdfjob, "start", pdfjob.ForkedPdfJob)
+
+
+def _in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pdfjob, "start", lambda styles, lang: pdfjob.PdfJob())
+
+
+def test_forked_and_in_process_builds_are_byte_identical(
+    article: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forked(monkeypatch)
+    forked = build_book(ARTICLE, tmp_path / "forked")
+    _in_process(monkeypatch)
+    here = build_book(ARTICLE, tmp_path / "here")
+    for built in (forked, article):
+        assert built.pdf.read_bytes() == here.pdf.read_bytes()
+        assert built.epub.read_bytes() == here.epub.read_bytes()
+
+
+class _Kept(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def test_the_childs_warnings_reach_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = publisher.pdf.layout
+    parent = os.getpid()
+
+    def warning_layout(inputs: publisher.pdf.PdfInputs) -> publisher.pdf.Layout:
+        logging.getLogger("publisher").warning("laid out in process %d", os.getpid())
+        return layout(inputs)
+
+    monkeypatch.setattr(publisher.pdf, "layout", warning_layout)
+    _forked(monkeypatch)
+    kept = _Kept()
+    logger = logging.getLogger("publisher")
+    logger.addHandler(kept)
+    try:
+        build_book(ARTICLE, tmp_path)
+    finally:
+        logger.removeHandler(kept)
+    messages = [m for m in kept.messages if m.startswith("laid")]
+    assert len(messages) == 1
+    assert messages[0] != f"laid out in process {parent}"  # made in the child, told here
+
+
+def test_the_childs_errors_are_raised_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failing_layout(inputs: publisher.pdf.PdfInputs) -> publisher.pdf.Layout:
+        raise ResourceError("no font can print '?'", hint="install one")
+
+    jobs: list[pdfjob.ForkedPdfJob] = []
+
+    def start(styles: Path, lang: str) -> pdfjob.PdfJob:
+        jobs.append(pdfjob.ForkedPdfJob(styles, lang))
+        return jobs[-1]
+
+    monkeypatch.setattr(publisher.pdf, "layout", failing_layout)
+    monkeypatch.setattr(pdfjob, "start", start)
+    with pytest.raises(ResourceError, match="no font can print") as caught:
+        build_book(ARTICLE, tmp_path)
+    assert caught.value.hint == "install one"
+    assert not (tmp_path / "putin-visits-china-to-strengthen-partnership.epub").exists()
+    assert [job.closed for job in jobs] == [True]
+    for _ in range(100):  # it exits on its own, and is reaped by the next job
+        pdfjob._reap_exited()
+        if not pdfjob._exiting:
+            break
+        time.sleep(0.05)
+    assert not pdfjob._exiting
+
+
+def test_a_dead_child_is_replaced_by_this_process(
+    article: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = publisher.pdf.layout
+    parent = os.getpid()
+
+    def dying_layout(inputs: publisher.pdf.PdfInputs) -> publisher.pdf.Layout:
+        if os.getpid() != parent:
+            os._exit(9)
+        return layout(inputs)
+
+    monkeypatch.setattr(publisher.pdf, "layout", dying_layout)
+    _forked(monkeypatch)
+    again = build_book(ARTICLE, tmp_path)
+    assert again.pdf.read_bytes() == article.pdf.read_bytes()
+    assert again.epub.read_bytes() == article.epub.read_bytes()
+
+
+def _imports_weasyprint(script: str, *args: str) -> bool:
+    """Whether WeasyPrint ends up loaded in the process that runs `script`."""
+    probe = f"{script}\nimport sys\nprint('weasyprint' in sys.modules)\n"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *args], capture_output=True, text=True, env=env, check=True
+    )
+    return done.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_neither_invoke_list_nor_a_build_loads_weasyprint_in_the_main_process(
+    tmp_path: Path,
+) -> None:
+    listing = (
+        "import sys\nfrom invoke.program import Program\n"
+        f"try:\n    Program(binary='invoke').run(['invoke', '-r', {str(ROOT)!r}, '--list'])\n"
+        "except SystemExit:\n    pass"
+    )
+    assert not _imports_weasyprint(listing)
+    build = (
+        "from pathlib import Path\nfrom publisher.build import build\n"
+        "from publisher.model import BuildOptions\n"
+        f"result = build(BuildOptions(Path({str(ARTICLE)!r}), Path({str(tmp_path)!r}), "
+        f"Path({str(STYLES)!r})))"
+    )
+    assert not _imports_weasyprint(build)  # made in the child
+    assert (tmp_path / "putin-visits-china-to-strengthen-partnership.pdf").is_file()
+    noop = build + "\nassert all(not out.rebuilt for out in result.outputs)"
+    assert not _imports_weasyprint(noop)
+
+
+def test_a_cover_made_ahead_is_the_cover_made_on_demand() -> None:
+    from publisher import cover
+    from publisher.manuscript import load
+
+    meta = load(ARTICLE).meta
+    fonts = STYLES / "fonts"
+    expected = cover.make_cover(meta, fonts)
+    cover.prepare_cover(meta, fonts)
+    assert cover.make_cover(meta, fonts) == expected
+    assert not cover._ready
+
+
+def test_kept_page_references_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pydyf
+
+    from publisher.build import render
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    kept = pydyf.PDF.page_references
+    laid_out = publisher.pdf.layout(publisher.pdf.PdfInputs(render(ARTICLE), STYLES, None))
+    fast = laid_out.write()
+    monkeypatch.setattr(pydyf.PDF, "page_references", kept.fget.pydyf_original)
+    assert laid_out.write() == fast
