@@ -314,6 +314,26 @@ def test_an_attribute_line_applies_to_the_next_block_or_stays_text(
         assert kept in texts, "nothing the author wrote disappears"
 
 
+def test_the_feature_passes_every_checker(tmp_path: Path) -> None:
+    """The news feature carries what the article does not: a dateline, a pull quote,
+    a scene break."""
+    need("java")
+    from publisher.check import run_epubcheck
+
+    built = _build(FEATURE, tmp_path, "news")
+    report = list(run_epubcheck(built.epub))
+    assert [str(f) for f in report if f.severity in ("FATAL", "ERROR", "WARNING")] == []
+    ace = run_ace(built.epub, tmp_path / "ace")
+    assert ace_violations(ace) == []
+    done = subprocess.run(
+        [sys.executable, "-m", "pdfua", "check", "--format", "json", str(built.pdf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert json.loads(done.stdout)["summary"]["errors"] == 0
+
+
 def test_the_news_style_sets_a_drop_cap_in_print(styled: dict[tuple[str, str], Styled]) -> None:
     import pdfplumber
 
