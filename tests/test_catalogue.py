@@ -810,6 +810,11 @@ CASES: dict[str, Case] = {
         epub("book"),
         files=folder("title: A\nchapters:\n  - a.md\n  - ./a.md\n", a_md="Text.\n"),
     ),
+    "D22": Case(
+        "book.md:4: error: 'title' is given twice (lines 2 and 4) (keep one of them)",
+        epub(),
+        files=meta("title: A", "lang: en", "title: B"),
+    ),
     # --- images, the cover and the fence
     "I01": Case(
         "book.md:6: warning: image 'https://example.org/map.png' dropped: "
@@ -1186,7 +1191,7 @@ CASES: dict[str, Case] = {
         path=_fake_java,
     ),
     "C07": Case(
-        "out/catalogue.pdf: error: PDF-AUTHOR author is '' [pdf]",
+        "out/catalogue.pdf: error: PDF-AUTHOR author is '', expected 'Ada Lovelace' [pdf]",
         check(),
         files={**body("Text.\n", "---\ntitle: Catalogue\nauthor: Ada Lovelace\n---\n\n"), **BUILT},
         stream="stdout",

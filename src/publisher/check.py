@@ -150,7 +150,8 @@ def inspect_pdf(
     if facts["title"] != book.meta.title:
         problem("PDF-TITLE", f"title is {facts['title']!r}, expected {book.meta.title!r}")
     if book.meta.authors and facts["author"] != ", ".join(book.meta.authors):
-        problem("PDF-AUTHOR", f"author is {facts['author']!r}")
+        expected_author = ", ".join(book.meta.authors)
+        problem("PDF-AUTHOR", f"author is {facts['author']!r}, expected {expected_author!r}")
     if facts["lang"] != book.meta.lang:
         problem("PDF-LANG", f"/Lang is {facts['lang']!r}, expected {book.meta.lang!r}")
     if not facts["tagged"]:

@@ -117,11 +117,19 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, An
             where=Location(path, first_line),
             hint="write 'title: My Book' style lines",
         )
-    lines = {
-        str(key.value): key.start_mark.line + first_line
-        for key, _ in node.value
-        if isinstance(key, yaml.ScalarNode)
-    }
+    lines: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        line = key.start_mark.line + first_line
+        if str(key.value) in lines:
+            # YAML would keep the last one silently: say which two disagree.
+            raise MetadataError(
+                f"'{key.value}' is given twice (lines {lines[str(key.value)]} and {line})",
+                where=Location(path, line),
+                hint="keep one of them",
+            )
+        lines[str(key.value)] = line
     return {str(k): v for k, v in data.items()}, lines
 
 
