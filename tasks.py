@@ -171,8 +171,9 @@ def proof(
     style: str = "",
     styles: str = STYLES,
 ) -> None:
-    """Render the PDF's pages to PNG and one contact sheet of spreads (build/proof/);
-    with --style, build the PDF in that style first (build/styles/NAME/proof/)."""
+    """Render the PDF's pages to PNG and one contact sheet of spreads (build/proof/).
+
+    With --style, the PDF is built in that style first (build/styles/NAME/proof/)."""
     from publisher import commands
 
     _done(
@@ -199,8 +200,10 @@ GALLERY = ("manuscript/article.md", "examples/novel", "examples/feature", "examp
 def gallery(
     c: Context, output: str = "build/gallery", style: str = "", styles: str = STYLES
 ) -> None:
-    """Every style on the article and the example books: page images and a contact
-    sheet each (build/gallery/STYLE/BOOK/proof/), to choose a style by looking."""
+    """Render every style on the article and the example books, to choose by looking.
+
+    Page images and a contact sheet each (build/gallery/STYLE/BOOK/proof/), and one
+    overview row per style (build/gallery/STYLE.png)."""
     from publisher import commands
 
     books = [ROOT / path for path in GALLERY]
