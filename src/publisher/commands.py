@@ -179,7 +179,8 @@ def proof(
     """Proofs of the PDF in `output`; with `style`, the PDF is first built in that
     style into output/styles/NAME/ and proofed there."""
     from .build import build as run_build
-    from .build import output_paths, render
+    from .build import output_paths
+    from .manuscript import load
     from .proof import make_proof
 
     def action() -> int:
@@ -187,13 +188,15 @@ def proof(
             raise OptionError(
                 f"--resolution {resolution!r} is not a whole number", hint="use 10 to 600"
             )
-        folder = output
         if style:
-            folder = output / "styles" / style
             assert styles is not None
-            run_build(BuildOptions(manuscript, folder, styles, ("pdf",), style=style))
-        pdf = output_paths(render(manuscript), folder)["pdf"]
-        sheet, pages = make_proof(pdf, folder / "proof", int(resolution))
+            folder = output / "styles" / style
+            options = BuildOptions(manuscript, folder, styles, ("pdf",), style=style)
+            pdf = run_build(options).outputs[0].path
+        else:
+            # The PDF's name comes from the title: the metadata is enough, no rendering.
+            pdf = output_paths(load(manuscript).meta, output)["pdf"]
+        sheet, pages = make_proof(pdf, pdf.parent / "proof", int(resolution))
         print(f"proof: {len(pages)} page images in {sheet.parent}, contact sheet {sheet}")
         return 0
 
