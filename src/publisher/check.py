@@ -243,16 +243,18 @@ def nav_titles(epub: Path) -> list[str] | None:
 
     from lxml import etree
 
+    from .pagination import TOC_DOCUMENT
+    from .xhtml import XHTML_NS
+
     try:
         with zipfile.ZipFile(epub) as z:
-            nav = etree.fromstring(z.read("EPUB/nav.xhtml"))
+            nav = etree.fromstring(z.read(f"EPUB/{TOC_DOCUMENT}"))
     except (OSError, KeyError, zipfile.BadZipFile, etree.XMLSyntaxError):
         return None
-    xhtml = "{http://www.w3.org/1999/xhtml}"
-    toc = nav.find(f".//{xhtml}nav[@id='toc']")
+    toc = nav.find(f".//{{{XHTML_NS}}}nav[@id='toc']")
     if toc is None:
         return None
-    return ["".join(str(t) for t in a.itertext()) for a in toc.iter(f"{xhtml}a")]
+    return ["".join(str(t) for t in a.itertext()) for a in toc.iter(f"{{{XHTML_NS}}}a")]
 
 
 def run_ace_findings(epub: Path) -> list[Finding]:

@@ -22,7 +22,7 @@ from .accessibility import accessibility_metadata
 from .cover import make_cover
 from .model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
 from .pagination import PageStart, insert_markers
-from .styles import Style, epub_sheets, load_style, package_css
+from .styles import DEFAULT, Style, epub_sheets, load_style, package_css
 from .xhtml import parse_body
 
 FOLDER = "EPUB"
@@ -97,7 +97,7 @@ def make_epub(inputs: EpubInputs) -> bytes:
 
     # Stylesheets (shared, then the style's; the code sheet only in books with
     # code) and the fonts they use, no others.
-    style = inputs.style or load_style(inputs.styles, "default")
+    style = inputs.style or load_style(inputs.styles, DEFAULT)
     css = package_css(epub_sheets(inputs.styles, style, has_code(rendered)), inputs.styles)
     sheets = tuple(href for href, _ in css.sheets)
     for n, (href, content) in enumerate(css.sheets, start=1):

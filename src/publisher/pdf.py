@@ -26,7 +26,7 @@ from .errors import Location, ResourceError
 from .model import RenderedBook, RenderedChapter
 from .pagination import TOC_DOCUMENT, mark_blocks
 from .profiles import Profile, make_profile
-from .styles import Style, load_style
+from .styles import DEFAULT, Style, load_style
 from .xhtml import EPUB_NS, parse_body
 
 log = logging.getLogger("publisher")
@@ -476,7 +476,7 @@ def layout(inputs: PdfInputs) -> Layout:
 
     fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
     fonts = FontConfiguration()
-    style = inputs.style or load_style(inputs.styles, "default")
+    style = inputs.style or load_style(inputs.styles, DEFAULT)
     sheets = [inputs.styles / name for name in STYLESHEETS]
     sheets += [p for p in (style.sheet("base.css"), style.sheet("print.css")) if p is not None]
     css = [

@@ -193,17 +193,18 @@ def package_css(sheets: list[Sheet], styles: Path) -> PackagedCss:
 
     import tinycss2
 
+    texts = [sheet.source.read_text("utf-8") for sheet in sheets]
     parsed = [
-        (sheet, tinycss2.parse_stylesheet(sheet.source.read_text("utf-8"), skip_comments=False))
-        for sheet in sheets
+        (sheet, text, tinycss2.parse_stylesheet(text, skip_comments=False))
+        for sheet, text in zip(sheets, texts, strict=True)
     ]
     used: set[str] = set()
-    for _, rules in parsed:
+    for _, _, rules in parsed:
         used |= _families_named(rules)
     root = styles.resolve()
     out: list[tuple[str, bytes]] = []
     fonts: dict[str, Path] = {}
-    for sheet, rules in parsed:
+    for sheet, source_text, rules in parsed:
         kept: list[Any] = []
         dropped = False
         for rule in rules:
@@ -229,11 +230,7 @@ def package_css(sheets: list[Sheet], styles: Path) -> PackagedCss:
                     )
                 href = posixpath.normpath(posixpath.join(posixpath.dirname(sheet.href), url))
                 fonts[href] = source
-        text = (
-            tinycss2.serialize([r for r in kept if r is not None])
-            if dropped
-            else sheet.source.read_text("utf-8")
-        )
+        text = tinycss2.serialize([r for r in kept if r is not None]) if dropped else source_text
         out.append((sheet.href, text.encode("utf-8")))
     return PackagedCss(tuple(out), tuple(sorted(fonts.items())))
 
