@@ -59,12 +59,14 @@ class Built:
             return z.read(name).decode("utf-8")
 
 
-def build_book(manuscript: Path, folder: Path, env: dict[str, str] | None = None) -> Built:
+def build_book(
+    manuscript: Path, folder: Path, env: dict[str, str] | None = None, style: str | None = None
+) -> Built:
     saved = dict(os.environ)
     os.environ.pop("SOURCE_DATE_EPOCH", None)
     os.environ.update(env or {})
     try:
-        result = build(BuildOptions(manuscript, folder, STYLES))
+        result = build(BuildOptions(manuscript, folder, STYLES, style=style))
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -13,7 +13,6 @@ import subprocess
 import sys
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ from publisher.build import build
 from publisher.model import BuildOptions
 from publisher.styles import available, load_style
 
-from conftest import ARTICLE, ROOT, STYLES, invoke, need
+from conftest import ARTICLE, ROOT, STYLES, Built, build_book, invoke, need
 from readers import ace_violations, run_ace, run_epubjs
 
 NOVEL = ROOT / "examples" / "novel"
@@ -33,25 +32,12 @@ STYLE_NAMES = available(STYLES)
 XHTML = "{http://www.w3.org/1999/xhtml}"
 
 
-@dataclass(frozen=True)
-class Styled:
-    epub: Path
-    pdf: Path
-
-
-def _build(manuscript: Path, folder: Path, style: str) -> Styled:
-    os.environ.pop("SOURCE_DATE_EPOCH", None)
-    result = build(BuildOptions(manuscript, folder, STYLES, style=style))
-    paths = {o.format: o.path for o in result.outputs}
-    return Styled(paths["epub"], paths["pdf"])
-
-
 @pytest.fixture(scope="session")
-def styled(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Styled]:
+def styled(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Built]:
     """The article and the novel in every style, built once."""
     base = tmp_path_factory.mktemp("styled")
     return {
-        (name, book.name): _build(book, base / name / book.name, name)
+        (name, book.name): build_book(book, base / name / book.name, style=name)
         for name in STYLE_NAMES
         for book in (ARTICLE, NOVEL)
     }
@@ -84,7 +70,7 @@ def test_a_new_folder_is_a_new_style(tmp_path: Path) -> None:
 @pytest.mark.parametrize("style", STYLE_NAMES)
 @pytest.mark.parametrize("book", ["manuscript", "novel"])
 def test_every_style_passes_epubcheck(
-    styled: dict[tuple[str, str], Styled], style: str, book: str
+    styled: dict[tuple[str, str], Built], style: str, book: str
 ) -> None:
     need("java")
     from publisher.check import run_epubcheck
@@ -96,7 +82,7 @@ def test_every_style_passes_epubcheck(
 
 @pytest.mark.parametrize("style", STYLE_NAMES)
 def test_every_style_passes_ace(
-    styled: dict[tuple[str, str], Styled], style: str, tmp_path: Path
+    styled: dict[tuple[str, str], Built], style: str, tmp_path: Path
 ) -> None:
     report = run_ace(styled[style, "novel"].epub, tmp_path)
     assert ace_violations(report) == []
@@ -105,7 +91,7 @@ def test_every_style_passes_ace(
 
 @pytest.mark.parametrize("style", STYLE_NAMES)
 def test_every_style_reads_in_epubjs_with_its_fonts(
-    styled: dict[tuple[str, str], Styled], style: str
+    styled: dict[tuple[str, str], Built], style: str
 ) -> None:
     """A real reading system (epub.js in Chromium) turns every page, and every face
     the style embeds loads."""
@@ -121,7 +107,7 @@ def test_every_style_reads_in_epubjs_with_its_fonts(
 
 
 @pytest.mark.parametrize("style", STYLE_NAMES)
-def test_every_style_makes_a_tagged_pdf(styled: dict[tuple[str, str], Styled], style: str) -> None:
+def test_every_style_makes_a_tagged_pdf(styled: dict[tuple[str, str], Built], style: str) -> None:
     import pikepdf
 
     for book in ("manuscript", "novel"):
@@ -140,15 +126,15 @@ def test_every_style_makes_a_tagged_pdf(styled: dict[tuple[str, str], Styled], s
 
 @pytest.mark.parametrize("style", STYLE_NAMES)
 def test_every_style_is_reproducible(
-    styled: dict[tuple[str, str], Styled], style: str, tmp_path: Path
+    styled: dict[tuple[str, str], Built], style: str, tmp_path: Path
 ) -> None:
-    again = _build(NOVEL, tmp_path, style)
+    again = build_book(NOVEL, tmp_path, style=style)
     first = styled[style, "novel"]
     assert again.epub.read_bytes() == first.epub.read_bytes()
     assert again.pdf.read_bytes() == first.pdf.read_bytes()
 
 
-def test_invoke_check_passes_a_styled_build(styled: dict[tuple[str, str], Styled]) -> None:
+def test_invoke_check_passes_a_styled_build(styled: dict[tuple[str, str], Built]) -> None:
     """The PDF's bookmarks carry the style's chapter numbers, as the EPUB's contents
     do; `invoke check` compares the two."""
     need("java")
@@ -178,7 +164,7 @@ EXPECTED_FONTS = {
 
 @pytest.mark.parametrize("style", STYLE_NAMES)
 def test_the_epub_embeds_only_the_fonts_its_design_uses(
-    styled: dict[tuple[str, str], Styled], style: str
+    styled: dict[tuple[str, str], Built], style: str
 ) -> None:
     with zipfile.ZipFile(styled[style, "novel"].epub) as z:
         fonts = [n for n in z.namelist() if n.endswith(".woff2")]
@@ -224,7 +210,7 @@ def _chapter(epub: Path, name: str) -> etree._Element:
         return etree.fromstring(z.read(f"EPUB/{name}"))
 
 
-def test_scene_breaks_are_named_rules(styled: dict[tuple[str, str], Styled]) -> None:
+def test_scene_breaks_are_named_rules(styled: dict[tuple[str, str], Built]) -> None:
     doc = _chapter(styled["classic", "novel"].epub, "chapter-02.xhtml")
     rules = doc.findall(f".//{XHTML}hr")
     assert len(rules) == 2
@@ -234,7 +220,7 @@ def test_scene_breaks_are_named_rules(styled: dict[tuple[str, str], Styled]) -> 
 
 
 def test_classic_numbers_chapters_in_roman_and_the_contents_agree(
-    styled: dict[tuple[str, str], Styled],
+    styled: dict[tuple[str, str], Built],
 ) -> None:
     epub = styled["classic", "novel"].epub
     heading = _chapter(epub, "chapter-02.xhtml").find(f".//{XHTML}h1")
@@ -320,7 +306,7 @@ def test_the_feature_passes_every_checker(tmp_path: Path) -> None:
     need("java")
     from publisher.check import run_epubcheck
 
-    built = _build(FEATURE, tmp_path, "news")
+    built = build_book(FEATURE, tmp_path, style="news")
     report = list(run_epubcheck(built.epub))
     assert [str(f) for f in report if f.severity in ("FATAL", "ERROR", "WARNING")] == []
     ace = run_ace(built.epub, tmp_path / "ace")
@@ -334,7 +320,7 @@ def test_the_feature_passes_every_checker(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["summary"]["errors"] == 0
 
 
-def test_the_news_style_sets_a_drop_cap_in_print(styled: dict[tuple[str, str], Styled]) -> None:
+def test_the_news_style_sets_a_drop_cap_in_print(styled: dict[tuple[str, str], Built]) -> None:
     import pdfplumber
 
     with pdfplumber.open(styled["news", "manuscript"].pdf) as pdf:
