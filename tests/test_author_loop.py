@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import ROOT, need
+from conftest import ROOT, invoke, need
 
 PUBLISHER = [sys.executable, "-m", "publisher"]
 ENV = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -57,24 +57,7 @@ def test_new_starter_builds_at_once_both_ways(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     assert {p.suffix for p in (tmp_path / "out").iterdir() if p.is_file()} == {".epub", ".pdf"}
     assert "(up to date)" in run("build", "book", "-o", "out", cwd=tmp_path).stdout
-    via_invoke = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "invoke",
-            "-r",
-            str(ROOT),
-            "build",
-            "--manuscript",
-            "book",
-            "--output",
-            "out2",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    via_invoke = invoke("build", "--manuscript", "book", "--output", "out2", cwd=tmp_path)
     assert via_invoke.returncode == 0, via_invoke.stderr
     lint = run("lint", "book", cwd=tmp_path)
     assert lint.returncode == 0 and "0 error(s), 0 warning(s)" in lint.stdout
