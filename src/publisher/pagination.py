@@ -47,14 +47,22 @@ def mark_blocks(section: etree._Element, document: str) -> None:
 
 def page_starts(document: Any) -> list[PageStart]:
     """Where each page of a laid-out WeasyPrint document begins."""
+    return starts_from_places(page_places([page._page_box for page in document.pages]))
+
+
+Place = tuple[str, int] | None  # (data-block, letters before the page) or None: no text
+
+
+def page_places(page_boxes: list[Any]) -> list[Place]:
+    """The block and letter each laid-out page (a WeasyPrint page box) begins at."""
     from weasyprint.formatting_structure import boxes
 
     skipped = (boxes.MarginBox, boxes.FootnoteAreaBox)
     counts: dict[str, int] = {}
-    found: list[tuple[str, int] | None] = []
-    for page in document.pages:
-        first: tuple[str, int] | None = None
-        for box in _walk(page._page_box, skipped):
+    found: list[Place] = []
+    for page_box in page_boxes:
+        first: Place = None
+        for box in _walk(page_box, skipped):
             element = getattr(box, "element", None)
             block = element.get("data-block") if element is not None else None
             if not block or "::" in str(getattr(box, "element_tag", "")):
@@ -70,9 +78,14 @@ def page_starts(document: Any) -> list[PageStart]:
             elif isinstance(box, boxes.ReplacedBox) and first is None:
                 first = (block, counts.get(block, 0))
         found.append(first)
+    return found
+
+
+def starts_from_places(found: list[Place]) -> list[PageStart]:
+    """Page starts, numbered from 1, from each page's place."""
     # A blank page (a verso left empty before a chapter) begins where the next does.
     starts: list[PageStart] = []
-    following: tuple[str, int] | None = None
+    following: Place = None
     for number in range(len(found), 0, -1):
         place = found[number - 1] or following
         following = place

@@ -47,6 +47,21 @@ class PdfInputs:
 def print_html(book: RenderedBook) -> str:
     """The whole book as one HTML5 document (serialised as HTML: WeasyPrint parses
     HTML5, where a self-closed <a/> would swallow what follows)."""
+    return piece_html(book, range(len(book.chapters)), front=True)[0]
+
+
+def piece_html(
+    book: RenderedBook,
+    chapters: range,
+    *,
+    front: bool,
+    numbers: dict[str, str] | None = None,
+) -> tuple[str, frozenset[str]]:
+    """Some of the book's chapters as one HTML5 document (see pieces.py), with the
+    title pages and contents if `front`; `numbers` gives the contents the page
+    numbers of headings laid out elsewhere. Also returns the anchors it links to
+    but does not hold: each gets an empty stand-in, so that WeasyPrint keeps the
+    link (the joined PDF sends it to the real one)."""
     meta = book.meta
     sources = {r.href: r.source for r in book.resources}
     head = [
@@ -65,42 +80,62 @@ def print_html(book: RenderedBook) -> str:
         head.append(f'<meta name="dcterms.created" content="{escape(meta.date)}">')
     toc_levels = {e.href.split("#", 1)[1]: e.level for e in book.toc if "#" in e.href}
     section_ids = {ch.file_name: _section_id(ch) for ch in book.chapters}
-    body_parts = []
-    if not book.single_article:
+    sections = []
+    toc = ""
+    if front and not book.single_article:
         for page in book.front:
-            section = _print_section(page, sources, toc_levels, section_ids, meta.title)
-            body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
+            sections.append(_print_section(page, sources, toc_levels, section_ids, meta.title))
         if len(book.chapters) > 1:
-            body_parts.append(_print_toc(book))
-    for chapter in book.chapters:
-        section = _print_section(chapter, sources, toc_levels, section_ids, meta.title)
+            toc = _print_toc(book, numbers or {})
+    body_parts = [lxml.html.tostring(s, encoding="unicode", method="html") for s in sections]
+    if toc:
+        body_parts.append(toc)
+    for index in chapters:
+        section = _print_section(book.chapters[index], sources, toc_levels, section_ids, meta.title)
+        sections.append(section)
         body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
+    held = {str(e.get("id")) for s in sections for e in s.iter() if e.get("id")}
+    links = (str(a.get("href", "")) for s in sections for a in s.iter("a"))
+    wanted = {href[1:] for href in links if href[:1] == "#"}
+    if toc:
+        wanted |= set(toc_levels)
+        held.add("print-toc-title")
+    whole = front and len(chapters) == len(book.chapters)
+    stubs = frozenset() if whole else frozenset(wanted - held)
+    if stubs:
+        anchors = "".join(f'<span id="{escape(name)}"></span>' for name in sorted(stubs))
+        body_parts.append(
+            '<div class="piece-anchors" aria-hidden="true" style="position: absolute; '
+            f'width: 0; height: 0; overflow: hidden">{anchors}</div>\n'
+        )
     kind = "article" if book.single_article else "book"
     direction = ' dir="rtl"' if meta.direction == "rtl" else ""
-    return (
+    document = (
         f'<!DOCTYPE html>\n<html lang="{meta.lang}" class="{kind}"{direction}>\n<head>\n'
         + "\n".join(head)
         + "\n</head>\n<body>\n"
         + "".join(body_parts)
         + "</body>\n</html>\n"
     )
+    return document, stubs
 
 
 def _section_id(chapter: RenderedChapter) -> str:
     return str(parse_body(chapter.body)[0].get("id", ""))
 
 
-def _print_toc(book: RenderedBook) -> str:
+def _print_toc(book: RenderedBook, numbers: dict[str, str]) -> str:
     """The printed contents: the same entries as the EPUB's nav, with page numbers
-    (target-counter) and dot leaders from print.css. Its pages begin, in the EPUB,
-    at the nav document."""
+    (target-counter, or `numbers` for headings laid out in another piece) and dot
+    leaders from print.css. Its pages begin, in the EPUB, at the nav document."""
     block = f'data-block="{TOC_DOCUMENT}:0"'
     items = []
     for entry in book.toc:
         target = entry.href.split("#", 1)[1] if "#" in entry.href else ""
+        page = f' data-page="{numbers[target]}"' if target in numbers else ""
         items.append(
-            f'<li class="toc-level-{entry.level}" {block}><a href="#{escape(target)}" {block}>'
-            f"{escape(entry.title)}</a></li>"
+            f'<li class="toc-level-{entry.level}" {block}><a href="#{escape(target)}"{page} '
+            f"{block}>{escape(entry.title)}</a></li>"
         )
     return (
         f'<nav class="print-toc" role="doc-toc" aria-labelledby="print-toc-title" {block}>'
@@ -460,6 +495,12 @@ MAX_FOOTNOTES = 10_000
 
 
 def layout(inputs: PdfInputs) -> Layout:
+    check(inputs)
+    return render_html(inputs, print_html(inputs.book))
+
+
+def check(inputs: PdfInputs) -> None:
+    """What stops a PDF before any layout: a character no font has, too many notes."""
     book = inputs.book
     check_glyphs(book, inputs.styles / "fonts")
     notes = sum(chapter.body.count('epub:type="footnote"') for chapter in book.chapters)
@@ -471,9 +512,13 @@ def layout(inputs: PdfInputs) -> Layout:
             hint="build the EPUB alone (invoke epub), or turn some notes into text",
         )
 
+
+def render_html(inputs: PdfInputs, html: str) -> Layout:
+    """One print HTML document (the book, or a piece of it) laid out."""
     import weasyprint
     from weasyprint.text.fonts import FontConfiguration
 
+    book = inputs.book
     fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
     fonts = FontConfiguration()
     style = inputs.style or load_style(inputs.styles, DEFAULT)
@@ -486,7 +531,6 @@ def layout(inputs: PdfInputs) -> Layout:
     css.append(
         weasyprint.CSS(string=inputs.profile.css(), font_config=fonts, url_fetcher=fence.fetcher)
     )
-    html = print_html(book)
     if inputs.modified is not None:
         stamp = inputs.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
         dates = f'<meta name="dcterms.modified" content="{stamp}">\n'

@@ -31,6 +31,7 @@ from .weasy import load_weasyprint
 if TYPE_CHECKING:
     from .pagination import PageStart
     from .pdf import Layout, PdfInputs
+    from .pieces import PieceWork
 
 Pages = tuple["PageStart", ...]
 
@@ -38,26 +39,43 @@ Pages = tuple["PageStart", ...]
 class PdfJob:
     """In this process: `submit`, then `pages` (the layout), then `result` (the bytes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, parallel: bool = False) -> None:
         self._inputs: PdfInputs | None = None
         self._layout: Layout | None = None
+        self._pieces: PieceWork | None = None
+        self._parallel = parallel  # a long book's pieces in forked processes (pieces.py)
 
     def submit(self, inputs: PdfInputs) -> None:
         self._inputs = inputs
 
     def pages(self) -> tuple[Pages, int]:
         from .pagination import page_starts
-        from .pdf import layout
+        from .pdf import check, layout
+        from .pieces import PieceWork, Unsettled, plan
 
         assert self._inputs is not None
         load_weasyprint()
+        cut = plan(self._inputs)
+        if cut is not None:
+            check(self._inputs)
+            self._pieces = PieceWork(self._inputs, cut, self._parallel)
+            try:
+                made = self._pieces.pages()
+                return made.starts, made.pages
+            except Unsettled:
+                self.close()
         self._layout = layout(self._inputs)
         document = self._layout.document
         return tuple(page_starts(document)), len(document.pages)
 
     def result(self) -> bytes:
-        if self._layout is None:
+        if self._layout is None and self._pieces is None:
             self.pages()
+        if self._pieces is not None:
+            try:
+                return self._pieces.result()
+            finally:
+                self.close()
         assert self._layout is not None
         data = self._layout.write()
         self._layout = None  # frees the laid-out pages before the EPUB is written out
@@ -65,6 +83,9 @@ class PdfJob:
 
     def close(self) -> None:
         self._layout = None
+        if self._pieces is not None:
+            self._pieces.close()
+            self._pieces = None
 
 
 class ForkedPdfJob(PdfJob):
@@ -234,7 +255,7 @@ def _child(inbox_fd: int, outbox_fd: int, styles: Path, lang: str, scratch: str)
                 inputs = pickle.load(inbox)
             except EOFError:
                 return 0  # nothing to make after all
-            job = PdfJob()
+            job = PdfJob(parallel=True)
             job.submit(inputs)
             send("pages", job.pages())
             send("pdf", job.result())

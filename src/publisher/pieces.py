@@ -1,0 +1,618 @@
+"""A long book's PDF laid out in pieces, at once, and joined into one.
+
+WeasyPrint lays a document out page after page in one process: a 300-page book
+keeps one core busy for seconds while the others idle. So a long book is cut,
+before layout, into pieces that each begin with a chapter opening on a right-hand
+page (its parity is then known: odd), and each piece is laid out and written as
+its own document, in its own process where fork is there. What crosses a cut:
+
+- page numbers: a piece is laid out without its folios; once every piece's page
+  count is known, its margin boxes (folios, running heads) are made with its real
+  page numbers (`deferred_margins`, `finish`);
+- the printed contents: the front piece (title pages, contents, and any chapters
+  before the first right-hand opening) is laid out last, with the page numbers of
+  the other pieces' headings written in (`data-page`);
+- links and bookmarks: a piece holds an empty anchor for each target it links to
+  elsewhere; in the joined PDF each name goes to the piece that really has it, and
+  the outlines, the structure tree and its parent tree are joined (`join`).
+
+The plan depends on the book alone, never on the machine: the same book gives
+the same pieces, and the same bytes, with or without fork, on any number of cores.
+Without fork the pieces are made one after another in this process."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import pickle
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any
+
+from .pagination import PageStart, page_places, starts_from_places
+from .xhtml import parse_body
+
+if TYPE_CHECKING:
+    from .pdf import Layout, PdfInputs
+
+# Below this much text, one process lays the book out sooner than pieces would
+# (each piece pays for its own style cascade, and the front piece waits for all).
+SPLIT_TEXT = 60_000
+PIECE_TEXT = 120_000  # text per piece, roughly, beyond the first cut
+MAX_PIECES = 4
+# Section classes that open on a right-hand page in a profile whose chapters do.
+_OPENINGS = {"chapter", "bodymatter", "backmatter", "part"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """chapters[:front] go with the title pages and contents (the front piece);
+    piece i holds chapters[starts[i]:starts[i + 1]] (the last, up to the end)."""
+
+    front: int
+    starts: tuple[int, ...]
+
+
+def plan(inputs: PdfInputs) -> Plan | None:
+    """Where to cut the book, or None to lay it out whole."""
+    book = inputs.book
+    if (
+        book.single_article
+        or inputs.profile.chapter_break != "right"
+        or book.meta.direction == "rtl"
+        or len(book.chapters) < 2
+    ):
+        return None
+    sizes = [_text_size(chapter.body) for chapter in book.chapters]
+    total = sum(sizes)
+    if total < SPLIT_TEXT:
+        return None
+    cuts = [
+        i
+        for i, chapter in enumerate(book.chapters)
+        if not chapter.in_part and _opens_right(chapter.body)
+    ]
+    if not cuts:
+        return None
+    front = cuts[0]
+    count = max(2, min(MAX_PIECES, total // PIECE_TEXT))
+    body = sum(sizes[front:])
+    starts = [front]
+    done = 0
+    for i in range(front, len(sizes)):
+        if i in cuts and i != front and done >= body * len(starts) / count:
+            starts.append(i)
+            if len(starts) == count:
+                break
+        done += sizes[i]
+    if len(starts) < 2:
+        return None
+    return Plan(front, tuple(starts))
+
+
+def _text_size(body: str) -> int:
+    return sum(len(text) for text in parse_body(body)[0].itertext())
+
+
+def _opens_right(body: str) -> bool:
+    classes = set(str(parse_body(body)[0].get("class", "")).split())
+    return bool(classes & _OPENINGS)
+
+
+# --- one piece ------------------------------------------------------------------
+
+
+@dataclass
+class Deferred:
+    """What the margin boxes of a piece's pages need, kept from its layout."""
+
+    context: Any = None
+    states: list[Any] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def deferred_margins(kept: Deferred) -> Iterator[None]:
+    """While a piece is laid out, its pages get no margin boxes (their folios would
+    be wrong) and no background layout (done after them, as WeasyPrint does): the
+    page states that `finish` needs are kept instead."""
+    import weasyprint.layout as layout
+
+    make_margin_boxes, layout_backgrounds = layout.make_margin_boxes, layout.layout_backgrounds
+
+    def keep(context: Any, page: Any, state: Any) -> list[Any]:
+        kept.context = context
+        kept.states.append(state)
+        return []
+
+    layout.make_margin_boxes = keep
+    layout.layout_backgrounds = lambda page, get_image: None
+    try:
+        yield
+    finally:
+        layout.make_margin_boxes = make_margin_boxes
+        layout.layout_backgrounds = layout_backgrounds
+
+
+def finish(document: Any, kept: Deferred, first: int, total: int) -> None:
+    """The margin boxes of a piece laid out with `deferred_margins`, now that its
+    first page's number and the book's page count are known."""
+    from weasyprint.layout import layout_backgrounds, make_margin_boxes
+
+    context = kept.context
+    if context is None:
+        return
+    for index, (page, state) in enumerate(zip(document.pages, kept.states, strict=True)):
+        counters = state[1]
+        counters["page"] = [counters["page"][0] + first - 1]
+        counters["pages"] = [total]
+        context.current_page = index + 1  # the running strings are kept by local page
+        box = page._page_box
+        box.children = (*box.children, *make_margin_boxes(context, box, state))
+        layout_backgrounds(box, context.get_image_from_uri)
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """A laid-out piece, before its folios: what the others need to know of it."""
+
+    pages: int
+    places: tuple[tuple[str, int] | None, ...]  # where each page begins (pagination)
+    targets: dict[str, int]  # contents targets found here: id -> page index in the piece
+    stubs: frozenset[str]  # anchors it links to but does not hold
+
+
+class Piece:
+    """One piece: laid out (`sketch`), then finished and written (`write`)."""
+
+    def __init__(
+        self,
+        inputs: PdfInputs,
+        chapters: range,
+        front: bool = False,
+        numbers: dict[str, str] | None = None,
+    ) -> None:
+        self.inputs = inputs
+        self.chapters = chapters
+        self.front = front
+        self.numbers = numbers
+        self.kept = Deferred()
+        self.layout: Layout | None = None
+
+    def sketch(self, targets: frozenset[str]) -> Sketch:
+        """The front piece is laid out last, with every page number known: only the
+        others defer their margin boxes."""
+        from .pdf import piece_html, render_html
+
+        book = self.inputs.book
+        html, stubs = piece_html(book, self.chapters, front=self.front, numbers=self.numbers)
+        if self.front:
+            self.layout = render_html(self.inputs, html)
+        else:
+            with deferred_margins(self.kept):
+                self.layout = render_html(self.inputs, html)
+        boxes = [page._page_box for page in self.layout.document.pages]
+        found = _find_targets(boxes, targets)
+        return Sketch(len(boxes), tuple(page_places(boxes)), found, stubs)
+
+    def write(self, first: int, total: int) -> bytes:
+        assert self.layout is not None
+        finish(self.layout.document, self.kept, first, total)
+        data = self.layout.write()
+        self.layout = None
+        return data
+
+
+def _find_targets(boxes: list[Any], targets: frozenset[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index, page_box in enumerate(boxes):
+        for box in page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is None:
+                continue
+            name = element.get("id")
+            if name in targets and name not in found:
+                found[name] = index
+    return found
+
+
+# --- the whole book -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Made:
+    starts: tuple[PageStart, ...]
+    pages: int
+
+
+class PieceWork:
+    """The pieces of one book: `pages` lays them all out, `result` joins them."""
+
+    def __init__(self, inputs: PdfInputs, cut: Plan, parallel: bool) -> None:
+        self.inputs = inputs
+        self.plan = cut
+        book = inputs.book
+        ends = (*cut.starts[1:], len(book.chapters))
+        self.targets = frozenset(e.href.split("#", 1)[1] for e in book.toc if "#" in e.href)
+        self.workers: list[_Worker] = [
+            _Worker(Piece(inputs, range(start, end)), self.targets, parallel)
+            for start, end in zip(cut.starts, ends, strict=True)
+        ]
+        self.sketches: list[Sketch] = []
+        self.front: Piece | None = None
+        self.front_sketch: Sketch | None = None
+        self.firsts: list[int] = []
+        self.total = 0
+
+    def pages(self) -> Made:
+        book = self.inputs.book
+        # The front piece's contents carry the other pieces' page numbers, which
+        # depend on its own length. A first layout with numbers of the likely width
+        # (here while the other pieces are laid out) gives that length; the real
+        # one follows, again until the length holds (it nearly always does at once).
+        width = len(str(sum(_text_size(c.body) for c in book.chapters) // 500 + 10))
+        likely = {name: "8" * width for name in self.targets}
+        pages = self._front(likely).pages
+        sketches = [worker.sketch() for worker in self.workers]
+        for _ in range(4):
+            firsts, total = _numbering(pages, [s.pages for s in sketches])
+            numbers = {
+                name: str(first + index)
+                for sketch, first in zip(sketches, firsts, strict=True)
+                for name, index in sketch.targets.items()
+            }
+            front = self._front(numbers)
+            if front.pages == pages:
+                break
+            pages = front.pages
+        else:
+            raise Unsettled("the front pages' length did not settle")
+        front_sketch = front.sketch
+        self.front, self.firsts, self.total = front.piece, firsts, total
+        self.sketches, self.front_sketch = sketches, front_sketch
+        for worker, first in zip(self.workers, firsts, strict=True):
+            worker.number(first, total)
+        places: list[tuple[str, int] | None] = list(front_sketch.places)
+        for sketch, first in zip(sketches, firsts, strict=True):
+            places += [None] * (first - 1 - len(places))  # a blank verso
+            places += sketch.places
+        return Made(tuple(starts_from_places(places)), total)
+
+    def _front(self, numbers: dict[str, str]) -> _Front:
+        piece = Piece(self.inputs, range(self.plan.front), front=True, numbers=numbers)
+        return _Front(piece, piece.sketch(frozenset()))
+
+    def result(self) -> bytes:
+        assert self.front is not None and self.front_sketch is not None
+        front = self.front.write(1, self.total)
+        parts = [(front, self.front_sketch.stubs, 1)]
+        for worker, sketch, first in zip(self.workers, self.sketches, self.firsts, strict=True):
+            parts.append((worker.result(), sketch.stubs, first))
+        return join(parts)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+
+@dataclass(frozen=True)
+class _Front:
+    piece: Piece
+    sketch: Sketch
+
+    @property
+    def pages(self) -> int:
+        return self.sketch.pages
+
+
+class Unsettled(Exception):
+    """The pieces could not be joined consistently: the book is laid out whole."""
+
+
+def _numbering(front_pages: int, pages: list[int]) -> tuple[list[int], int]:
+    """Each piece's first page number (odd: a right-hand page) and the total."""
+    firsts = []
+    done = front_pages
+    for count in pages:
+        first = done + 1 + (done % 2)  # after a blank verso if `done` is odd
+        firsts.append(first)
+        done = first - 1 + count
+    return firsts, done
+
+
+class _Worker:
+    """A piece made in a forked process, or here when there is no fork."""
+
+    def __init__(self, piece: Piece, targets: frozenset[str], parallel: bool) -> None:
+        self.piece = piece
+        self.targets = targets
+        self.pid = 0
+        self._down: IO[bytes] | None = None
+        self._up: IO[bytes] | None = None
+        if parallel and hasattr(os, "fork"):
+            self._fork()
+
+    def _fork(self) -> None:
+        down_read, down_write = os.pipe()
+        up_read, up_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(down_write)
+                os.close(up_read)
+                code = _serve(self.piece, self.targets, down_read, up_write)
+            except BaseException:
+                pass
+            finally:
+                os._exit(code)
+        os.close(down_read)
+        os.close(up_write)
+        self.pid = pid
+        self._down = os.fdopen(down_write, "wb")
+        self._up = os.fdopen(up_read, "rb")
+
+    def sketch(self) -> Sketch:
+        if self._up is None:
+            return self.piece.sketch(self.targets)
+        value = self._receive()
+        assert isinstance(value, Sketch)
+        return value
+
+    def number(self, first: int, total: int) -> None:
+        if self._down is None:
+            self._numbers = (first, total)
+            return
+        pickle.dump((first, total), self._down)
+        self._down.flush()
+
+    def result(self) -> bytes:
+        if self._up is None:
+            return self.piece.write(*self._numbers)
+        value = self._receive()
+        assert isinstance(value, bytes)
+        self.close()
+        return value
+
+    def _receive(self) -> object:
+        import logging
+
+        assert self._up is not None
+        kind, value, records = pickle.load(self._up)
+        for record in records:
+            logging.getLogger(record.name).handle(record)
+        if kind == "error":
+            raise value
+        return value
+
+    def close(self) -> None:
+        for stream in (self._down, self._up):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+        self._down = self._up = None
+        if self.pid:
+            import signal
+
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = 0
+
+
+def _serve(piece: Piece, targets: frozenset[str], inbox_fd: int, outbox_fd: int) -> int:
+    """The forked process of one piece: sketch, wait for its numbers, write."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    def keep(self: logging.Logger, record: logging.LogRecord) -> None:
+        record.msg, record.args = record.getMessage(), None
+        if record.exc_info:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+        records.append(record)
+
+    logging.Logger.callHandlers = keep  # type: ignore[method-assign]
+    with os.fdopen(inbox_fd, "rb") as inbox, os.fdopen(outbox_fd, "wb") as outbox:
+
+        def send(kind: str, value: object) -> None:
+            outbox.write(pickle.dumps((kind, value, records), protocol=pickle.HIGHEST_PROTOCOL))
+            outbox.flush()
+            records.clear()
+
+        try:
+            send("sketch", piece.sketch(targets))
+            first, total = pickle.load(inbox)
+            send("pdf", piece.write(first, total))
+        except Exception as exc:
+            try:
+                send("error", exc)
+            except Exception:
+                send("error", RuntimeError(f"a PDF piece failed: {exc}"))
+    return 0
+
+
+# --- joining --------------------------------------------------------------------
+
+
+def join(parts: list[tuple[bytes, frozenset[str], int]]) -> bytes:
+    """One PDF from the pieces' PDFs, each given with the anchors it only holds as
+    link targets and its first page number (a blank page fills a gap before it)."""
+    import pikepdf
+
+    first_data, first_stubs, _ = parts[0]
+    out = pikepdf.open(io.BytesIO(first_data))
+    root = out.Root
+    tree = root.StructTreeRoot
+    document = tree.K[0]
+    if first_stubs:
+        _drop_stand_ins(document)
+    nums = list(tree.ParentTree.Nums)
+    annotations: list[tuple[int, Any]] = []  # (old key, annotation) to renumber at the end
+    page_keys: dict[int, Any] = {}
+    for i in range(0, len(nums), 2):
+        page_keys[int(nums[i])] = nums[i + 1]
+    names = _dests(out, first_stubs)
+    outline_items = _outline_items(out)
+    # Renumbered from scratch: pages first, in order, then every annotation.
+    entries: list[tuple[Any, Any]] = []  # (page or annotation object, its parent tree value)
+    for page in out.pages:
+        key = int(page.obj.get("/StructParents", -1))
+        entries.append((page.obj, page_keys.get(key, pikepdf.Array())))
+        for annot in page.obj.get("/Annots", pikepdf.Array()):
+            if "/StructParent" in annot:
+                annotations.append((int(annot.StructParent), annot))
+    annotation_values = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
+    annotation_entries = [(a, annotation_values[k]) for k, a in annotations]
+
+    for data, stubs, first in parts[1:]:
+        piece = pikepdf.open(io.BytesIO(data))
+        while len(out.pages) < first - 1:  # a blank verso before the piece's opening
+            _blank_page(out, piece.pages[0])
+            entries.append((out.pages[-1].obj, pikepdf.Array()))
+        piece_tree = piece.Root.StructTreeRoot
+        if stubs:
+            _drop_stand_ins(piece_tree.K[0])
+        # Detached from their own roots, so that copying stops at them.
+        kids = list(piece_tree.K[0].K)
+        for kid in kids:
+            del kid.P
+        items = _outline_items(piece)
+        for item in items:
+            for link in ("/Parent", "/Prev", "/Next"):
+                if link in item:
+                    del item[link]
+        piece_names = _dests(piece, stubs)
+        start = len(out.pages)
+        out.pages.extend(piece.pages)
+        # One copy of all the rest: the pages it points at are those just copied.
+        bundle = piece.make_indirect(
+            pikepdf.Dictionary(
+                Kids=pikepdf.Array(kids),
+                Nums=piece_tree.ParentTree.Nums,
+                Items=pikepdf.Array(items),
+                Dests=pikepdf.Array([dest for _, dest in piece_names]),
+            )
+        )
+        copied = out.copy_foreign(bundle)
+        for kid in copied.Kids:
+            kid.P = document
+            document.K.append(kid)
+        piece_nums = list(copied.Nums)
+        values = {int(piece_nums[i]): piece_nums[i + 1] for i in range(0, len(piece_nums), 2)}
+        for index, page in enumerate(piece.pages):
+            new_page = out.pages[start + index].obj
+            key = int(page.obj.get("/StructParents", -1))
+            entries.append((new_page, values.get(key, pikepdf.Array())))
+            for annot in new_page.get("/Annots", pikepdf.Array()):
+                if "/StructParent" in annot:
+                    annotation_entries.append((annot, values[int(annot.StructParent)]))
+        outline_items += list(copied.Items)
+        names += [(name, dest) for (name, _), dest in zip(piece_names, copied.Dests, strict=True)]
+
+    new_nums = pikepdf.Array()
+    for key, (obj, value) in enumerate(entries + annotation_entries):
+        if key < len(entries):
+            obj.StructParents = key
+        else:
+            obj.StructParent = key
+        new_nums.append(key)
+        new_nums.append(value)
+    tree.ParentTree = out.make_indirect(pikepdf.Dictionary(Nums=new_nums))
+    tree.ParentTreeNextKey = len(entries) + len(annotation_entries)
+    _set_outlines(out, outline_items)
+    _set_dests(out, names)
+    buffer = io.BytesIO()
+    # Object streams, as WeasyPrint writes: the structure tree is thousands of
+    # small dictionaries, 2.5 times the file's size without them.
+    out.save(buffer, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    return buffer.getvalue()
+
+
+def _drop_stand_ins(document: Any) -> None:
+    """The stand-in anchors' element (the piece's last, a Div of empty Spans) is no
+    content: out of the structure tree."""
+    kids = document.K
+    last = kids[len(kids) - 1] if len(kids) else None
+    if last is None or last.get("/S") != "/Div":
+        return
+    inner = list(last.get("/K", ()))
+    if all(kid.get("/S") == "/Span" and not len(kid.get("/K", ())) for kid in inner):
+        del kids[len(kids) - 1]
+
+
+def _dests(pdf: Any, stubs: frozenset[str]) -> list[tuple[str, Any]]:
+    names = pdf.Root.get("/Names")
+    if names is None or "/Dests" not in names:
+        return []
+    flat = list(names.Dests.Names)
+    return [
+        (str(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2) if str(flat[i]) not in stubs
+    ]
+
+
+def _set_dests(pdf: Any, names: list[tuple[str, Any]]) -> None:
+    import pikepdf
+
+    if not names:
+        return
+    flat = pikepdf.Array()
+    for name, dest in sorted(names, key=lambda item: item[0].encode("utf-8")):
+        flat.append(pikepdf.String(name))
+        flat.append(dest)
+    if "/Names" not in pdf.Root:
+        pdf.Root.Names = pikepdf.Dictionary()
+    pdf.Root.Names.Dests = pdf.make_indirect(pikepdf.Dictionary(Names=flat))
+
+
+def _outline_items(pdf: Any) -> list[Any]:
+    outlines = pdf.Root.get("/Outlines")
+    items = []
+    item = outlines.get("/First") if outlines is not None else None
+    while item is not None:
+        items.append(item)
+        item = item.get("/Next")
+    return items
+
+
+def _set_outlines(pdf: Any, items: list[Any]) -> None:
+    import pikepdf
+
+    if not items:
+        return
+    outlines = pdf.Root.get("/Outlines")
+    if outlines is None:
+        outlines = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Outlines))
+        pdf.Root.Outlines = outlines
+    count = 0
+    for index, item in enumerate(items):
+        item.Parent = outlines
+        if index:
+            item.Prev = items[index - 1]
+        if index + 1 < len(items):
+            item.Next = items[index + 1]
+        elif "/Next" in item:
+            del item.Next
+        count += 1 + max(0, int(item.get("/Count", 0)))
+    outlines.First = items[0]
+    outlines.Last = items[-1]
+    outlines.Count = count
+
+
+def _blank_page(pdf: Any, like: Any) -> None:
+    """An empty page of the same size as `like`, as WeasyPrint makes a blank verso."""
+    import pikepdf
+
+    page = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page,
+        MediaBox=like.obj.MediaBox,
+        Resources=pikepdf.Dictionary(),
+        Contents=pdf.make_stream(b""),
+        Tabs=pikepdf.Name.S,
+    )
+    for box in ("/TrimBox", "/BleedBox"):
+        if box in like.obj:
+            page[box] = like.obj[box]
+    pdf.pages.append(pikepdf.Page(page))
