@@ -26,6 +26,7 @@ import contextlib
 import io
 import os
 import pickle
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
@@ -448,7 +449,7 @@ def join(parts: list[tuple[bytes, frozenset[str], int]]) -> bytes:
     tree = root.StructTreeRoot
     document = tree.K[0]
     if first_stubs:
-        _drop_stand_ins(document)
+        _drop_stand_ins(document, len(first_stubs))
     nums = list(tree.ParentTree.Nums)
     annotations: list[tuple[int, Any]] = []  # (old key, annotation) to renumber at the end
     page_keys: dict[int, Any] = {}
@@ -470,11 +471,11 @@ def join(parts: list[tuple[bytes, frozenset[str], int]]) -> bytes:
     for data, stubs, first in parts[1:]:
         piece = pikepdf.open(io.BytesIO(data))
         while len(out.pages) < first - 1:  # a blank verso before the piece's opening
-            _blank_page(out, piece.pages[0])
+            _blank_page(out, out.pages[len(out.pages) - 1])
             entries.append((out.pages[-1].obj, pikepdf.Array()))
         piece_tree = piece.Root.StructTreeRoot
         if stubs:
-            _drop_stand_ins(piece_tree.K[0])
+            _drop_stand_ins(piece_tree.K[0], len(stubs))
         # Detached from their own roots, so that copying stops at them.
         kids = list(piece_tree.K[0].K)
         for kid in kids:
@@ -486,7 +487,10 @@ def join(parts: list[tuple[bytes, frozenset[str], int]]) -> bytes:
                     del item[link]
         piece_names = _dests(piece, stubs)
         start = len(out.pages)
-        out.pages.extend(piece.pages)
+        with warnings.catch_warnings():
+            # "does not preserve named destinations": they are joined below.
+            warnings.simplefilter("ignore", pikepdf.PageCopyWarning)
+            out.pages.extend(piece.pages)
         # One copy of all the rest: the pages it points at are those just copied.
         bundle = piece.make_indirect(
             pikepdf.Dictionary(
@@ -527,20 +531,33 @@ def join(parts: list[tuple[bytes, frozenset[str], int]]) -> bytes:
     buffer = io.BytesIO()
     # Object streams, as WeasyPrint writes: the structure tree is thousands of
     # small dictionaries, 2.5 times the file's size without them.
-    out.save(buffer, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    out.save(
+        buffer,
+        deterministic_id=True,
+        object_stream_mode=pikepdf.ObjectStreamMode.generate,
+        fix_metadata_version=False,  # the XMP packet as WeasyPrint wrote it
+    )
     return buffer.getvalue()
 
 
-def _drop_stand_ins(document: Any) -> None:
-    """The stand-in anchors' element (the piece's last, a Div of empty Spans) is no
-    content: out of the structure tree."""
+def _drop_stand_ins(document: Any, count: int) -> None:
+    """The stand-in anchors' element is no content: out of the structure tree. It
+    is a Div of `count` empty Spans on the piece's last page (before that page's
+    notes, which come last)."""
     kids = document.K
-    last = kids[len(kids) - 1] if len(kids) else None
-    if last is None or last.get("/S") != "/Div":
-        return
-    inner = list(last.get("/K", ()))
-    if all(kid.get("/S") == "/Span" and not len(kid.get("/K", ())) for kid in inner):
-        del kids[len(kids) - 1]
+    last_page = kids[len(kids) - 1].get("/Pg") if len(kids) else None
+    for index in range(len(kids) - 1, -1, -1):
+        kid = kids[index]
+        if kid.get("/Pg") != last_page:
+            return
+        inner = list(kid.get("/K", ()))
+        if (
+            kid.get("/S") == "/Div"
+            and len(inner) == count
+            and all(span.get("/S") == "/Span" and not len(span.get("/K", ())) for span in inner)
+        ):
+            del kids[index]
+            return
 
 
 def _dests(pdf: Any, stubs: frozenset[str]) -> list[tuple[str, Any]]:
@@ -602,17 +619,18 @@ def _set_outlines(pdf: Any, items: list[Any]) -> None:
 
 
 def _blank_page(pdf: Any, like: Any) -> None:
-    """An empty page of the same size as `like`, as WeasyPrint makes a blank verso."""
+    """An empty page the size of `like` (the page before it), as WeasyPrint makes a
+    blank verso."""
     import pikepdf
 
     page = pikepdf.Dictionary(
         Type=pikepdf.Name.Page,
-        MediaBox=like.obj.MediaBox,
+        MediaBox=pikepdf.Array(list(like.obj.MediaBox)),
         Resources=pikepdf.Dictionary(),
         Contents=pdf.make_stream(b""),
         Tabs=pikepdf.Name.S,
     )
     for box in ("/TrimBox", "/BleedBox"):
         if box in like.obj:
-            page[box] = like.obj[box]
+            page[box] = pikepdf.Array(list(like.obj[box]))
     pdf.pages.append(pikepdf.Page(page))
