@@ -110,6 +110,10 @@ class Deferred:
 
     context: Any = None
     states: list[Any] = field(default_factory=list)
+    # Before the first `finish`: each page's own boxes and its page counter, which
+    # a later `finish` (with other numbers) starts from again.
+    children: list[tuple[Any, ...]] | None = None
+    numbers: list[int] = field(default_factory=list)
 
 
 @contextlib.contextmanager
@@ -137,19 +141,21 @@ def deferred_margins(kept: Deferred) -> Iterator[None]:
 
 def finish(document: Any, kept: Deferred, first: int, total: int) -> None:
     """The margin boxes of a piece laid out with `deferred_margins`, now that its
-    first page's number and the book's page count are known."""
+    first page's number and the book's page count are known (again, if they change)."""
     from weasyprint.layout import layout_backgrounds, make_margin_boxes
 
     context = kept.context
     if context is None:
         return
-    for index, (page, state) in enumerate(zip(document.pages, kept.states, strict=True)):
-        counters = state[1]
-        counters["page"] = [counters["page"][0] + first - 1]
-        counters["pages"] = [total]
+    boxes = [page._page_box for page in document.pages]
+    if kept.children is None:
+        kept.children = [box.children for box in boxes]
+        kept.numbers = [state[1]["page"][0] for state in kept.states]
+    for index, (box, state) in enumerate(zip(boxes, kept.states, strict=True)):
+        state[1]["page"] = [kept.numbers[index] + first - 1]
+        state[1]["pages"] = [total]
         context.current_page = index + 1  # the running strings are kept by local page
-        box = page._page_box
-        box.children = (*box.children, *make_margin_boxes(context, box, state))
+        box.children = (*kept.children[index], *make_margin_boxes(context, box, state))
         layout_backgrounds(box, context.get_image_from_uri)
 
 
@@ -197,11 +203,14 @@ class Piece:
         return Sketch(len(boxes), tuple(page_places(boxes)), found, stubs)
 
     def write(self, first: int, total: int) -> bytes:
+        """The piece's PDF, its first page numbered `first`; it may be written again
+        with other numbers until `release`."""
         assert self.layout is not None
         finish(self.layout.document, self.kept, first, total)
-        data = self.layout.write()
+        return self.layout.write()
+
+    def release(self) -> None:
         self.layout = None
-        return data
 
 
 def _find_targets(boxes: list[Any], targets: frozenset[str]) -> dict[str, int]:
@@ -249,14 +258,18 @@ class PieceWork:
         book = self.inputs.book
         # The front piece's contents carry the other pieces' page numbers, which
         # depend on its own length. A first layout with numbers of the likely width
-        # (here while the other pieces are laid out) gives that length; the real
-        # one follows, again until the length holds (it nearly always does at once).
+        # (here while the other pieces are laid out) gives that length; the pieces
+        # are numbered from it and written while the front is laid out again with
+        # the real numbers. If its length changed (a contents line wrapping with
+        # wider numbers), they are numbered and written again, until it holds.
         width = len(str(sum(_text_size(c.body) for c in book.chapters) // 500 + 10))
         likely = {name: "8" * width for name in self.targets}
         pages = self._front(likely).pages
         sketches = [worker.sketch() for worker in self.workers]
         for _ in range(4):
             firsts, total = _numbering(pages, [s.pages for s in sketches])
+            for worker, first in zip(self.workers, firsts, strict=True):
+                worker.number(first, total)
             numbers = {
                 name: str(first + index)
                 for sketch, first in zip(sketches, firsts, strict=True)
@@ -271,8 +284,6 @@ class PieceWork:
         front_sketch = front.sketch
         self.front, self.firsts, self.total = front.piece, firsts, total
         self.sketches, self.front_sketch = sketches, front_sketch
-        for worker, first in zip(self.workers, firsts, strict=True):
-            worker.number(first, total)
         places: list[tuple[str, int] | None] = list(front_sketch.places)
         for sketch, first in zip(sketches, firsts, strict=True):
             places += [None] * (first - 1 - len(places))  # a blank verso
@@ -286,6 +297,7 @@ class PieceWork:
     def result(self) -> bytes:
         assert self.front is not None and self.front_sketch is not None
         front = self.front.write(1, self.total)
+        self.front.release()
         parts = [(front, self.front_sketch.stubs, 1)]
         for worker, sketch, first in zip(self.workers, self.sketches, self.firsts, strict=True):
             parts.append((worker.result(), sketch.stubs, first))
@@ -330,6 +342,8 @@ class _Worker:
         self.pid = 0
         self._down: IO[bytes] | None = None
         self._up: IO[bytes] | None = None
+        self._numbers = (0, 0)
+        self._sent = 0  # numberings sent: as many PDFs will come back, the last one counts
         if parallel and hasattr(os, "fork"):
             self._fork()
 
@@ -361,16 +375,24 @@ class _Worker:
         return value
 
     def number(self, first: int, total: int) -> None:
-        if self._down is None:
-            self._numbers = (first, total)
-            return
-        pickle.dump((first, total), self._down)
-        self._down.flush()
+        """Its first page number and the book's page count: a forked piece starts
+        writing at once; here, the piece is written when its result is wanted."""
+        self._numbers = (first, total)
+        if self._down is not None:
+            pickle.dump(self._numbers, self._down)
+            self._down.flush()
+            self._sent += 1
 
     def result(self) -> bytes:
         if self._up is None:
-            return self.piece.write(*self._numbers)
-        value = self._receive()
+            data = self.piece.write(*self._numbers)
+            self.piece.release()
+            return data
+        assert self._down is not None
+        self._down.close()  # no other numbers: the piece can finish
+        value: object = b""
+        for _ in range(self._sent):
+            value = self._receive()
         assert isinstance(value, bytes)
         self.close()
         return value
@@ -425,8 +447,12 @@ def _serve(piece: Piece, targets: frozenset[str], inbox_fd: int, outbox_fd: int)
 
         try:
             send("sketch", piece.sketch(targets))
-            first, total = pickle.load(inbox)
-            send("pdf", piece.write(first, total))
+            while True:
+                try:
+                    first, total = pickle.load(inbox)
+                except EOFError:  # the last numbering was the right one
+                    break
+                send("pdf", piece.write(first, total))
         except Exception as exc:
             try:
                 send("error", exc)
