@@ -18,9 +18,12 @@ import pikepdf
 import pytest
 
 from publisher import pdfjob, pieces
+from publisher.build import build
 from publisher.errors import ResourceError
 from publisher.manuscript import load
+from publisher.model import BuildOptions
 from publisher.pdf import PdfInputs
+from publisher.profiles import make_profile
 from publisher.render import render_book
 from publisher.resources import Locator
 
@@ -251,3 +254,51 @@ def test_a_front_that_does_not_settle_lays_the_book_out_whole(
     again = build_book(_long_book(tmp_path), tmp_path / "out")
     assert len(calls) == 5  # the guess, then four tries
     assert again.pdf.read_bytes() == books.whole.pdf.read_bytes()
+
+
+@pytest.mark.parametrize("standard", ["none", "ua-2", "x-1a"])
+def test_untagged_pdf_2_and_pdf_1_4_books_join_too(
+    books: Books, standard: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No structure tree (none, and PDF/X-1a); PDF 2.0 with its namespace (ua-2);
+    PDF/X-1a is also a PDF 1.4 file, which must not get object streams."""
+    monkeypatch.setattr(pdfjob, "start", lambda styles, lang: pdfjob.PdfJob())
+
+    def made(folder: str, split: bool) -> Path:
+        monkeypatch.setattr(pieces, "SPLIT_TEXT", 60_000 if split else 10**12)
+        options = BuildOptions(books.source, tmp_path / folder, STYLES, pdf_standard=standard)
+        return next(o.path for o in build(options).outputs if o.format == "pdf")
+
+    whole, split = made("whole", False), made("split", True)
+    assert _pages_text(split) == _pages_text(whole)
+    with pikepdf.open(whole) as one, pikepdf.open(split) as other:
+        assert other.pdf_version == one.pdf_version
+        assert _outline(other) == _outline(one)
+        assert _links(other) == _links(one)
+        tagged = "/StructTreeRoot" in one.Root
+        assert tagged == standard.startswith("ua")
+        if tagged:
+            assert _structure(other) == _structure(one)
+        assert (b"/ObjStm" in split.read_bytes()) == (one.pdf_version >= "1.5")
+        if "/OutputIntents" in one.Root:
+            assert other.Root.OutputIntents[0].S == one.Root.OutputIntents[0].S
+
+
+def test_books_with_parts_are_cut_only_before_a_part(tmp_path: Path) -> None:
+    lines = ["---", "title: Parts", "lang: en", "---", ""]
+    for part in range(1, 4):
+        lines += [f"# Part {part}", ""]
+        for chapter in range(1, 5):
+            lines += [f"## Chapter {part}.{chapter}", ""]
+            lines += [" ".join(WORDS * 2).capitalize() + ".", ""] * 20
+    source = tmp_path / "parts.md"
+    source.write_text("\n".join(lines), encoding="utf-8")
+    inputs = _inputs(source)
+    cut = pieces.plan(inputs)
+    assert cut is not None
+    for start in cut.starts:
+        assert inputs.book.chapters[start].kind == "part"
+    # Right-to-left books, and the screen profile (chapters open on any page), are
+    # laid out whole: the side a piece opens on would not be known.
+    screen = dataclasses.replace(inputs, profile=make_profile("screen"))
+    assert pieces.plan(screen) is None

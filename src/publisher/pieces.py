@@ -466,104 +466,140 @@ def _serve(piece: Piece, targets: frozenset[str], inbox_fd: int, outbox_fd: int)
 
 def join(parts: list[tuple[bytes, frozenset[str], int]]) -> bytes:
     """One PDF from the pieces' PDFs, each given with the anchors it only holds as
-    link targets and its first page number (a blank page fills a gap before it)."""
+    link targets and its first page number (a blank page fills a gap before it).
+    The first piece's catalogue (metadata, language, output intents) is the book's."""
     import pikepdf
 
     first_data, first_stubs, _ = parts[0]
     out = pikepdf.open(io.BytesIO(first_data))
-    root = out.Root
-    tree = root.StructTreeRoot
-    document = tree.K[0]
-    if first_stubs:
-        _drop_stand_ins(document, len(first_stubs))
-    nums = list(tree.ParentTree.Nums)
-    annotations: list[tuple[int, Any]] = []  # (old key, annotation) to renumber at the end
-    page_keys: dict[int, Any] = {}
-    for i in range(0, len(nums), 2):
-        page_keys[int(nums[i])] = nums[i + 1]
+    tags = _Tags(out, first_stubs) if "/StructTreeRoot" in out.Root else None
     names = _dests(out, first_stubs)
     outline_items = _outline_items(out)
-    # Renumbered from scratch: pages first, in order, then every annotation.
-    entries: list[tuple[Any, Any]] = []  # (page or annotation object, its parent tree value)
-    for page in out.pages:
-        key = int(page.obj.get("/StructParents", -1))
-        entries.append((page.obj, page_keys.get(key, pikepdf.Array())))
-        for annot in page.obj.get("/Annots", pikepdf.Array()):
-            if "/StructParent" in annot:
-                annotations.append((int(annot.StructParent), annot))
-    annotation_values = {int(nums[i]): nums[i + 1] for i in range(0, len(nums), 2)}
-    annotation_entries = [(a, annotation_values[k]) for k, a in annotations]
-
     for data, stubs, first in parts[1:]:
         piece = pikepdf.open(io.BytesIO(data))
         while len(out.pages) < first - 1:  # a blank verso before the piece's opening
             _blank_page(out, out.pages[len(out.pages) - 1])
-            entries.append((out.pages[-1].obj, pikepdf.Array()))
-        piece_tree = piece.Root.StructTreeRoot
-        if stubs:
-            _drop_stand_ins(piece_tree.K[0], len(stubs))
-        # Detached from their own roots, so that copying stops at them.
-        kids = list(piece_tree.K[0].K)
-        for kid in kids:
-            del kid.P
+            if tags is not None:
+                tags.pages.append((out.pages[len(out.pages) - 1].obj, pikepdf.Array()))
+        # Detached from the piece's own roots, so that copying stops at them.
         items = _outline_items(piece)
         for item in items:
             for link in ("/Parent", "/Prev", "/Next"):
                 if link in item:
                     del item[link]
         piece_names = _dests(piece, stubs)
+        kids = _detached_kids(piece, stubs) if tags is not None else []
         start = len(out.pages)
         with warnings.catch_warnings():
-            # "does not preserve named destinations": they are joined below.
+            # "does not preserve named destinations": they are joined here.
             warnings.simplefilter("ignore", pikepdf.PageCopyWarning)
             out.pages.extend(piece.pages)
         # One copy of all the rest: the pages it points at are those just copied.
+        nums: Any = piece.Root.StructTreeRoot.ParentTree.Nums if tags is not None else []
         bundle = piece.make_indirect(
             pikepdf.Dictionary(
                 Kids=pikepdf.Array(kids),
-                Nums=piece_tree.ParentTree.Nums,
+                Nums=pikepdf.Array(nums),
                 Items=pikepdf.Array(items),
                 Dests=pikepdf.Array([dest for _, dest in piece_names]),
             )
         )
         copied = out.copy_foreign(bundle)
-        for kid in copied.Kids:
-            kid.P = document
-            document.K.append(kid)
-        piece_nums = list(copied.Nums)
-        values = {int(piece_nums[i]): piece_nums[i + 1] for i in range(0, len(piece_nums), 2)}
-        for index, page in enumerate(piece.pages):
-            new_page = out.pages[start + index].obj
-            key = int(page.obj.get("/StructParents", -1))
-            entries.append((new_page, values.get(key, pikepdf.Array())))
-            for annot in new_page.get("/Annots", pikepdf.Array()):
-                if "/StructParent" in annot:
-                    annotation_entries.append((annot, values[int(annot.StructParent)]))
+        if tags is not None:
+            old = [page.obj.get("/StructParents") for page in piece.pages]
+            new = [out.pages[start + i].obj for i in range(len(piece.pages))]
+            tags.add(copied.Kids, copied.Nums, list(zip(new, old, strict=True)))
         outline_items += list(copied.Items)
         names += [(name, dest) for (name, _), dest in zip(piece_names, copied.Dests, strict=True)]
-
-    new_nums = pikepdf.Array()
-    for key, (obj, value) in enumerate(entries + annotation_entries):
-        if key < len(entries):
-            obj.StructParents = key
-        else:
-            obj.StructParent = key
-        new_nums.append(key)
-        new_nums.append(value)
-    tree.ParentTree = out.make_indirect(pikepdf.Dictionary(Nums=new_nums))
-    tree.ParentTreeNextKey = len(entries) + len(annotation_entries)
+    if tags is not None:
+        tags.close()
     _set_outlines(out, outline_items)
     _set_dests(out, names)
     buffer = io.BytesIO()
-    # Object streams, as WeasyPrint writes: the structure tree is thousands of
-    # small dictionaries, 2.5 times the file's size without them.
+    # Object streams, as WeasyPrint writes from PDF 1.5 on (not for PDF/X-1a and
+    # X-3, which are 1.4): the structure tree is thousands of small dictionaries,
+    # 2.5 times the file's size without them.
+    streams = out.pdf_version >= "1.5"
     out.save(
         buffer,
         deterministic_id=True,
-        object_stream_mode=pikepdf.ObjectStreamMode.generate,
+        object_stream_mode=pikepdf.ObjectStreamMode.generate
+        if streams
+        else pikepdf.ObjectStreamMode.disable,
         fix_metadata_version=False,  # the XMP packet as WeasyPrint wrote it
     )
     return buffer.getvalue()
+
+
+class _Tags:
+    """The joined structure tree: the pieces' elements under the first piece's
+    Document element, and one parent tree numbered again from scratch, pages first
+    (in order), then every annotation."""
+
+    def __init__(self, out: Any, stubs: frozenset[str]) -> None:
+        import pikepdf
+
+        tree = out.Root.StructTreeRoot
+        self.out = out
+        self.tree = tree
+        self.document = tree.K[0]
+        if stubs:
+            _drop_stand_ins(self.document, len(stubs))
+        values = _numbers(tree.ParentTree.Nums)
+        self.pages: list[tuple[Any, Any]] = []  # (page, its marked content's elements)
+        self.annotations: list[tuple[Any, Any]] = []  # (annotation, its element)
+        for page in out.pages:
+            key = page.obj.get("/StructParents")
+            self.pages.append((page.obj, values[int(key)] if key is not None else pikepdf.Array()))
+            self._annotations(page.obj, values)
+
+    def add(self, kids: Any, nums: Any, pages: list[tuple[Any, Any]]) -> None:
+        """A piece's copied elements, parent tree, and (copied page, its old key)."""
+        import pikepdf
+
+        for kid in kids:
+            kid.P = self.document
+            self.document.K.append(kid)
+        values = _numbers(nums)
+        for page, key in pages:
+            self.pages.append((page, values[int(key)] if key is not None else pikepdf.Array()))
+            self._annotations(page, values)
+
+    def _annotations(self, page: Any, values: dict[int, Any]) -> None:
+        for annot in page.get("/Annots", ()):
+            if "/StructParent" in annot:
+                self.annotations.append((annot, values[int(annot.StructParent)]))
+
+    def close(self) -> None:
+        import pikepdf
+
+        flat = pikepdf.Array()
+        for key, (page, value) in enumerate(self.pages):
+            page.StructParents = key
+            flat.append(key)
+            flat.append(value)
+        for key, (annot, value) in enumerate(self.annotations, start=len(self.pages)):
+            annot.StructParent = key
+            flat.append(key)
+            flat.append(value)
+        self.tree.ParentTree = self.out.make_indirect(pikepdf.Dictionary(Nums=flat))
+        self.tree.ParentTreeNextKey = len(self.pages) + len(self.annotations)
+
+
+def _numbers(nums: Any) -> dict[int, Any]:
+    items = list(nums)
+    return {int(items[i]): items[i + 1] for i in range(0, len(items), 2)}
+
+
+def _detached_kids(piece: Any, stubs: frozenset[str]) -> list[Any]:
+    """The piece's top structure elements, without their parent (its Document)."""
+    document = piece.Root.StructTreeRoot.K[0]
+    if stubs:
+        _drop_stand_ins(document, len(stubs))
+    kids = list(document.K)
+    for kid in kids:
+        del kid.P
+    return kids
 
 
 def _drop_stand_ins(document: Any, count: int) -> None:
