@@ -5,8 +5,9 @@ sections, notes and a table), alternating publisher and Pandoc (EPUB, then PDF
 with --pdf-engine=weasyprint, from the same Markdown), several times each, every
 publisher build into an empty output folder (nothing cached); a labelled extra row
 builds publisher's PDF on A4, as Pandoc's is. Wall
-time and peak memory (the resident memory of the whole process tree, summed,
-sampled every 10 ms) are medians over the runs. Prints a table and writes JSON."""
+time and peak memory (the proportional set size, PSS, of every process in the tree,
+summed, sampled every 10 ms; the summed RSS is in the JSON too) are medians over the
+runs. Prints a table and writes JSON."""
 
 from __future__ import annotations
 
@@ -52,44 +53,61 @@ def generate_book(path: Path, chapters: int = 40) -> Path:
     return path
 
 
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of a process and all its descendants, in KiB."""
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-            ppid, pages = int(fields[1]), int(fields[21])
+                ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages * os.sysconf("SC_PAGE_SIZE") // 1024
-    total, stack = 0, [pid]
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
-        total += rss.get(current, 0)
+        found.append(current)
         stack += children.get(current, [])
-    return total
+    return found
 
 
-def measure(commands: list[list[str]], cwd: Path) -> tuple[float, int]:
-    """(seconds, peak KiB) for commands run one after the other."""
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """(proportional, resident) memory of a process tree, in KiB. Proportional
+    (PSS) shares each page among the processes that map it: a forked child's pages
+    are still its parent's until written, and summing resident sizes (RSS) would
+    count them once per process."""
+    pss = rss = 0
+    for process in _tree(pid):
+        try:
+            with open(f"/proc/{process}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+                    elif line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return pss, rss
+
+
+def measure(commands: list[list[str]], cwd: Path) -> tuple[float, int, int]:
+    """(seconds, peak PSS KiB, peak RSS KiB) for commands run one after the other."""
     start = time.perf_counter()
-    peak = 0
+    peak_pss = peak_rss = 0
     for command in commands:
         proc = subprocess.Popen(
             command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         while proc.poll() is None:
-            peak = max(peak, _tree_rss_kb(proc.pid))
+            pss, rss = _memory_kb(proc.pid)
+            peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
             time.sleep(0.01)
         if proc.returncode != 0:
             errors = proc.stderr.read() if proc.stderr else ""
             raise SystemExit(f"{' '.join(command)} failed: {errors[-500:]}")
-    return time.perf_counter() - start, peak
+    return time.perf_counter() - start, peak_pss, peak_rss
 
 
 A4 = ("--profile", "screen")
@@ -130,7 +148,7 @@ def bench(runs: int = 3) -> dict[str, object]:
         }
         for name, manuscript in books.items():
             commands = sides(manuscript, work, pandoc)
-            samples: dict[str, list[tuple[float, int]]] = {side: [] for side in commands}
+            samples: dict[str, list[tuple[float, int, int]]] = {side: [] for side in commands}
             for _ in range(runs):  # alternating, so that load affects both alike
                 for side, command in commands.items():
                     shutil.rmtree(work / side, ignore_errors=True)  # every build from scratch
@@ -140,6 +158,7 @@ def bench(runs: int = 3) -> dict[str, object]:
                 entry[side] = {
                     "seconds": round(statistics.median(v[0] for v in values), 3),
                     "peak_mib": round(statistics.median(v[1] for v in values) / 1024, 1),
+                    "peak_rss_sum_mib": round(statistics.median(v[2] for v in values) / 1024, 1),
                 }
             entry["pages"] = _pages(next((work / "publisher").glob("*.pdf")))
             entry["pages_a4"] = _pages(next((work / "publisher-a4").glob("*.pdf")))
@@ -223,7 +242,7 @@ def report(results: dict[str, object]) -> str:
     lines = [
         f"machine: {results['machine']}; medians of {results['runs']} runs",
         "",
-        "| manuscript | side | seconds | peak MiB | time ratio | memory ratio |",
+        "| manuscript | side | seconds | peak MiB (PSS) | time ratio | memory ratio |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name in ("article", "book"):

@@ -159,6 +159,17 @@ def test_a_cover_made_ahead_is_the_cover_made_on_demand() -> None:
     cover.prepare_cover(meta, fonts)
     assert cover.make_cover(meta, fonts) == expected
     assert not cover._ready
+    # Drawn in a forked child (an EPUB alone), the same bytes; a cover prepared but
+    # never asked for (a failed build) leaves no child behind.
+    cover.prepare_cover(meta, fonts, aside=True)
+    assert isinstance(cover._ready[(meta, fonts)], cover._Aside)
+    assert cover.make_cover(meta, fonts) == expected
+    cover.prepare_cover(meta, fonts, aside=True)
+    pid = cover._ready[(meta, fonts)].pid  # type: ignore[union-attr]
+    cover.prepare_cover(meta, fonts)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    cover._ready.clear()
 
 
 def test_kept_page_references_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -> None:

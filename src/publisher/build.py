@@ -176,6 +176,10 @@ def build(
         from . import pdfjob
 
         job = pdfjob.start(options.styles, meta.lang)
+    if job is None and not epub_ok and meta.cover_image is None:
+        from .cover import prepare_cover
+
+        prepare_cover(meta, options.styles / "fonts", aside=True)  # while rendering here
     from .render import render_book
 
     book = render_book(manuscript, Locator(manuscript.root), style.numbering)
