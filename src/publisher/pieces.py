@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 SPLIT_TEXT = 60_000
 PIECE_TEXT = 120_000  # text per piece, roughly, beyond the first cut
 MAX_PIECES = 4
+# Laying out and drawing one line of the printed contents (its dot leader is a box
+# per dot) costs about as much as this much text.
+FRONT_ENTRY_TEXT = 300
 # Section classes that open on a right-hand page in a profile whose chapters do.
 _OPENINGS = {"chapter", "bodymatter", "backmatter", "part"}
 
@@ -78,11 +81,13 @@ def plan(inputs: PdfInputs) -> Plan | None:
         return None
     front = cuts[0]
     count = max(2, min(MAX_PIECES, total // PIECE_TEXT))
-    body = sum(sizes[front:])
+    # The process of the first piece also lays out the front (twice) and writes
+    # it: a lighter piece of the body evens out the work.
+    done = 2 * sum(sizes[:front]) + FRONT_ENTRY_TEXT * len(book.toc)
+    work = done + sum(sizes[front:])
     starts = [front]
-    done = 0
     for i in range(front, len(sizes)):
-        if i in cuts and i != front and done >= body * len(starts) / count:
+        if i in cuts and i != front and done >= work * len(starts) / count:
             starts.append(i)
             if len(starts) == count:
                 break
@@ -244,9 +249,12 @@ class PieceWork:
         book = inputs.book
         ends = (*cut.starts[1:], len(book.chapters))
         self.targets = frozenset(e.href.split("#", 1)[1] for e in book.toc if "#" in e.href)
+        # The first piece is made in this process (with the front), the others in
+        # forked ones: one process fewer holding WeasyPrint and its own copy of
+        # what it touches.
         self.workers: list[_Worker] = [
-            _Worker(Piece(inputs, range(start, end)), self.targets, parallel)
-            for start, end in zip(cut.starts, ends, strict=True)
+            _Worker(Piece(inputs, range(start, end)), self.targets, parallel and index > 0)
+            for index, (start, end) in enumerate(zip(cut.starts, ends, strict=True))
         ]
         self.sketches: list[Sketch] = []
         self.front: Piece | None = None
@@ -264,8 +272,9 @@ class PieceWork:
         # wider numbers), they are numbered and written again, until it holds.
         width = len(str(sum(_text_size(c.body) for c in book.chapters) // 500 + 10))
         likely = {name: "8" * width for name in self.targets}
+        mine = self.workers[0].sketch()  # here, while the others are made elsewhere
         pages = self._front(likely).pages
-        sketches = [worker.sketch() for worker in self.workers]
+        sketches = [mine] + [worker.sketch() for worker in self.workers[1:]]
         for _ in range(4):
             firsts, total = _numbering(pages, [s.pages for s in sketches])
             for worker, first in zip(self.workers, firsts, strict=True):
