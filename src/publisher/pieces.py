@@ -56,6 +56,7 @@ class Plan:
 
     front: int
     starts: tuple[int, ...]
+    text: int  # characters of text in the book
 
 
 def plan(inputs: PdfInputs) -> Plan | None:
@@ -68,14 +69,15 @@ def plan(inputs: PdfInputs) -> Plan | None:
         or len(book.chapters) < 2
     ):
         return None
-    sizes = [_text_size(chapter.body) for chapter in book.chapters]
+    sections = [parse_body(chapter.body)[0] for chapter in book.chapters]
+    sizes = [sum(len(text) for text in section.itertext()) for section in sections]
     total = sum(sizes)
     if total < SPLIT_TEXT:
         return None
     cuts = [
         i
-        for i, chapter in enumerate(book.chapters)
-        if not chapter.in_part and _opens_right(chapter.body)
+        for i, (chapter, section) in enumerate(zip(book.chapters, sections, strict=True))
+        if not chapter.in_part and set(str(section.get("class", "")).split()) & _OPENINGS
     ]
     if not cuts:
         return None
@@ -94,16 +96,7 @@ def plan(inputs: PdfInputs) -> Plan | None:
         done += sizes[i]
     if len(starts) < 2:
         return None
-    return Plan(front, tuple(starts))
-
-
-def _text_size(body: str) -> int:
-    return sum(len(text) for text in parse_body(body)[0].itertext())
-
-
-def _opens_right(body: str) -> bool:
-    classes = set(str(parse_body(body)[0].get("class", "")).split())
-    return bool(classes & _OPENINGS)
+    return Plan(front, tuple(starts), total)
 
 
 # --- one piece ------------------------------------------------------------------
@@ -263,14 +256,13 @@ class PieceWork:
         self.total = 0
 
     def pages(self) -> Made:
-        book = self.inputs.book
         # The front piece's contents carry the other pieces' page numbers, which
         # depend on its own length. A first layout with numbers of the likely width
         # (here while the other pieces are laid out) gives that length; the pieces
         # are numbered from it and written while the front is laid out again with
         # the real numbers. If its length changed (a contents line wrapping with
         # wider numbers), they are numbered and written again, until it holds.
-        width = len(str(sum(_text_size(c.body) for c in book.chapters) // 500 + 10))
+        width = len(str(self.plan.text // 500 + 10))
         likely = {name: "8" * width for name in self.targets}
         mine = self.workers[0].sketch()  # here, while the others are made elsewhere
         pages = self._front(likely).pages
