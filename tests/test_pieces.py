@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -56,7 +57,8 @@ def _long_book(folder: Path, chapters: int = 14) -> Path:
     ]
     note = 0
     for c in range(1, chapters + 1):
-        lines += [f"# Chapter {c} {{#chapter-{c}}}", ""]
+        # One heading with a non-ASCII id: the joined name tree keeps its bytes.
+        lines += ["# Глава Зима" if c == 13 else f"# Chapter {c} {{#chapter-{c}}}", ""]
         for s in range(1, 3):
             lines += [f"## Part {c}.{s} {{#part-{c}-{s}}}", ""]
             for p in range(6):
@@ -68,7 +70,7 @@ def _long_book(folder: Path, chapters: int = 14) -> Path:
                     text += f"[^n{note}]\n\n[^n{note}]: Note {note}, on the passage before it."
                 lines += [text, ""]
         if c == 2:
-            lines += ["Compare [the same place later](#part-11-2).", ""]
+            lines += ["Compare [the same place later](#part-11-2) and [winter](#глава-зима).", ""]
         if c == 11:
             lines += ["As in [the first chapter](#chapter-1).", ""]
         if c % 4 == 0:
@@ -195,6 +197,7 @@ def test_the_pieces_make_the_whole_books_pdf(books: Books) -> None:
         assert _outline(split) == _outline(whole)
         assert len(_links(split)) > 30
         assert _links(split) == _links(whole)
+        assert "глава-зима" in {name for _, name, _, _ in _links(split)}
         assert _structure(split) == _structure(whole)
         assert int(split.Root.StructTreeRoot.ParentTreeNextKey) > len(split.pages)
         assert split.Root.Lang == whole.Root.Lang
@@ -234,6 +237,15 @@ def test_a_failing_piece_is_an_error_here(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(ResourceError, match=r"refused x\.png"):
         build_book(_long_book(tmp_path), tmp_path / "out")
     assert not list((tmp_path / "out").glob("*.pdf"))
+
+
+def test_a_lost_piece_process_is_made_again_here(
+    books: Books, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pieces, "_serve", lambda *args: os._exit(9))
+    monkeypatch.setattr(pdfjob, "start", pdfjob.ForkedPdfJob)
+    again = build_book(books.source, tmp_path / "out")
+    assert again.pdf.read_bytes() == books.forked.pdf.read_bytes()
 
 
 def test_a_front_that_does_not_settle_lays_the_book_out_whole(

@@ -369,40 +369,53 @@ class _Worker:
         self._up = os.fdopen(up_read, "rb")
 
     def sketch(self) -> Sketch:
-        if self._up is None:
-            return self.piece.sketch(self.targets)
-        value = self._receive()
-        assert isinstance(value, Sketch)
-        return value
+        if self._up is not None:
+            value = self._receive()
+            if isinstance(value, Sketch):
+                return value
+        return self.piece.sketch(self.targets)  # no fork, or its process was lost
 
     def number(self, first: int, total: int) -> None:
         """Its first page number and the book's page count: a forked piece starts
         writing at once; here, the piece is written when its result is wanted."""
         self._numbers = (first, total)
         if self._down is not None:
-            pickle.dump(self._numbers, self._down)
-            self._down.flush()
+            try:
+                pickle.dump(self._numbers, self._down)
+                self._down.flush()
+            except OSError:
+                self.close()
+                return
             self._sent += 1
 
     def result(self) -> bytes:
-        if self._up is None:
-            data = self.piece.write(*self._numbers)
-            self.piece.release()
-            return data
-        assert self._down is not None
-        self._down.close()  # no other numbers: the piece can finish
-        value: object = b""
-        for _ in range(self._sent):
-            value = self._receive()
-        assert isinstance(value, bytes)
-        self.close()
-        return value
+        if self._up is not None and self._down is not None:
+            with contextlib.suppress(OSError):
+                self._down.close()  # no other numbers: the piece can finish
+            value: object = None
+            for _ in range(self._sent):  # the last PDF is the one with the right numbers
+                value = self._receive()
+            if isinstance(value, bytes):
+                self.close()
+                return value
+        if self.piece.layout is None:  # its process was lost: made here, the same
+            self.piece.sketch(self.targets)
+        data = self.piece.write(*self._numbers)
+        self.piece.release()
+        return data
 
     def _receive(self) -> object:
+        """The process's next message (its error raised here), or None if the
+        process is gone or its message cannot be read: the piece is made here then."""
         import logging
 
-        assert self._up is not None
-        kind, value, records = pickle.load(self._up)
+        if self._up is None:
+            return None
+        try:
+            kind, value, records = pickle.load(self._up)
+        except Exception:
+            self.close()
+            return None
         for record in records:
             logging.getLogger(record.name).handle(record)
         if kind == "error":
@@ -623,23 +636,27 @@ def _drop_stand_ins(document: Any, count: int) -> None:
             return
 
 
-def _dests(pdf: Any, stubs: frozenset[str]) -> list[tuple[str, Any]]:
+def _dests(pdf: Any, stubs: frozenset[str]) -> list[tuple[bytes, Any]]:
+    """The named destinations (the name's bytes as written, its place), but those of
+    stand-in anchors."""
     names = pdf.Root.get("/Names")
     if names is None or "/Dests" not in names:
         return []
     flat = list(names.Dests.Names)
     return [
-        (str(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2) if str(flat[i]) not in stubs
+        (bytes(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2) if str(flat[i]) not in stubs
     ]
 
 
-def _set_dests(pdf: Any, names: list[tuple[str, Any]]) -> None:
+def _set_dests(pdf: Any, names: list[tuple[bytes, Any]]) -> None:
+    """One name tree node, its keys in byte order (as a name tree wants), each the
+    bytes the links' /Dest strings were written with."""
     import pikepdf
 
     if not names:
         return
     flat = pikepdf.Array()
-    for name, dest in sorted(names, key=lambda item: item[0].encode("utf-8")):
+    for name, dest in sorted(names, key=lambda item: item[0]):
         flat.append(pikepdf.String(name))
         flat.append(dest)
     if "/Names" not in pdf.Root:
