@@ -44,7 +44,7 @@ PIECE_TEXT = 120_000  # text per piece, roughly, beyond the first cut
 MAX_PIECES = 4
 # Laying out and drawing one line of the printed contents (its dot leader is a box
 # per dot) costs about as much as this much text.
-FRONT_ENTRY_TEXT = 300
+FRONT_ENTRY_TEXT = 400
 # Section classes that open on a right-hand page in a profile whose chapters do.
 _OPENINGS = {"chapter", "bodymatter", "backmatter", "part"}
 
