@@ -10,15 +10,19 @@ its own document, in its own process where fork is there. What crosses a cut:
   count is known, its margin boxes (folios, running heads) are made with its real
   page numbers (`deferred_margins`, `finish`);
 - the printed contents: the front piece (title pages, contents, and any chapters
-  before the first right-hand opening) is laid out last, with the page numbers of
-  the other pieces' headings written in (`data-page`);
+  before the first right-hand opening) is laid out once the others are, with the
+  page numbers of their headings written in (`data-page`); a first layout with
+  numbers of the likely width, made while they are laid out, gives its length,
+  from which they are numbered;
 - links and bookmarks: a piece holds an empty anchor for each target it links to
   elsewhere; in the joined PDF each name goes to the piece that really has it, and
   the outlines, the structure tree and its parent tree are joined (`join`).
 
-The plan depends on the book alone, never on the machine: the same book gives
-the same pieces, and the same bytes, with or without fork, on any number of cores.
-Without fork the pieces are made one after another in this process."""
+The first piece and the front are made in the process that joins them (the PDF's
+child, pdfjob.py), every other piece in a process forked from it. The plan depends
+on the book alone, never on the machine: the same book gives the same pieces, and
+the same bytes, with or without fork, on any number of cores. Without fork (or if
+a piece's process is lost) the pieces are made one after another here."""
 
 from __future__ import annotations
 
@@ -74,14 +78,14 @@ def plan(inputs: PdfInputs) -> Plan | None:
     total = sum(sizes)
     if total < SPLIT_TEXT:
         return None
-    cuts = [
+    cuts = {
         i
         for i, (chapter, section) in enumerate(zip(book.chapters, sections, strict=True))
         if not chapter.in_part and set(str(section.get("class", "")).split()) & _OPENINGS
-    ]
+    }
     if not cuts:
         return None
-    front = cuts[0]
+    front = min(cuts)
     count = max(2, min(MAX_PIECES, total // PIECE_TEXT))
     # The process of the first piece also lays out the front (twice) and writes
     # it: a lighter piece of the body evens out the work.
@@ -185,8 +189,8 @@ class Piece:
         self.layout: Layout | None = None
 
     def sketch(self, targets: frozenset[str]) -> Sketch:
-        """The front piece is laid out last, with every page number known: only the
-        others defer their margin boxes."""
+        """Lays the piece out. The front piece has the other pieces' page numbers
+        written in, and its margin boxes made as usual; the others defer theirs."""
         from .pdf import piece_html, render_html
 
         book = self.inputs.book
