@@ -350,12 +350,18 @@ class _Worker:
         self._numbers = (0, 0)
         self._sent = 0  # numberings sent: as many PDFs will come back, the last one counts
         if parallel and hasattr(os, "fork"):
-            self._fork()
+            with contextlib.suppress(OSError):  # no process to be had: made here
+                self._fork()
 
     def _fork(self) -> None:
         down_read, down_write = os.pipe()
         up_read, up_write = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in (down_read, down_write, up_read, up_write):
+                os.close(fd)
+            raise
         if pid == 0:
             code = 1
             try:
