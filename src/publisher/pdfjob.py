@@ -6,8 +6,10 @@ So when WeasyPrint is not loaded yet (a fresh `invoke build`), the build forks
 before rendering: the child imports WeasyPrint while the parent renders the
 Markdown; it lays the book out and sends back where each page begins (the EPUB's
 page list needs them), then writes the PDF while the parent packages the EPUB.
-Where WeasyPrint is already loaded (watch, serve) or there is no fork, the same
-steps run here, one after the other. Either way the bytes are the same.
+A long book is laid out in pieces (pieces.py): the child lays out the first and
+forks a process for each other one. Where WeasyPrint is already loaded (watch,
+serve) or there is no fork, the same steps run here, one after the other. Either
+way the bytes are the same.
 
 The child's log records come back with its messages and are handled here, so that
 warnings reach the same handlers in the same order. If the child dies or a message
