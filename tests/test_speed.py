@@ -9,7 +9,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +19,9 @@ import publisher.pdf
 from publisher import pdfjob
 from publisher.errors import ResourceError
 
-from conftest import ARTICLE, ROOT, STYLES, Built, build_book
+from conftest import ARTICLE, GUIDE, ROOT, STYLES, Built, build_book
+
+NOVEL = ROOT / "examples" / "novel"
 
 pytestmark = pytest.mark.slow
 
@@ -173,3 +177,48 @@ def test_kept_page_references_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch
     fast = laid_out.write()
     monkeypatch.setattr(pydyf.PDF, "page_references", kept.fget.pydyf_original)
     assert laid_out.write() == fast
+
+
+def _laid_out_twice(
+    manuscript: Path, style: str | None, unpatched: Callable[[pytest.MonkeyPatch], None]
+) -> tuple[bytes, bytes]:
+    """The PDF of a book with weasy_speed's patches, then with one of them undone."""
+    from publisher.build import render
+    from publisher.styles import load_style
+
+    inputs = publisher.pdf.PdfInputs(
+        render(manuscript), STYLES, None, style=load_style(STYLES, style) if style else None
+    )
+    fast = publisher.pdf.layout(inputs).write()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        unpatched(monkeypatch)
+        slow = publisher.pdf.layout(inputs).write()
+    return fast, slow
+
+
+@pytest.mark.parametrize(("manuscript", "style"), [(GUIDE, None), (NOVEL, "classic")])
+def test_shared_page_styles_write_the_same_pdf(manuscript: Path, style: str | None) -> None:
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    from weasyprint.layout import page
+
+    shared = page.set_page_type_computed_styles
+    assert hasattr(shared, "publisher_original")  # installed on WeasyPrint 70
+    made: list[Any] = []
+
+    def counting(page_type: Any, html: Any, style_for: Any) -> None:
+        made.append(style_for)
+        shared(page_type, html, style_for)
+
+    def unshared(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(page, "set_page_type_computed_styles", shared.publisher_original)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(page, "set_page_type_computed_styles", counting)
+        fast, slow = _laid_out_twice(manuscript, style, unshared)
+    assert fast == slow
+    # The patch did share: pages of the same kind, one set of styles.
+    computed = made[0].get_computed_styles()
+    styles = [v for (key, pseudo), v in computed.items() if isinstance(key, page.PageType)]
+    assert len({id(v) for v in styles}) < len(styles)

@@ -1,0 +1,151 @@
+"""Patches that make WeasyPrint's per-page work cheaper without changing a byte.
+
+Each patch is applied once (`install`), only on the WeasyPrint it was written for
+(>=70,<71), and only when the internals it replaces are shaped as expected: if
+not, it is skipped and WeasyPrint runs as it is. Each keeps its original reachable
+(`publisher_original`) so that tests can compare both."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any
+
+log = logging.getLogger("publisher")
+
+_tried: set[str] = set()  # the patches already applied or skipped, by name
+
+
+def install() -> None:
+    """Applies every patch that fits the WeasyPrint in use (idempotent)."""
+    import weasyprint
+
+    if not str(getattr(weasyprint, "__version__", "")).startswith("70."):
+        return
+    for patch in (_share_page_styles,):
+        if patch.__name__ in _tried:
+            continue
+        _tried.add(patch.__name__)
+        try:
+            patch()
+        except Exception as error:  # an internal not as expected: run unpatched
+            log.debug("WeasyPrint patch %s skipped: %s", patch.__name__, error)
+
+
+def _parameters(function: Any) -> list[str]:
+    return list(inspect.signature(function).parameters)
+
+
+class _PageStyles:
+    """What `_share_page_styles` keeps for one document (on its StyleFor)."""
+
+    def __init__(self) -> None:
+        # page type -> its pseudo types (margin boxes, @footnote...), in the order
+        # of WeasyPrint's cascaded styles
+        self.pseudo_types: dict[Any, tuple[str, ...]] = {}
+        # cascaded declarations of a page and its pseudo types -> their computed styles
+        self.styles: dict[Any, tuple[Any, ...]] = {}
+        self.unshared = False  # the cascade held what was not expected: as WeasyPrint
+
+
+def _share_page_styles() -> None:
+    """WeasyPrint computes the styles of every page anew: the page's and those of its
+    sixteen margin boxes and footnote area, each a fresh `ComputedStyle` whose
+    values are all worked out again when the page and its running heads and folios
+    are laid out. It also finds a page's margin styles by scanning the cascaded
+    styles of every page made so far (quadratic). Together about 0.6 s of a
+    300-page book.
+
+    Pages that match the same @page rules get the same declarations, so their
+    computed styles are equal; here they share one set of style objects, as
+    WeasyPrint's own `StyleFor` already shares them between elements whose
+    declarations and parent are the same. The output is unchanged because a
+    computed value depends only on the declarations, the root element's style, the
+    base URL, the fonts and the first page's size (for viewport units): the first
+    page's styles, made before that size is known, are never shared; the only
+    writes WeasyPrint makes to a page's styles after computing them (overflow from
+    the root, the page counters' standardisation) give the same result when
+    repeated. The pseudo types are found from the keys the page just added rather
+    than by a scan, in the same order."""
+    from weasyprint.css import ComputedStyle, StyleFor
+    from weasyprint.layout import page as page_module
+
+    original = page_module.set_page_type_computed_styles
+    if hasattr(original, "publisher_original"):
+        return
+    if _parameters(original) != ["page_type", "html", "style_for"]:
+        raise TypeError("set_page_type_computed_styles is not (page_type, html, style_for)")
+    if _parameters(StyleFor.set_computed_styles)[:6] != [
+        "self", "element", "parent", "root", "pseudo_type", "base_url",
+    ]:  # fmt: skip
+        raise TypeError("StyleFor.set_computed_styles has changed")
+    for name in ("add_page_declarations", "get_cascaded_styles", "get_computed_styles"):
+        if not callable(getattr(StyleFor, name, None)):
+            raise TypeError(f"StyleFor.{name} is missing")
+    if not hasattr(ComputedStyle, "__missing__"):
+        raise TypeError("ComputedStyle is not computed on demand")
+
+    def set_page_type_computed_styles(page_type: Any, html: Any, style_for: Any) -> None:
+        kept = style_for.__dict__.get("_publisher_page_styles")
+        sizes = getattr(style_for, "initial_page_sizes", None)
+        if kept is None:
+            kept = style_for.__dict__["_publisher_page_styles"] = _PageStyles()
+        cascaded = style_for.get_cascaded_styles()
+        computed = style_for.get_computed_styles()
+        known = len(cascaded)
+        style_for.add_page_declarations(page_type)
+        pseudo_types = kept.pseudo_types.get(page_type)
+        if pseudo_types is None and not kept.unshared:
+            added = list(cascaded)[known:]
+            if all(element == page_type for element, _ in added):
+                pseudo_types = tuple(pseudo for _, pseudo in added if pseudo)
+                kept.pseudo_types[page_type] = pseudo_types
+            else:
+                kept.unshared = True  # more than this page's keys: left to WeasyPrint
+        if kept.unshared or pseudo_types is None:
+            _set_styles_as_weasyprint(page_type, html, style_for)
+            return
+        every = (None, *pseudo_types)
+        key = None
+        if isinstance(sizes, dict) and None not in (sizes.get("box"), sizes.get("area")):
+            # Weights hold lists (specificities): compared through their repr.
+            key = tuple(
+                (
+                    pseudo,
+                    tuple(
+                        (name, id(values), repr(weight))
+                        for name, (values, weight) in cascaded.get((page_type, pseudo), {}).items()
+                    ),
+                )
+                for pseudo in every
+            )
+            shared = kept.styles.get(key)
+            if shared is not None:
+                for pseudo, style in zip(every, shared, strict=True):
+                    computed[page_type, pseudo] = style
+                return
+        root = html.etree_element
+        style_for.set_computed_styles(page_type, root=root, parent=root, base_url=html.base_url)
+        for pseudo in pseudo_types:
+            style_for.set_computed_styles(
+                page_type, pseudo_type=pseudo, root=root, parent=page_type, base_url=html.base_url
+            )
+        if key is not None:
+            # The declarations' values live in the cascaded styles as long as the
+            # document: their ids in the key stay theirs.
+            kept.styles[key] = tuple(computed[page_type, pseudo] for pseudo in every)
+
+    def _set_styles_as_weasyprint(page_type: Any, html: Any, style_for: Any) -> None:
+        # The original's second half (its declarations are already added).
+        style_for.set_computed_styles(
+            page_type, root=html.etree_element, parent=html.etree_element, base_url=html.base_url
+        )
+        for element, pseudo_type in style_for.get_cascaded_styles():
+            if pseudo_type and element == page_type:
+                style_for.set_computed_styles(
+                    element, pseudo_type=pseudo_type, root=html.etree_element,
+                    parent=element, base_url=html.base_url,
+                )  # fmt: skip
+
+    set_page_type_computed_styles.publisher_original = original  # type: ignore[attr-defined]
+    page_module.set_page_type_computed_styles = set_page_type_computed_styles
