@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -222,3 +223,27 @@ def test_shared_page_styles_write_the_same_pdf(manuscript: Path, style: str | No
     computed = made[0].get_computed_styles()
     styles = [v for (key, pseudo), v in computed.items() if isinstance(key, page.PageType)]
     assert len({id(v) for v in styles}) < len(styles)
+
+
+def test_cached_tokenizer_regexes_write_the_same_pdf() -> None:
+    import tinyhtml5
+    from tinyhtml5 import inputstream
+
+    from publisher.build import render
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    cached = inputstream.characters_until_regex
+    assert type(cached).__name__ == "_TokenizerRegexes"  # installed on tinyhtml5 2.1
+
+    def uncached(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(inputstream, "characters_until_regex", {})
+
+    fast, slow = _laid_out_twice(GUIDE, None, uncached)
+    assert fast == slow
+    html = publisher.pdf.print_html(render(GUIDE))
+    tree = ElementTree.tostring(tinyhtml5.parse(html))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        uncached(monkeypatch)
+        assert ElementTree.tostring(tinyhtml5.parse(html)) == tree
+    assert len(cached) < 100  # each set of characters compiled once
