@@ -247,3 +247,54 @@ def test_cached_tokenizer_regexes_write_the_same_pdf() -> None:
         uncached(monkeypatch)
         assert ElementTree.tostring(tinyhtml5.parse(html)) == tree
     assert len(cached) < 100  # each set of characters compiled once
+
+
+# Backgrounds of every kind WeasyPrint lays out, next to plain boxes; none of the
+# project's styles has one, so the test brings its own page.
+BACKGROUNDS = """<!DOCTYPE html><html lang="en"><head><style>
+@page { size: A6; margin: 1cm; background: #eef; @top-center { content: "Head";
+  background: #fee; border-radius: 3px } }
+body { font-family: serif; color: #333 }
+.color { background-color: #ffc } .round { border: 1px solid; border-radius: 4px 0 }
+.half { border: 1px solid; border-top-left-radius: 10% }
+.logical { border: 1px solid; border-start-end-radius: 6px }
+.shadow { box-shadow: 2px 2px 3px #888 } .current { color: teal; background: currentcolor }
+.hidden { visibility: hidden; background: red } .alpha { background: rgba(0, 0, 0, 0) }
+.gradient { background-image: linear-gradient(red, blue) }
+.image { background: url("data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'
+  width='4' height='4'><rect width='4' height='4' fill='green'/></svg>") repeat }
+.border-image { border: 4px solid; border-image: linear-gradient(red, blue) 1 }
+p::first-line { background: #dfd } tr:nth-child(2) { background: #ddf }
+span.mark { background: yellow; border-radius: 2px }
+</style></head><body>
+<p>Plain text, <span class="mark">marked</span> and <em>plain</em> again, long enough
+to wrap over a second line of this small page.</p>
+<div class="color">color</div><div class="round">round</div><div class="half">half</div>
+<div class="logical">logical</div><div class="shadow">shadow</div>
+<div class="current">current</div><div class="hidden">hidden</div>
+<div class="alpha">alpha</div><div class="gradient">gradient</div>
+<div class="image">image</div><div class="border-image">border image</div>
+<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>
+<ul><li>one</li><li>two</li></ul>
+</body></html>"""
+
+
+def test_plain_backgrounds_skipped_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    import weasyprint
+    from weasyprint.layout import background
+
+    skipping = background.layout_box_backgrounds
+    assert hasattr(skipping, "publisher_original")  # installed on WeasyPrint 70
+    fast = weasyprint.HTML(string=BACKGROUNDS).write_pdf()
+    monkeypatch.setattr(background, "layout_box_backgrounds", skipping.publisher_original)
+    assert weasyprint.HTML(string=BACKGROUNDS).write_pdf() == fast
+
+    def unskipped(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(background, "layout_box_backgrounds", skipping.publisher_original)
+
+    monkeypatch.setattr(background, "layout_box_backgrounds", skipping)
+    fast, slow = _laid_out_twice(GUIDE, None, unskipped)
+    assert fast == slow

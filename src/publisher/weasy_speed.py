@@ -23,7 +23,7 @@ def install() -> None:
 
     if not str(getattr(weasyprint, "__version__", "")).startswith("70."):
         return
-    for patch in (_share_page_styles, _cache_tokenizer_regexes):
+    for patch in (_share_page_styles, _cache_tokenizer_regexes, _skip_plain_backgrounds):
         if patch.__name__ in _tried:
             continue
         _tried.add(patch.__name__)
@@ -184,3 +184,119 @@ def _cache_tokenizer_regexes() -> None:
     if "characters_until_regex" not in reader.__code__.co_names:
         raise TypeError("tinyhtml5's chars_until does not use characters_until_regex")
     inputstream.characters_until_regex = _TokenizerRegexes(cache)
+
+
+_CORNERS = ("top_left", "top_right", "bottom_right", "bottom_left")
+_RADII = tuple(f"border_{corner}_radius" for corner in _CORNERS)
+# What decides whether a box has a background to lay out (none is inherited).
+_BACKGROUND = (
+    *_RADII, "border_image_source", "mask_border_source", "box_shadow", "background_image",
+    "background_color",
+)  # fmt: skip
+
+
+class _PlainBackgrounds:
+    """Decides, once per style object, whether WeasyPrint's layout_box_backgrounds
+    would only give a box of that style (not the page) zero radii and no
+    background. A style's values do not change once computed, so the answer is
+    kept on the style."""
+
+    def __init__(self) -> None:
+        from weasyprint.css import PHYSICAL_FUNCTIONS, AnonymousStyle, ComputedStyle
+        from weasyprint.css.properties import INHERITED, INITIAL_NOT_COMPUTED, INITIAL_VALUES
+
+        self.anonymous = AnonymousStyle
+        self.computed = ComputedStyle
+        self.initial = {key: INITIAL_VALUES[key] for key in _BACKGROUND}
+        if {*_BACKGROUND} & ({*INHERITED} | {*INITIAL_NOT_COMPUTED}):
+            raise TypeError("a background property is inherited or computed from its initial")
+        if not self._plain(self.initial.__getitem__, lambda key: "visible"):
+            raise TypeError("the initial background is not plain")
+        # Declared under these names, a background property is not its initial value.
+        declared = set(_BACKGROUND)
+        for key in _BACKGROUND:
+            if logical := PHYSICAL_FUNCTIONS.get(key):
+                declared |= {logical(block="ttb", inline=inline) for inline in ("ltr", "rtl")}
+        self.declared = frozenset(declared)
+
+    def __call__(self, style: Any) -> bool:
+        plain: bool | None = style.__dict__.get("_publisher_plain_background")
+        if plain is not None:
+            return plain
+        kind = type(style)
+        if kind is self.anonymous or (
+            kind is self.computed and self.declared.isdisjoint(style.cascaded)
+        ):
+            # A value not yet in the style would be computed as its initial one
+            # (the same for an anonymous style, whose cascade is empty): no need to
+            # compute it.
+            initial = self.initial
+
+            def value(key: str) -> Any:
+                return style[key] if key in style else initial[key]
+
+            plain = self._plain(value, style.__getitem__)
+        else:
+            plain = self._plain(style.__getitem__, style.__getitem__)
+        style.__dict__["_publisher_plain_background"] = plain
+        return plain
+
+    def _plain(self, value: Any, inherited: Any) -> bool:
+        # As layout_box_backgrounds and resolve_radii_percentages read them.
+        return (
+            all((0, "px") in value(name) for name in _RADII)
+            and value("border_image_source")[0] == "none"
+            and value("mask_border_source")[0] == "none"
+            and not value("box_shadow")
+            and (
+                inherited("visibility") == "hidden"
+                or (
+                    all(kind != "url" and not image for kind, image in value("background_image"))
+                    and self._color(value, inherited).alpha == 0
+                )
+            )
+        )
+
+    def _color(self, value: Any, inherited: Any) -> Any:
+        # As weasyprint.draw.color.get_color.
+        color = value("background_color")
+        return color if color != "currentcolor" else inherited("color")
+
+
+def _skip_plain_backgrounds() -> None:
+    """WeasyPrint's `layout_box_backgrounds` runs over every box of every page and
+    reads a dozen style values of each, though most boxes have no background, no
+    border image and square corners: 0.23 s of a 300-page book, 0.07 s with this. Whether a
+    style is so is decided once per style object (styles are shared between
+    boxes), and such a box gets exactly what WeasyPrint would give it: its four
+    radii (0, 0) and no background, its children laid out in the same order. The
+    page itself, a box whose background or image would be fetched, and the calls
+    for the canvas background (with another box's style) go to WeasyPrint's code."""
+    from weasyprint.layout import background
+
+    original = background.layout_box_backgrounds
+    if hasattr(original, "publisher_original"):
+        return
+    expected = ["page", "box", "get_image_from_uri", "layout_children", "style"]
+    if _parameters(original) != expected:
+        raise TypeError("layout_box_backgrounds is not (page, box, get_image_from_uri...)")
+    if _parameters(background.resolve_radii_percentages) != ["box"]:
+        raise TypeError("resolve_radii_percentages is not (box)")
+    plain_background = _PlainBackgrounds()
+
+    def layout_box_backgrounds(
+        page: Any, box: Any, get_image_from_uri: Any, layout_children: bool = True,
+        style: Any = None,
+    ) -> None:  # fmt: skip
+        plain = style is None and layout_children and box is not page
+        if not (plain and plain_background(box.style)):
+            original(page, box, get_image_from_uri, layout_children, style)
+        else:
+            for name in _RADII:
+                setattr(box, name, (0, 0))
+            for child in box.all_children():
+                layout_box_backgrounds(page, child, get_image_from_uri)
+            box.background = None
+
+    layout_box_backgrounds.publisher_original = original  # type: ignore[attr-defined]
+    background.layout_box_backgrounds = layout_box_backgrounds
