@@ -298,3 +298,26 @@ def test_plain_backgrounds_skipped_write_the_same_pdf(monkeypatch: pytest.Monkey
     monkeypatch.setattr(background, "layout_box_backgrounds", skipping)
     fast, slow = _laid_out_twice(GUIDE, None, unskipped)
     assert fast == slow
+
+
+def test_fewer_collections_write_the_same_pdf() -> None:
+    import contextlib
+    import gc
+
+    from publisher.weasy import load_weasyprint
+    from publisher.weasy_speed import fewer_collections
+
+    load_weasyprint()
+    before = gc.get_threshold()
+
+    def every_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(publisher.pdf, "fewer_collections", contextlib.nullcontext)
+
+    fast, slow = _laid_out_twice(GUIDE, None, every_collection)
+    assert fast == slow
+    assert gc.get_threshold() == before
+    with fewer_collections():
+        assert gc.get_threshold()[0] == 100_000
+        with fewer_collections(1000):  # a higher threshold is kept
+            assert gc.get_threshold()[0] == 100_000
+    assert gc.get_threshold() == before
