@@ -321,3 +321,32 @@ def test_fewer_collections_write_the_same_pdf() -> None:
         with fewer_collections(1000):  # a higher threshold is kept
             assert gc.get_threshold()[0] == 100_000
     assert gc.get_threshold() == before
+
+
+def test_streams_made_once_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zlib
+
+    import pydyf
+
+    from publisher.build import render
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    once = pydyf.PDF.write
+    assert hasattr(once, "publisher_original")  # installed on pydyf 0.13
+    laid_out = publisher.pdf.layout(publisher.pdf.PdfInputs(render(GUIDE), STYLES, None))
+    compressions = []
+    compressobj = zlib.compressobj
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        compressions.append(1)
+        return compressobj(*args, **kwargs)
+
+    monkeypatch.setattr(zlib, "compressobj", counted)
+    fast = laid_out.write()
+    made_once = len(compressions)
+    monkeypatch.setattr(pydyf.PDF, "write", once.publisher_original)
+    assert laid_out.write() == fast
+    assert 0 < made_once < len(compressions) - made_once  # each stream compressed once
+    assert pydyf.Stream.data.fget.__name__ == "data"  # the original is back
+    assert pydyf.Stream.data.fget.__module__ == "pydyf"
