@@ -2,8 +2,10 @@
 
 Each patch is applied once (`install`), only on the WeasyPrint it was written for
 (>=70,<71), and only when the internals it replaces are shaped as expected: if
-not, it is skipped and WeasyPrint runs as it is. Each keeps its original reachable
-(`publisher_original`) so that tests can compare both."""
+not, it is skipped and WeasyPrint runs as it is. Each patched function keeps its
+original reachable (`publisher_original`; the tokenizer's cache is undone with a
+plain dict) so that tests can compare both. `fewer_collections` is no patch: the
+PDF step renders and writes inside it."""
 
 from __future__ import annotations
 
@@ -83,6 +85,25 @@ class _PageStyles:
         self.unshared = False  # the cascade held what was not expected: as WeasyPrint
 
 
+def _page_key(cascaded: Any, page_type: Any, pseudo_types: tuple[Any, ...]) -> Any:
+    """What a page's computed styles are made from: its declarations (by identity:
+    they live in the cascade as long as the document) and their weights (which
+    hold lists, so compared through their repr). None if not as expected."""
+    try:
+        return tuple(
+            (
+                pseudo,
+                tuple(
+                    (name, id(values), repr(weight))
+                    for name, (values, weight) in cascaded.get((page_type, pseudo), {}).items()
+                ),
+            )
+            for pseudo in pseudo_types
+        )
+    except (TypeError, ValueError):
+        return None
+
+
 def _share_page_styles() -> None:
     """WeasyPrint computes the styles of every page anew: the page's and those of its
     sixteen margin boxes and footnote area, each a fresh `ComputedStyle` whose
@@ -96,8 +117,8 @@ def _share_page_styles() -> None:
     WeasyPrint's own `StyleFor` already shares them between elements whose
     declarations and parent are the same. The output is unchanged because a
     computed value depends only on the declarations, the root element's style, the
-    base URL, the fonts and the first page's size (for viewport units): the first
-    page's styles, made before that size is known, are never shared; the only
+    base URL, the fonts and the first page's size (for viewport units): styles
+    made before that size is known (the first page's) are never shared; the only
     writes WeasyPrint makes to a page's styles after computing them (overflow from
     the root, the page counters' standardisation) give the same result when
     repeated. The pseudo types are found from the keys the page just added rather
@@ -143,18 +164,8 @@ def _share_page_styles() -> None:
         every = (None, *pseudo_types)
         key = None
         if isinstance(sizes, dict) and None not in (sizes.get("box"), sizes.get("area")):
-            # Weights hold lists (specificities): compared through their repr.
-            key = tuple(
-                (
-                    pseudo,
-                    tuple(
-                        (name, id(values), repr(weight))
-                        for name, (values, weight) in cascaded.get((page_type, pseudo), {}).items()
-                    ),
-                )
-                for pseudo in every
-            )
-            shared = kept.styles.get(key)
+            key = _page_key(cascaded, page_type, every)
+            shared = kept.styles.get(key) if key is not None else None
             if shared is not None:
                 for pseudo, style in zip(every, shared, strict=True):
                     computed[page_type, pseudo] = style
@@ -323,7 +334,12 @@ def _skip_plain_backgrounds() -> None:
         style: Any = None,
     ) -> None:  # fmt: skip
         plain = style is None and layout_children and box is not page
-        if not (plain and plain_background(box.style)):
+        if plain:
+            try:
+                plain = plain_background(box.style)
+            except (TypeError, ValueError, KeyError, AttributeError):  # not as expected
+                plain = False
+        if not plain:
             original(page, box, get_image_from_uri, layout_children, style)
         else:
             for name in _RADII:
