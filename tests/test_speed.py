@@ -197,7 +197,9 @@ def _laid_out_twice(
     return fast, slow
 
 
-@pytest.mark.parametrize(("manuscript", "style"), [(GUIDE, None), (NOVEL, "classic")])
+@pytest.mark.parametrize(
+    ("manuscript", "style"), [(GUIDE, None), (NOVEL, "classic")], ids=["guide", "novel-classic"]
+)
 def test_shared_page_styles_write_the_same_pdf(manuscript: Path, style: str | None) -> None:
     from publisher.weasy import load_weasyprint
 
@@ -317,9 +319,9 @@ def test_fewer_collections_write_the_same_pdf() -> None:
     assert fast == slow
     assert gc.get_threshold() == before
     with fewer_collections():
-        assert gc.get_threshold()[0] == 100_000
+        assert gc.get_threshold()[0] == max(before[0], 100_000)
         with fewer_collections(1000):  # a higher threshold is kept
-            assert gc.get_threshold()[0] == 100_000
+            assert gc.get_threshold()[0] == max(before[0], 100_000)
     assert gc.get_threshold() == before
 
 
