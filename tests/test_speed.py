@@ -313,15 +313,22 @@ def test_fewer_collections_write_the_same_pdf() -> None:
     before = gc.get_threshold()
 
     def every_collection(monkeypatch: pytest.MonkeyPatch) -> None:
-        monkeypatch.setattr(publisher.pdf, "fewer_collections", contextlib.nullcontext)
+        monkeypatch.setattr(
+            publisher.pdf, "fewer_collections", lambda **_: contextlib.nullcontext()
+        )
 
     fast, slow = _laid_out_twice(GUIDE, None, every_collection)
     assert fast == slow
     assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
     with fewer_collections():
         assert gc.get_threshold()[0] == max(before[0], 100_000)
         with fewer_collections(1000):  # a higher threshold is kept
             assert gc.get_threshold()[0] == max(before[0], 100_000)
+        assert gc.get_freeze_count() == 0
+        with fewer_collections(freeze=True):
+            assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
 
 

@@ -441,7 +441,10 @@ class Layout:
 
     def write(self) -> bytes:
         # pdf_identifier=True: the file id is a hash of the content, never random.
-        with _stable_document_id(self.inputs.book.meta.identifier.value), fewer_collections():
+        with (
+            _stable_document_id(self.inputs.book.meta.identifier.value),
+            fewer_collections(freeze=True),
+        ):
             data: bytes = self.document.write_pdf(
                 pdf_variant=self.inputs.variant, pdf_identifier=True
             )
