@@ -9,7 +9,10 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -17,7 +20,9 @@ import publisher.pdf
 from publisher import pdfjob
 from publisher.errors import ResourceError
 
-from conftest import ARTICLE, ROOT, STYLES, Built, build_book
+from conftest import ARTICLE, GUIDE, ROOT, STYLES, Built, build_book
+
+NOVEL = ROOT / "examples" / "novel"
 
 pytestmark = pytest.mark.slow
 
@@ -184,3 +189,184 @@ def test_kept_page_references_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch
     fast = laid_out.write()
     monkeypatch.setattr(pydyf.PDF, "page_references", kept.fget.pydyf_original)
     assert laid_out.write() == fast
+
+
+def _laid_out_twice(
+    manuscript: Path, style: str | None, unpatched: Callable[[pytest.MonkeyPatch], None]
+) -> tuple[bytes, bytes]:
+    """The PDF of a book with weasy_speed's patches, then with one of them undone."""
+    from publisher.build import render
+    from publisher.styles import load_style
+
+    inputs = publisher.pdf.PdfInputs(
+        render(manuscript), STYLES, None, style=load_style(STYLES, style) if style else None
+    )
+    fast = publisher.pdf.layout(inputs).write()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        unpatched(monkeypatch)
+        slow = publisher.pdf.layout(inputs).write()
+    return fast, slow
+
+
+@pytest.mark.parametrize(
+    ("manuscript", "style"), [(GUIDE, None), (NOVEL, "classic")], ids=["guide", "novel-classic"]
+)
+def test_shared_page_styles_write_the_same_pdf(manuscript: Path, style: str | None) -> None:
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    from weasyprint.layout import page
+
+    shared = page.set_page_type_computed_styles
+    assert hasattr(shared, "publisher_original")  # installed on WeasyPrint 70
+    made: list[Any] = []
+
+    def counting(page_type: Any, html: Any, style_for: Any) -> None:
+        made.append(style_for)
+        shared(page_type, html, style_for)
+
+    def unshared(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(page, "set_page_type_computed_styles", shared.publisher_original)
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(page, "set_page_type_computed_styles", counting)
+        fast, slow = _laid_out_twice(manuscript, style, unshared)
+    assert fast == slow
+    # The patch did share: pages of the same kind, one set of styles.
+    computed = made[0].get_computed_styles()
+    styles = [v for (key, pseudo), v in computed.items() if isinstance(key, page.PageType)]
+    assert len({id(v) for v in styles}) < len(styles)
+
+
+def test_cached_tokenizer_regexes_write_the_same_pdf() -> None:
+    import tinyhtml5
+    from tinyhtml5 import inputstream
+
+    from publisher.build import render
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    cached = inputstream.characters_until_regex
+    assert type(cached).__name__ == "_TokenizerRegexes"  # installed on tinyhtml5 2.1
+
+    def uncached(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(inputstream, "characters_until_regex", {})
+
+    fast, slow = _laid_out_twice(GUIDE, None, uncached)
+    assert fast == slow
+    html = publisher.pdf.print_html(render(GUIDE))
+    tree = ElementTree.tostring(tinyhtml5.parse(html))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        uncached(monkeypatch)
+        assert ElementTree.tostring(tinyhtml5.parse(html)) == tree
+    assert len(cached) < 100  # each set of characters compiled once
+
+
+# Backgrounds of every kind WeasyPrint lays out, next to plain boxes; none of the
+# project's styles has one, so the test brings its own page.
+BACKGROUNDS = """<!DOCTYPE html><html lang="en"><head><style>
+@page { size: A6; margin: 1cm; background: #eef; @top-center { content: "Head";
+  background: #fee; border-radius: 3px } }
+body { font-family: serif; color: #333 }
+.color { background-color: #ffc } .round { border: 1px solid; border-radius: 4px 0 }
+.half { border: 1px solid; border-top-left-radius: 10% }
+.logical { border: 1px solid; border-start-end-radius: 6px }
+.shadow { box-shadow: 2px 2px 3px #888 } .current { color: teal; background: currentcolor }
+.hidden { visibility: hidden; background: red } .alpha { background: rgba(0, 0, 0, 0) }
+.gradient { background-image: linear-gradient(red, blue) }
+.image { background: url("data:image/svg+xml,<svg xmlns='http://www.w3.org/2000/svg'
+  width='4' height='4'><rect width='4' height='4' fill='green'/></svg>") repeat }
+.border-image { border: 4px solid; border-image: linear-gradient(red, blue) 1 }
+p::first-line { background: #dfd } tr:nth-child(2) { background: #ddf }
+span.mark { background: yellow; border-radius: 2px }
+</style></head><body>
+<p>Plain text, <span class="mark">marked</span> and <em>plain</em> again, long enough
+to wrap over a second line of this small page.</p>
+<div class="color">color</div><div class="round">round</div><div class="half">half</div>
+<div class="logical">logical</div><div class="shadow">shadow</div>
+<div class="current">current</div><div class="hidden">hidden</div>
+<div class="alpha">alpha</div><div class="gradient">gradient</div>
+<div class="image">image</div><div class="border-image">border image</div>
+<table><tr><td>a</td><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>
+<ul><li>one</li><li>two</li></ul>
+</body></html>"""
+
+
+def test_plain_backgrounds_skipped_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    import weasyprint
+    from weasyprint.layout import background
+
+    skipping = background.layout_box_backgrounds
+    assert hasattr(skipping, "publisher_original")  # installed on WeasyPrint 70
+    fast = weasyprint.HTML(string=BACKGROUNDS).write_pdf()
+    monkeypatch.setattr(background, "layout_box_backgrounds", skipping.publisher_original)
+    assert weasyprint.HTML(string=BACKGROUNDS).write_pdf() == fast
+
+    def unskipped(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(background, "layout_box_backgrounds", skipping.publisher_original)
+
+    monkeypatch.setattr(background, "layout_box_backgrounds", skipping)
+    fast, slow = _laid_out_twice(GUIDE, None, unskipped)
+    assert fast == slow
+
+
+def test_fewer_collections_write_the_same_pdf() -> None:
+    import contextlib
+    import gc
+
+    from publisher.weasy import load_weasyprint
+    from publisher.weasy_speed import fewer_collections
+
+    load_weasyprint()
+    before = gc.get_threshold()
+
+    def every_collection(monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(
+            publisher.pdf, "fewer_collections", lambda **_: contextlib.nullcontext()
+        )
+
+    fast, slow = _laid_out_twice(GUIDE, None, every_collection)
+    assert fast == slow
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+    with fewer_collections():
+        assert gc.get_threshold()[0] == max(before[0], 100_000)
+        with fewer_collections(1000):  # a higher threshold is kept
+            assert gc.get_threshold()[0] == max(before[0], 100_000)
+        assert gc.get_freeze_count() == 0
+        with fewer_collections(freeze=True):
+            assert gc.get_freeze_count() > 0
+        assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
+
+
+def test_streams_made_once_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    import zlib
+
+    import pydyf
+
+    from publisher.build import render
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    once = pydyf.PDF.write
+    assert hasattr(once, "publisher_original")  # installed on pydyf 0.13
+    laid_out = publisher.pdf.layout(publisher.pdf.PdfInputs(render(GUIDE), STYLES, None))
+    compressions = []
+    compressobj = zlib.compressobj
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        compressions.append(1)
+        return compressobj(*args, **kwargs)
+
+    monkeypatch.setattr(zlib, "compressobj", counted)
+    fast = laid_out.write()
+    made_once = len(compressions)
+    monkeypatch.setattr(pydyf.PDF, "write", once.publisher_original)
+    assert laid_out.write() == fast
+    assert 0 < made_once < len(compressions) - made_once  # each stream compressed once
+    assert pydyf.Stream.data.fget.__name__ == "data"  # the original is back
+    assert pydyf.Stream.data.fget.__module__ == "pydyf"

@@ -27,6 +27,7 @@ from .model import RenderedBook, RenderedChapter
 from .pagination import TOC_DOCUMENT, mark_blocks
 from .profiles import Profile, make_profile
 from .styles import DEFAULT, Style, load_style
+from .weasy_speed import fewer_collections
 from .xhtml import EPUB_NS, parse_body
 
 log = logging.getLogger("publisher")
@@ -475,7 +476,10 @@ class Layout:
 
     def write(self) -> bytes:
         # pdf_identifier=True: the file id is a hash of the content, never random.
-        with _stable_document_id(self.inputs.book.meta.identifier.value):
+        with (
+            _stable_document_id(self.inputs.book.meta.identifier.value),
+            fewer_collections(freeze=True),
+        ):
             data: bytes = self.document.write_pdf(
                 pdf_variant=self.inputs.variant, pdf_identifier=True
             )
@@ -537,7 +541,7 @@ def render_html(inputs: PdfInputs, html: str) -> Layout:
         if not book.meta.date:
             dates += f'<meta name="dcterms.created" content="{stamp}">\n'
         html = html.replace("</head>", dates + "</head>", 1)
-    with _first_line_only_once():
+    with _first_line_only_once(), fewer_collections():
         document = weasyprint.HTML(
             string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
         ).render(stylesheets=css, font_config=fonts)

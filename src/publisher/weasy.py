@@ -8,7 +8,8 @@ twenty such calls cost 0.25-0.4 s of every cold build and find nothing: the
 So on Linux the import first runs with that fallback switched off, and only if it
 fails is it run again the ordinary way.
 
-Loading also mends one quadratic step of the PDF writer (see _cache_page_references)."""
+Loading also mends one quadratic step of the PDF writer (see _cache_page_references)
+and installs the byte-neutral speed-ups of weasy_speed."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def load_weasyprint() -> None:
         import weasyprint
 
         _cache_page_references()
+        _install_speedups()
         return
     import contextlib
     import ctypes.util
@@ -43,6 +45,14 @@ def load_weasyprint() -> None:
     import weasyprint  # noqa: F401
 
     _cache_page_references()
+    _install_speedups()
+
+
+def _install_speedups() -> None:
+    """The byte-neutral patches of weasy_speed (each skipped if it does not fit)."""
+    from . import weasy_speed
+
+    weasy_speed.install()
 
 
 def _cache_page_references() -> None:
