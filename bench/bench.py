@@ -6,7 +6,8 @@ with --pdf-engine=weasyprint, from the same Markdown), several times each, every
 publisher build into an empty output folder (nothing cached); a labelled extra row
 builds publisher's PDF on A4, as Pandoc's is. Wall
 time and peak memory (the proportional set size, PSS, of every process in the tree,
-summed, sampled every 25 ms; the summed RSS is in the JSON too) are medians over the
+summed, sampled every 10 ms in runs of their own, since sampling slows the
+processes; the summed RSS is in the JSON too) are medians over the
 runs. Prints a table and writes JSON."""
 
 from __future__ import annotations
@@ -92,23 +93,22 @@ def _memory_kb(pid: int) -> tuple[int, int]:
     return pss, rss
 
 
-def measure(commands: list[list[str]], cwd: Path) -> tuple[float, int, int]:
-    """(seconds, peak PSS KiB, peak RSS KiB) for commands run one after the other."""
+def measure(commands: list[list[str]], cwd: Path, sample: bool) -> tuple[float, int, int]:
+    """(seconds, peak PSS KiB, peak RSS KiB) for commands run one after the other;
+    the memory only if `sample` (else 0, 0)."""
     start = time.perf_counter()
     peak_pss = peak_rss = 0
     for command in commands:
         proc = subprocess.Popen(
             command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
-        while proc.poll() is None:
-            pss, rss = _memory_kb(proc.pid)
-            peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
-            # Reading every process's page tables is not free: sampled often
-            # enough to catch a peak that lasts seconds, rarely enough not to
-            # slow the side with more processes.
-            time.sleep(0.025)
+        if sample:
+            while proc.poll() is None:
+                pss, rss = _memory_kb(proc.pid)
+                peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+                time.sleep(0.01)
+        _, errors = proc.communicate()
         if proc.returncode != 0:
-            errors = proc.stderr.read() if proc.stderr else ""
             raise SystemExit(f"{' '.join(command)} failed: {errors[-500:]}")
     return time.perf_counter() - start, peak_pss, peak_rss
 
@@ -152,16 +152,23 @@ def bench(runs: int = 3) -> dict[str, object]:
         for name, manuscript in books.items():
             commands = sides(manuscript, work, pandoc)
             samples: dict[str, list[tuple[float, int, int]]] = {side: [] for side in commands}
+            memory: dict[str, list[tuple[float, int, int]]] = {side: [] for side in commands}
             for _ in range(runs):  # alternating, so that load affects both alike
                 for side, command in commands.items():
                     shutil.rmtree(work / side, ignore_errors=True)  # every build from scratch
-                    samples[side].append(measure(command, work))
+                    samples[side].append(measure(command, work, sample=False))
+                    # Memory in a run of its own: reading the processes' page tables
+                    # every 10 ms slows them (the side with more processes most).
+                    shutil.rmtree(work / side, ignore_errors=True)
+                    memory[side].append(measure(command, work, sample=True))
             entry: dict[str, object] = {}
             for side, values in samples.items():
                 entry[side] = {
                     "seconds": round(statistics.median(v[0] for v in values), 3),
-                    "peak_mib": round(statistics.median(v[1] for v in values) / 1024, 1),
-                    "peak_rss_sum_mib": round(statistics.median(v[2] for v in values) / 1024, 1),
+                    "peak_mib": round(statistics.median(v[1] for v in memory[side]) / 1024, 1),
+                    "peak_rss_sum_mib": round(
+                        statistics.median(v[2] for v in memory[side]) / 1024, 1
+                    ),
                 }
             entry["pages"] = _pages(next((work / "publisher").glob("*.pdf")))
             entry["pages_a4"] = _pages(next((work / "publisher-a4").glob("*.pdf")))
@@ -195,7 +202,7 @@ def loop_timings(runs: int) -> dict[str, float]:
             str(out),
         ]
         subprocess.run(invoke, check=True, capture_output=True)
-        noop = [measure([invoke], work)[0] for _ in range(runs)]
+        noop = [measure([invoke], work, sample=False)[0] for _ in range(runs)]
         sys.path.insert(0, str(ROOT / "src"))
         from publisher.build import build
         from publisher.model import BuildOptions
