@@ -517,6 +517,13 @@ def check(inputs: PdfInputs) -> None:
         )
 
 
+def sheet_paths(inputs: PdfInputs) -> list[Path]:
+    """The print's style sheets, in cascade order (the profile's comes after)."""
+    style = inputs.style or load_style(inputs.styles, DEFAULT)
+    sheets = [inputs.styles / name for name in STYLESHEETS]
+    return sheets + [p for p in (style.sheet("base.css"), style.sheet("print.css")) if p]
+
+
 def render_html(inputs: PdfInputs, html: str) -> Layout:
     """One print HTML document (the book, or a piece of it) laid out."""
     import weasyprint
@@ -525,12 +532,9 @@ def render_html(inputs: PdfInputs, html: str) -> Layout:
     book = inputs.book
     fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
     fonts = FontConfiguration()
-    style = inputs.style or load_style(inputs.styles, DEFAULT)
-    sheets = [inputs.styles / name for name in STYLESHEETS]
-    sheets += [p for p in (style.sheet("base.css"), style.sheet("print.css")) if p is not None]
     css = [
         weasyprint.CSS(filename=str(path), font_config=fonts, url_fetcher=fence.fetcher)
-        for path in sheets
+        for path in sheet_paths(inputs)
     ]
     css.append(
         weasyprint.CSS(string=inputs.profile.css(), font_config=fonts, url_fetcher=fence.fetcher)

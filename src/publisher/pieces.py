@@ -48,7 +48,7 @@ PIECE_TEXT = 120_000  # text per piece, roughly, beyond the first cut
 MAX_PIECES = 4
 # Laying out and drawing one line of the printed contents (its dot leader is a box
 # per dot) costs about as much as this much text.
-FRONT_ENTRY_TEXT = 400
+FRONT_ENTRY_TEXT = 250
 # Section classes that open on a right-hand page in a profile whose chapters do.
 _OPENINGS = {"chapter", "bodymatter", "backmatter", "part"}
 
@@ -243,6 +243,7 @@ class PieceWork:
     def __init__(self, inputs: PdfInputs, cut: Plan, parallel: bool) -> None:
         self.inputs = inputs
         self.plan = cut
+        self.parallel = parallel
         book = inputs.book
         ends = (*cut.starts[1:], len(book.chapters))
         self.targets = frozenset(e.href.split("#", 1)[1] for e in book.toc if "#" in e.href)
@@ -270,6 +271,10 @@ class PieceWork:
         likely = {name: "8" * width for name in self.targets}
         mine = self.workers[0].sketch()  # here, while the others are made elsewhere
         pages = self._front(likely).pages
+        if self.parallel and not _prints_page_total(self.inputs):
+            # While the others are still laid out: the first piece's numbers follow
+            # from the front's length alone.
+            self.workers[0].write_early(_numbering(pages, [mine.pages])[0][0])
         sketches = [mine] + [worker.sketch() for worker in self.workers[1:]]
         for _ in range(4):
             firsts, total = _numbering(pages, [s.pages for s in sketches])
@@ -327,6 +332,16 @@ class Unsettled(Exception):
     """The pieces could not be joined consistently: the book is laid out whole."""
 
 
+def _prints_page_total(inputs: PdfInputs) -> bool:
+    """Whether a sheet prints the book's page count (`counter(pages)`)."""
+    import re
+
+    from .pdf import sheet_paths
+
+    texts = [inputs.profile.css()] + [p.read_text(encoding="utf-8") for p in sheet_paths(inputs)]
+    return any(re.search(r"counters?\(\s*pages\b", text) for text in texts)
+
+
 def _numbering(front_pages: int, pages: list[int]) -> tuple[list[int], int]:
     """Each piece's first page number (odd: a right-hand page) and the total."""
     firsts = []
@@ -349,6 +364,7 @@ class _Worker:
         self._up: IO[bytes] | None = None
         self._numbers = (0, 0)
         self._sent = 0  # numberings sent: as many PDFs will come back, the last one counts
+        self._early: tuple[int, bytes] | None = None  # (first page number, PDF)
         if parallel and hasattr(os, "fork"):
             with contextlib.suppress(OSError):  # no process to be had: made here
                 self._fork()
@@ -398,7 +414,15 @@ class _Worker:
                 return
             self._sent += 1
 
+    def write_early(self, first: int) -> None:
+        """Writes a piece made here before the book's page count is known (none of
+        the sheets prints it): kept if its first page number holds."""
+        self._early = (first, self.piece.write(first, 0))
+
     def result(self) -> bytes:
+        if self._early is not None and self._early[0] == self._numbers[0]:
+            self.piece.release()
+            return self._early[1]
         if self._up is not None and self._down is not None:
             with contextlib.suppress(OSError):
                 self._down.close()  # no other numbers: the piece can finish
