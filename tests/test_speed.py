@@ -370,3 +370,45 @@ def test_streams_made_once_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -
     assert 0 < made_once < len(compressions) - made_once  # each stream compressed once
     assert pydyf.Stream.data.fget.__name__ == "data"  # the original is back
     assert pydyf.Stream.data.fget.__module__ == "pydyf"
+
+
+def test_a_dot_leader_is_drawn_as_one_run_that_looks_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The contents' leaders, one text run each instead of a box per dot: a
+    smaller, faster PDF with the same text and the same page."""
+    from PIL import Image, ImageChops
+    from weasyprint.layout import inline
+
+    from publisher.build import render
+    from publisher.weasy import load_weasyprint
+
+    from conftest import need, pdftotext
+
+    load_weasyprint()
+    inputs = publisher.pdf.PdfInputs(render(GUIDE), STYLES, None)
+    runs = tmp_path / "runs.pdf"
+    runs.write_bytes(publisher.pdf.layout(inputs).write())
+    monkeypatch.setattr(inline, "handle_leader", inline.handle_leader.publisher_original)
+    boxes = tmp_path / "boxes.pdf"
+    boxes.write_bytes(publisher.pdf.layout(inputs).write())
+    assert runs.stat().st_size < boxes.stat().st_size
+    text = pdftotext(runs)
+    # The same characters (pdftotext puts spaces between runs its own way).
+    assert "".join(text.split()) == "".join(pdftotext(boxes).split())
+    contents = next(n for n, page in enumerate(text.split("\f"), 1) if "Contents" in page)
+    tool = need("pdftoppm")
+    images = []
+    for pdf in (runs, boxes):
+        prefix = tmp_path / pdf.stem
+        subprocess.run(
+            [tool, "-r", "100", "-f", str(contents), "-l", str(contents), "-png", "-singlefile",
+             str(pdf), str(prefix)],
+            check=True,
+        )  # fmt: skip
+        images.append(Image.open(f"{prefix}.png").convert("L"))
+    # Anti-aliasing only: glyphs placed a fraction of a pixel apart (measured: 0.14 %
+    # of the pixels, by at most a quarter of the grey scale); no dot moved or gone.
+    counts = ImageChops.difference(*images).histogram()  # pixels by grey difference
+    assert sum(counts[1:]) < 0.005 * sum(counts)
+    assert not any(counts[128:])
