@@ -412,3 +412,14 @@ def test_a_dot_leader_is_drawn_as_one_run_that_looks_the_same(
     counts = ImageChops.difference(*images).histogram()  # pixels by grey difference
     assert sum(counts[1:]) < 0.005 * sum(counts)
     assert not any(counts[128:])
+
+
+def test_every_weasyprint_patch_applies() -> None:
+    """Each patch skips itself if WeasyPrint's internals are not as it expects; on
+    the WeasyPrint pinned in pyproject.toml, none may be skipped."""
+    from publisher import weasy_speed
+    from publisher.weasy import load_weasyprint
+
+    load_weasyprint()
+    assert weasy_speed._tried
+    assert weasy_speed.skipped == {}
