@@ -314,3 +314,15 @@ def test_books_with_parts_are_cut_only_before_a_part(tmp_path: Path) -> None:
     # laid out whole: the side a piece opens on would not be known.
     screen = dataclasses.replace(inputs, profile=make_profile("screen"))
     assert pieces.plan(screen) is None
+
+
+def test_invoke_checks_pdf_findings_pass_on_the_joined_pdf(books: Books) -> None:
+    """What `invoke check` asks of a PDF: tagged, fonts embedded, bookmarks as the
+    EPUB's contents, title and language."""
+    from publisher.check import inspect_pdf, nav_titles
+
+    book = _inputs(books.source).book
+    findings, facts = inspect_pdf(books.forked.pdf, book, nav_titles(books.forked.epub))
+    assert [f for f in findings if f.severity in ("FATAL", "ERROR")] == []
+    whole = inspect_pdf(books.whole.pdf, book, nav_titles(books.whole.epub))[1]
+    assert facts == whole
