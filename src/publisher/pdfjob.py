@@ -225,7 +225,9 @@ def start(styles: Path, lang: str) -> PdfJob:
     return ForkedPdfJob(styles, lang)
 
 
-def _child(inbox_fd: int, outbox_fd: int, styles: Path, lang: str, scratch: str) -> int:
+def keep_log_records() -> list[logging.LogRecord]:
+    """In a forked process: its log records, kept (with their messages made) to be
+    sent to the process that forked it, which handles them as its own."""
     records: list[logging.LogRecord] = []
 
     def keep(self: logging.Logger, record: logging.LogRecord) -> None:
@@ -236,6 +238,11 @@ def _child(inbox_fd: int, outbox_fd: int, styles: Path, lang: str, scratch: str)
         records.append(record)
 
     logging.Logger.callHandlers = keep  # type: ignore[method-assign]
+    return records
+
+
+def _child(inbox_fd: int, outbox_fd: int, styles: Path, lang: str, scratch: str) -> int:
+    records = keep_log_records()
     # Python warnings too: the child writes nothing to stderr itself (a thread of
     # the parent's may have held its lock at the fork).
     logging.captureWarnings(True)

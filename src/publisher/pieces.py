@@ -474,18 +474,9 @@ class _Worker:
 
 def _serve(piece: Piece, targets: frozenset[str], inbox_fd: int, outbox_fd: int) -> int:
     """The forked process of one piece: sketch, wait for its numbers, write."""
-    import logging
+    from .pdfjob import keep_log_records
 
-    records: list[logging.LogRecord] = []
-
-    def keep(self: logging.Logger, record: logging.LogRecord) -> None:
-        record.msg, record.args = record.getMessage(), None
-        if record.exc_info:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-        records.append(record)
-
-    logging.Logger.callHandlers = keep  # type: ignore[method-assign]
+    records = keep_log_records()
     with os.fdopen(inbox_fd, "rb") as inbox, os.fdopen(outbox_fd, "wb") as outbox:
 
         def send(kind: str, value: object) -> None:
