@@ -3,6 +3,7 @@ are required under CI=true and skipped with a reason elsewhere."""
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -57,6 +58,17 @@ class Built:
     def member(self, name: str) -> str:
         with zipfile.ZipFile(self.epub) as z:
             return z.read(name).decode("utf-8")
+
+
+class Warnings(logging.Handler):
+    """The messages of the warnings (and worse) logged while it is attached."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
 
 
 def build_book(

@@ -39,7 +39,7 @@ from publisher.model import (
 from publisher.render import parse_body, render_book
 from publisher.resources import Locator
 
-from conftest import ROOT, STYLES, need
+from conftest import ROOT, STYLES, Warnings, need
 
 SPEC = ROOT / "tests" / "data" / "commonmark" / "commonmark.json"
 EXAMPLES: list[dict[str, Any]] = json.loads(SPEC.read_text(encoding="utf-8"))
@@ -161,15 +161,6 @@ class SpecBook:
         return self.result.outputs[0].path
 
 
-class _Collect(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 @pytest.fixture(scope="session")
 def spec_book(tmp_path_factory: pytest.TempPathFactory) -> SpecBook:
     """The spec as a folder manuscript: book.yaml and one file per example, each
@@ -211,7 +202,7 @@ def spec_book(tmp_path_factory: pytest.TempPathFactory) -> SpecBook:
             Image.new("RGB", (2, 2), (40, 40, 160)).save(target, "PNG")
             (folder / src).symlink_to(target)
 
-    collect = _Collect()
+    collect = Warnings()
     logger = logging.getLogger("publisher")
     logger.addHandler(collect)
     try:

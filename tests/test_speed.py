@@ -20,7 +20,7 @@ import publisher.pdf
 from publisher import pdfjob
 from publisher.errors import ResourceError
 
-from conftest import ARTICLE, GUIDE, ROOT, STYLES, Built, build_book
+from conftest import ARTICLE, GUIDE, ROOT, STYLES, Built, Warnings, build_book
 
 NOVEL = ROOT / "examples" / "novel"
 
@@ -47,15 +47,6 @@ def test_forked_and_in_process_builds_are_byte_identical(
         assert built.epub.read_bytes() == here.epub.read_bytes()
 
 
-class _Kept(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
 def test_the_childs_warnings_reach_this_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -68,7 +59,7 @@ def test_the_childs_warnings_reach_this_process(
 
     monkeypatch.setattr(publisher.pdf, "layout", warning_layout)
     _forked(monkeypatch)
-    kept = _Kept()
+    kept = Warnings()
     logger = logging.getLogger("publisher")
     logger.addHandler(kept)
     try:
