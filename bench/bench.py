@@ -136,7 +136,7 @@ def sides(manuscript: Path, work: Path, pandoc: str) -> dict[str, list[list[str]
 
 def bench(runs: int = 3) -> dict[str, object]:
     try:
-        import pypandoc  # type: ignore[import-untyped]
+        import pypandoc
     except ImportError:
         raise SystemExit('bench needs Pandoc: pip install -e ".[bench]"') from None
     pandoc = pypandoc.get_pandoc_path()
