@@ -326,3 +326,17 @@ def test_invoke_checks_pdf_findings_pass_on_the_joined_pdf(books: Books) -> None
     assert [f for f in findings if f.severity in ("FATAL", "ERROR")] == []
     whole = inspect_pdf(books.whole.pdf, book, nav_titles(books.whole.epub))[1]
     assert facts == whole
+
+
+def test_a_hung_piece_is_made_here(
+    books: Books, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A piece's process that neither writes nor works is killed after
+    PUBLISHER_FORK_TIMEOUT seconds and the piece is made here: the same bytes."""
+    import time
+
+    monkeypatch.setattr(pdfjob, "start", pdfjob.ForkedPdfJob)
+    monkeypatch.setattr(pieces, "_serve", lambda *args: time.sleep(600))
+    hung = build_book(books.source, tmp_path, env={"PUBLISHER_FORK_TIMEOUT": "1"})
+    assert hung.pdf.read_bytes() == books.forked.pdf.read_bytes()
+    assert hung.epub.read_bytes() == books.forked.epub.read_bytes()

@@ -17,7 +17,7 @@ from xml.etree import ElementTree
 import pytest
 
 import publisher.pdf
-from publisher import pdfjob
+from publisher import forked, pdfjob
 from publisher.errors import ResourceError
 
 from conftest import ARTICLE, GUIDE, ROOT, STYLES, Built, Warnings, build_book
@@ -89,11 +89,11 @@ def test_the_childs_errors_are_raised_here(tmp_path: Path, monkeypatch: pytest.M
     assert not (tmp_path / "putin-visits-china-to-strengthen-partnership.epub").exists()
     assert [job.closed for job in jobs] == [True]
     for _ in range(100):  # it exits on its own, and is reaped by the next job
-        pdfjob._reap_exited()
-        if not pdfjob._exiting:
+        forked.reap_exited()
+        if not forked._exiting:
             break
         time.sleep(0.05)
-    assert not pdfjob._exiting
+    assert not forked._exiting
 
 
 def test_a_dead_child_is_replaced_by_this_process(
@@ -161,7 +161,7 @@ def test_a_cover_made_ahead_is_the_cover_made_on_demand() -> None:
     assert isinstance(cover._ready[(meta, fonts)], cover._Aside)
     assert cover.make_cover(meta, fonts) == expected
     cover.prepare_cover(meta, fonts, aside=True)
-    pid = cover._ready[(meta, fonts)].pid  # type: ignore[union-attr]
+    pid = cover._ready[(meta, fonts)].child.pid  # type: ignore[union-attr]
     cover.prepare_cover(meta, fonts)
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)

@@ -3,15 +3,17 @@ parses flags and calls these; errors become one line on stderr, never a tracebac
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .errors import OptionError, PublisherError
 from .model import BuildOptions
@@ -106,38 +108,45 @@ def describe(out: Output) -> str:
 
 class Status:
     """On a terminal, one line that says what the build is doing and for how long;
-    nothing when the output is a log."""
+    nothing when the output is a log. It is redrawn from a timer signal, not a
+    thread: the build forks its helpers only from a single-threaded process."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+        self.enabled = (
+            enabled
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        )
         self.label = "reading"
         self.start = time.perf_counter()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._frame = 0
+        self._previous: Any = None
 
     def __enter__(self) -> Status:
         if self.enabled:
-            self._thread.start()
+            self._previous = signal.signal(signal.SIGALRM, self._draw)
+            # Restart interrupted system calls: C libraries (fontconfig, Pango) do not
+            # retry a read that a signal cut short.
+            signal.siginterrupt(signal.SIGALRM, False)
+            signal.setitimer(signal.ITIMER_REAL, 0.2, 0.2)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
-            self._stop.set()
-            self._thread.join()
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+            signal.setitimer(signal.ITIMER_REAL, 0, 0)
+            signal.signal(signal.SIGALRM, self._previous)
+            os.write(2, b"\r\033[K")
 
     def update(self, label: str) -> None:
         self.label = label
 
-    def _run(self) -> None:
-        frames = "|/-\\"
-        n = 0
-        while not self._stop.wait(0.2):
-            elapsed = time.perf_counter() - self.start
-            sys.stderr.write(f"\r\033[K{frames[n % 4]} {elapsed:5.1f} s  {self.label}")
-            sys.stderr.flush()
-            n += 1
+    def _draw(self, signum: int, frame: object) -> None:
+        elapsed = time.perf_counter() - self.start
+        spinner = "|/-\\"[self._frame % 4]
+        self._frame += 1
+        # os.write, not sys.stderr: the handler may run while stderr's buffer is busy.
+        with contextlib.suppress(OSError):
+            os.write(2, f"\r\033[K{spinner} {elapsed:5.1f} s  {self.label}".encode())
 
 
 def check(manuscript: Path, output: Path) -> int:

@@ -3,12 +3,12 @@ JPEG (what every reading system shows in its library, and fast to encode)."""
 
 from __future__ import annotations
 
+import contextlib
 import io
-import os
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .forked import Forked, Lost, can_fork
 from .model import BookMeta
 
 if TYPE_CHECKING:
@@ -25,24 +25,16 @@ class _Aside:
     """A cover drawn in a forked child while this process renders the book."""
 
     def __init__(self, meta: BookMeta, fonts: Path) -> None:
-        read, write = os.pipe()
-        self.pid = os.fork()
-        if self.pid == 0:  # the child: draws, sends, and exits, whatever happens
-            try:
-                os.close(read)
-                with os.fdopen(write, "wb") as out:
-                    out.write(_draw(meta, fonts))
-            finally:
-                os._exit(0)
-        os.close(write)
-        self.stream = os.fdopen(read, "rb")
+        self.child = Forked(lambda channel: channel.send("cover", _draw(meta, fonts)))
 
     def result(self) -> bytes | None:
         """The child's JPEG, or None if it failed (the caller draws it then)."""
-        with self.stream:
-            data = self.stream.read()
-        os.waitpid(self.pid, 0)
-        return data or None
+        try:
+            _, data = self.child.receive()
+        except Lost:
+            return None
+        self.child.close(kill=False)
+        return data if isinstance(data, bytes) else None
 
 
 # A cover made ahead of the EPUB (prepare_cover), by what it was made from.
@@ -53,12 +45,15 @@ def prepare_cover(meta: BookMeta, fonts: Path, *, aside: bool = False) -> None:
     """Draws the cover before make_epub asks for it (PIL's import and the drawing
     take 0.05-0.1 s): the build does it while the PDF's child lays the book out, or
     (`aside`, an EPUB alone) in a child of its own while the book is rendered."""
-    for made in _ready.values():  # a cover a failed build never asked for
-        if isinstance(made, _Aside):
-            made.result()
+    for earlier in _ready.values():  # a cover a failed build never asked for
+        if isinstance(earlier, _Aside):
+            earlier.child.close()
     _ready.clear()
-    forkable = aside and hasattr(os, "fork") and threading.active_count() == 1
-    _ready[(meta, fonts)] = _Aside(meta, fonts) if forkable else _draw(meta, fonts)
+    made: bytes | _Aside | None = None
+    if aside and can_fork():
+        with contextlib.suppress(Lost):
+            made = _Aside(meta, fonts)
+    _ready[(meta, fonts)] = made if made is not None else _draw(meta, fonts)
 
 
 def make_cover(meta: BookMeta, fonts: Path) -> bytes:

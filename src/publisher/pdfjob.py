@@ -12,22 +12,20 @@ serve) or there is no fork, the same steps run here, one after the other. Either
 way the bytes are the same.
 
 The child's log records come back with its messages and are handled here, so that
-warnings reach the same handlers in the same order. If the child dies or a message
-cannot be carried, the work is done again in this process: slower, never wrong."""
+warnings reach the same handlers in the same order. If the child cannot be forked,
+dies, hangs or a message cannot be carried, the work is done again in this
+process: slower, never wrong (forked.py)."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import pickle
 import shutil
 import sys
 import tempfile
 import weakref
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from .forked import Channel, Forked, Lost, can_fork, reap_exited
 from .weasy import load_weasyprint
 
 if TYPE_CHECKING:
@@ -91,7 +89,8 @@ class PdfJob:
 
 
 class ForkedPdfJob(PdfJob):
-    """The same steps in a child process forked before rendering."""
+    """The same steps in a child process forked before rendering (forked.py); if
+    it cannot be forked, dies, hangs or fails to send, they are done here."""
 
     def __init__(self, styles: Path, lang: str) -> None:
         super().__init__()
@@ -101,39 +100,32 @@ class ForkedPdfJob(PdfJob):
         # remove its own takes freeing the laid-out book, a garbage collection of
         # 0.5-0.8 s on a 300-page book.
         scratch = tempfile.mkdtemp(prefix="publisher-pdf-")
-        down_read, down_write = os.pipe()
-        up_read, up_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: never returns into the caller's code
-            code = 1
-            try:
-                os.close(down_write)
-                os.close(up_read)
-                code = _child(down_read, up_write, styles, lang, scratch)
-            except BaseException:  # Ctrl-C, a closed pipe: silent, the parent decides
-                pass
-            finally:
-                os._exit(code)
-        os.close(down_read)
-        os.close(up_write)
-        self._down: IO[bytes] = os.fdopen(down_write, "wb")
-        self._up: IO[bytes] = os.fdopen(up_read, "rb")
+        self._child: Forked | None = None
+        try:
+            self._child = Forked(lambda channel: _child(channel, styles, lang, scratch))
+        except Lost:
+            shutil.rmtree(scratch, ignore_errors=True)
+            self._fall_back()
+            return
         # The child sent all it had and is exiting: not killed, nor waited for.
         self._state = {"finished": False}
         # Also when the build fails before `close`: the child never outlives the job.
-        streams = (self._down, self._up)
-        self._reap = weakref.finalize(self, _reap, pid, self._state, streams, scratch)
+        self._reap = weakref.finalize(self, _reap, self._child, self._state, scratch)
 
     @property
     def closed(self) -> bool:
-        return not self._reap.alive
+        return self._child is None or not self._reap.alive
 
     def submit(self, inputs: PdfInputs) -> None:
         super().submit(inputs)
+        if self._fallback is not None:
+            self._fallback.submit(inputs)
+            return
+        assert self._child is not None
         try:
-            pickle.dump(inputs, self._down, protocol=pickle.HIGHEST_PROTOCOL)
-            self._down.close()
-        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            self._child.send(inputs)
+            self._child.finish_sending()
+        except Lost:
             self._fall_back()
 
     def pages(self) -> tuple[Pages, int]:
@@ -158,123 +150,63 @@ class ForkedPdfJob(PdfJob):
     def close(self) -> None:
         if self._fallback is not None:
             self._fallback.close()
-        self._reap()
+        if self._child is not None:
+            self._reap()
 
     def _receive(self, kind: str) -> Any:
         """The child's next message; None after switching to this process."""
+        assert self._child is not None
         try:
-            got, value, records = pickle.load(self._up)
-        except Exception:  # the child died, or sent what cannot be read back
+            got, value = self._child.receive()
+        except Lost:
             self._fall_back()
             return None
-        for record in records:
-            logging.getLogger(record.name).handle(record)
-        if got == "error":
-            if isinstance(value, BaseException):
-                self._state["finished"] = True  # the child is exiting: let it tidy up
-                self._reap()
-                raise value
-            self._fall_back()  # an error that could not travel: meet it here
-            return None
+        except BaseException:
+            self._state["finished"] = True  # the child is exiting: let it tidy up
+            self._reap()
+            raise
         assert got == kind
         return value
 
     def _fall_back(self) -> None:
         if self._fallback is None:
-            assert self._inputs is not None
             self._fallback = PdfJob()
-            self._fallback.submit(self._inputs)
+            if self._inputs is not None:
+                self._fallback.submit(self._inputs)
 
 
-# Children that had sent everything but not yet exited when their job closed.
-_exiting: list[int] = []
-
-
-def _reap(pid: int, state: dict[str, bool], streams: tuple[IO[bytes], ...], scratch: str) -> None:
-    for stream in streams:
-        with contextlib.suppress(OSError):
-            stream.close()
-    if state["finished"]:
-        # Its address space takes a moment to go: reaped later, not waited for here.
-        _exiting.append(pid)
-        _reap_exited()
-        return
-    import signal
-
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)  # no longer wanted
-    os.waitpid(pid, 0)
-    shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _reap_exited() -> None:
-    for pid in list(_exiting):
-        try:
-            done = os.waitpid(pid, os.WNOHANG)[0] != 0
-        except ChildProcessError:
-            done = True
-        if done:
-            _exiting.remove(pid)
+def _reap(child: Forked, state: dict[str, bool], scratch: str) -> None:
+    child.close(kill=not state["finished"])
+    if not state["finished"]:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def start(styles: Path, lang: str) -> PdfJob:
     """A job for one PDF, started before the book is rendered."""
-    _reap_exited()
-    if "weasyprint" in sys.modules or not hasattr(os, "fork"):
+    reap_exited()
+    if "weasyprint" in sys.modules or not can_fork():
         return PdfJob()
     return ForkedPdfJob(styles, lang)
 
 
-def keep_log_records() -> list[logging.LogRecord]:
-    """In a forked process: its log records, kept (with their messages made) to be
-    sent to the process that forked it, which handles them as its own."""
-    records: list[logging.LogRecord] = []
-
-    def keep(self: logging.Logger, record: logging.LogRecord) -> None:
-        record.msg, record.args = record.getMessage(), None
-        if record.exc_info:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-        records.append(record)
-
-    logging.Logger.callHandlers = keep  # type: ignore[method-assign]
-    return records
-
-
-def _child(inbox_fd: int, outbox_fd: int, styles: Path, lang: str, scratch: str) -> int:
-    records = keep_log_records()
-    # Python warnings too: the child writes nothing to stderr itself (a thread of
-    # the parent's may have held its lock at the fork).
-    logging.captureWarnings(True)
+def _child(channel: Channel, styles: Path, lang: str, scratch: str) -> None:
     tempfile.tempdir = scratch
-    with os.fdopen(inbox_fd, "rb") as inbox, os.fdopen(outbox_fd, "wb") as outbox:
-
-        def send(kind: str, value: object) -> None:
-            try:
-                message = pickle.dumps((kind, value, records), protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:
-                message = pickle.dumps((kind, None, records), protocol=pickle.HIGHEST_PROTOCOL)
-            records.clear()
-            outbox.write(message)
-            outbox.flush()
-
+    try:
+        _warm(styles, lang)
+        _collect_rarely()
         try:
-            _warm(styles, lang)
-            _collect_rarely()
-            try:
-                inputs = pickle.load(inbox)
-            except EOFError:
-                return 0  # nothing to make after all
-            job = PdfJob(parallel=True)
-            job.submit(inputs)
-            send("pages", job.pages())
-            send("pdf", job.result())
-            job.close()
-        except Exception as exc:
-            send("error", exc)
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
-    return 0
+            inputs = channel.receive()
+        except EOFError:
+            return  # nothing to make after all
+        job = PdfJob(parallel=True)
+        job.submit(inputs)
+        channel.send("pages", job.pages())
+        channel.send("pdf", job.result())
+        job.close()
+    except Exception as exc:
+        channel.send("error", exc)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _collect_rarely() -> None:

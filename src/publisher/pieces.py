@@ -28,13 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import pickle
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from .forked import Channel, Forked, Lost, can_fork
 from .pagination import PageStart, page_places, starts_from_places
 from .xhtml import parse_body
 
@@ -359,57 +358,28 @@ class _Worker:
     def __init__(self, piece: Piece, targets: frozenset[str], parallel: bool) -> None:
         self.piece = piece
         self.targets = targets
-        self.pid = 0
-        self._down: IO[bytes] | None = None
-        self._up: IO[bytes] | None = None
+        self.child: Forked | None = None
         self._numbers = (0, 0)
         self._sent = 0  # numberings sent: as many PDFs will come back, the last one counts
         self._early: tuple[int, bytes] | None = None  # (first page number, PDF)
-        if parallel and hasattr(os, "fork"):
-            with contextlib.suppress(OSError):  # no process to be had: made here
-                self._fork()
-
-    def _fork(self) -> None:
-        down_read, down_write = os.pipe()
-        up_read, up_write = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            for fd in (down_read, down_write, up_read, up_write):
-                os.close(fd)
-            raise
-        if pid == 0:
-            code = 1
-            try:
-                os.close(down_write)
-                os.close(up_read)
-                code = _serve(self.piece, self.targets, down_read, up_write)
-            except BaseException:
-                pass
-            finally:
-                os._exit(code)
-        os.close(down_read)
-        os.close(up_write)
-        self.pid = pid
-        self._down = os.fdopen(down_write, "wb")
-        self._up = os.fdopen(up_read, "rb")
+        if parallel and can_fork():
+            with contextlib.suppress(Lost):  # no process to be had: made here
+                self.child = Forked(lambda channel: _serve(piece, targets, channel))
 
     def sketch(self) -> Sketch:
-        if self._up is not None:
-            value = self._receive()
-            if isinstance(value, Sketch):
-                return value
+        value = self._receive()
+        if isinstance(value, Sketch):
+            return value
         return self.piece.sketch(self.targets)  # no fork, or its process was lost
 
     def number(self, first: int, total: int) -> None:
         """Its first page number and the book's page count: a forked piece starts
         writing at once; here, the piece is written when its result is wanted."""
         self._numbers = (first, total)
-        if self._down is not None:
+        if self.child is not None:
             try:
-                pickle.dump(self._numbers, self._down)
-                self._down.flush()
-            except OSError:
+                self.child.send(self._numbers)
+            except Lost:
                 self.close()
                 return
             self._sent += 1
@@ -423,9 +393,8 @@ class _Worker:
         if self._early is not None and self._early[0] == self._numbers[0]:
             self.piece.release()
             return self._early[1]
-        if self._up is not None and self._down is not None:
-            with contextlib.suppress(OSError):
-                self._down.close()  # no other numbers: the piece can finish
+        if self.child is not None:
+            self.child.finish_sending()  # no other numbers: the piece can finish
             value: object = None
             for _ in range(self._sent):  # the last PDF is the one with the right numbers
                 value = self._receive()
@@ -441,63 +410,32 @@ class _Worker:
     def _receive(self) -> object:
         """The process's next message (its error raised here), or None if the
         process is gone or its message cannot be read: the piece is made here then."""
-        import logging
-
-        if self._up is None:
+        if self.child is None:
             return None
         try:
-            kind, value, records = pickle.load(self._up)
-        except Exception:
+            return self.child.receive()[1]
+        except Lost:
             self.close()
             return None
-        for record in records:
-            logging.getLogger(record.name).handle(record)
-        if kind == "error":
-            raise value
-        return value
 
     def close(self) -> None:
-        for stream in (self._down, self._up):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        self._down = self._up = None
-        if self.pid:
-            import signal
-
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = 0
+        if self.child is not None:
+            self.child.close()
+            self.child = None
 
 
-def _serve(piece: Piece, targets: frozenset[str], inbox_fd: int, outbox_fd: int) -> int:
+def _serve(piece: Piece, targets: frozenset[str], channel: Channel) -> None:
     """The forked process of one piece: sketch, wait for its numbers, write."""
-    from .pdfjob import keep_log_records
-
-    records = keep_log_records()
-    with os.fdopen(inbox_fd, "rb") as inbox, os.fdopen(outbox_fd, "wb") as outbox:
-
-        def send(kind: str, value: object) -> None:
-            outbox.write(pickle.dumps((kind, value, records), protocol=pickle.HIGHEST_PROTOCOL))
-            outbox.flush()
-            records.clear()
-
-        try:
-            send("sketch", piece.sketch(targets))
-            while True:
-                try:
-                    first, total = pickle.load(inbox)
-                except EOFError:  # the last numbering was the right one
-                    break
-                send("pdf", piece.write(first, total))
-        except Exception as exc:
+    try:
+        channel.send("sketch", piece.sketch(targets))
+        while True:
             try:
-                send("error", exc)
-            except Exception:
-                send("error", RuntimeError(f"a PDF piece failed: {exc}"))
-    return 0
+                first, total = channel.receive()
+            except EOFError:  # the last numbering was the right one
+                break
+            channel.send("pdf", piece.write(first, total))
+    except Exception as exc:
+        channel.send("error", exc)
 
 
 # --- joining --------------------------------------------------------------------
