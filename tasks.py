@@ -258,6 +258,23 @@ def bench(c: Context, runs: int = 3) -> None:
 
 
 @task
+def lock(c: Context) -> None:
+    """Rewrite constraints.txt, the locked stack, from pyproject.toml's ranges (uv)."""
+    lock = ROOT / "constraints.txt"
+    header = "".join(line for line in lock.read_text().splitlines(True) if line.startswith("#"))
+    result = c.run(
+        f"{sys.executable} -m uv pip compile {ROOT / 'pyproject.toml'} --all-extras --universal "
+        "--python-version 3.11 --no-header --no-annotate --quiet",
+        hide="out",
+        pty=False,
+    )
+    assert result is not None
+    pins = [line for line in result.stdout.splitlines() if line and not line.startswith(" ")]
+    lock.write_text(header + "\n".join(pins) + "\n")
+    print(f"lock: {len(pins)} packages pinned in {lock.name}; now run the full test suite")
+
+
+@task
 def lint(c: Context) -> None:
     """ruff (lint and format check) and mypy (strict)."""
     c.run(f"{sys.executable} -m ruff check src tests bench tasks.py")

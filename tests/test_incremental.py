@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from publisher.build import BuildResult, build
 from publisher.model import BuildOptions
 
@@ -94,3 +96,22 @@ def test_a_style_change_redoes_what_reads_it(tmp_path: Path) -> None:
     # A different style's files do not touch this book.
     (styles / "modern" / "print.css").write_text("/* m */\n")
     assert rebuilt(build(other)) == {"epub": False, "pdf": False}
+
+
+def test_an_upgraded_dependency_rebuilds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record names the versions the outputs were made with; another version
+    of a package that shapes them (here WeasyPrint) makes them stale."""
+    import json
+
+    from publisher import cache
+
+    out = tmp_path / "out"
+    options = BuildOptions(ARTICLE, out, STYLES, formats=("epub",))
+    assert rebuilt(build(options)) == {"epub": True}
+    record = json.loads(next((out / cache.CACHE_DIR).glob("*.json")).read_text())
+    assert record["stack"]["weasyprint"] == cache.stack_versions()["weasyprint"]
+    assert {"python", "pydyf", "tinyhtml5", "pyphen", "fonttools"} <= set(record["stack"])
+    assert rebuilt(build(options)) == {"epub": False}
+    installed = cache.stack_versions()
+    monkeypatch.setattr(cache, "stack_versions", lambda: {**installed, "weasyprint": "99.0"})
+    assert rebuilt(build(options)) == {"epub": True}

@@ -17,7 +17,10 @@ from typing import Any
 from .errors import ToolError
 
 REPO_ACE = Path(__file__).resolve().parents[2] / "tests" / "js" / "node_modules" / ".bin"
-INSTALL_HINT = "run .ci/install-checkers (npm @daisy/ace and Debian's chromium)"
+INSTALL_HINT = (
+    "npm install -g @daisy/ace, with a Chromium (apt-get install chromium, or set "
+    "PUPPETEER_EXECUTABLE_PATH); in a checkout: ./setup.sh"
+)
 NO_DOWNLOADS = {
     "PUPPETEER_SKIP_DOWNLOAD": "1",
     "PUPPETEER_SKIP_CHROMIUM_DOWNLOAD": "1",

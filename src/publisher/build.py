@@ -148,7 +148,8 @@ def build(
         job = pdfjob.start(options.styles, meta.lang)  # a child loads WeasyPrint meanwhile
     epub_style, pdf_style = cache.style_digests(options.styles, style.files())
     pdf_style = cache.digest(pdf_style, extra)
-    content = cache.content_digest(files, record.resources if record else [], extra)
+    stack = cache.stack_versions()
+    content = cache.content_digest(files, record.resources if record else [], extra, stack)
 
     def fresh(fmt: str) -> bool:
         return (
@@ -236,12 +237,13 @@ def build(
         options.output,
         slug,
         cache.Record(
-            content=cache.content_digest(files, resources, extra),
+            content=cache.content_digest(files, resources, extra, stack),
             epub_style=epub_style,
             pdf_style=pdf_style,
             resources=resources,
             pages=[asdict(p) for p in pages],
             outputs={fmt: cache.output_stamp(paths[fmt]) or [] for fmt in want},
+            stack=stack,
         ),
     )
     return BuildResult(book, tuple(outputs), tuple(stages))

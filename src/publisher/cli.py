@@ -9,9 +9,9 @@ from pathlib import Path
 
 from . import __version__, commands
 from .model import BuildOptions
+from .styles import shipped_styles
 
-# The styles ship inside the package (a link to the repository's styles/ folder).
-STYLES = Path(__file__).resolve().parent / "styles"
+STYLES = shipped_styles()
 
 
 def _parser() -> argparse.ArgumentParser:

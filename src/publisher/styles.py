@@ -17,6 +17,16 @@ from typing import Any
 from .errors import Location, OptionError
 
 DEFAULT = "default"
+
+
+def shipped_styles() -> Path:
+    """The styles folder publisher ships: inside the installed package (a wheel or
+    sdist puts the repository's styles/ there), else the checkout's styles/."""
+    here = Path(__file__).resolve().parent
+    installed = here / "styles"
+    return installed if installed.is_dir() else here.parents[1] / "styles"
+
+
 LAYERS = ("base.css", "epub.css", "print.css")
 CHAPTER_NUMBERS = ("none", "arabic", "roman")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
