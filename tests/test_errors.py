@@ -141,6 +141,7 @@ def test_control_characters_are_removed_with_a_warning(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "control.epub").is_file()
 
 
+@pytest.mark.slow  # runs the external checkers in a subprocess
 def test_check_task_passes_a_good_build_and_fails_a_broken_one(tmp_path: Path) -> None:
     """`invoke check` runs the validators for real: EPUBCheck, Ace, PDF, lint."""
     import zipfile

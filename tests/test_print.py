@@ -144,6 +144,7 @@ def test_alt_text_and_table_headers_are_tagged(guide: Built) -> None:
         assert all("/Headers" in td.A for td in kinds["/TD"])
 
 
+@pytest.mark.slow  # a long book
 def test_a_thousand_notes_each_on_the_page_of_its_call(tmp_path: Path) -> None:
     paragraphs = [f"Call{n:04d} here.[^{n}] Some words follow." for n in range(1, 1001)]
     notes = [f"[^{n}]: Note{n:04d} text." for n in range(1, 1001)]

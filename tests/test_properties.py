@@ -157,11 +157,7 @@ def assert_well_formed_with_unique_ids(bodies: list[str]) -> None:
     assert not duplicates, duplicates
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
     st.lists(book_text(ANY, ODD), min_size=1, max_size=3),
     st.sampled_from(["en", "de", "fr", "ru", "ar", "he", "ja", "el"]),
@@ -170,7 +166,6 @@ def test_any_markdown_renders_to_well_formed_xhtml(texts: list[str], lang: str) 
     assert_well_formed_with_unique_ids(render(*texts, lang=lang))
 
 
-@settings(max_examples=60, deadline=None)
 @given(st.text(ANY, max_size=400))
 def test_any_text_renders_to_well_formed_xhtml(text: str) -> None:
     assert_well_formed_with_unique_ids(render(text))
@@ -198,6 +193,7 @@ def test_emphasis_nested_past_lxml_depth_limit_renders() -> None:
     assert_well_formed_with_unique_ids(render("*" * 4094 + "x" + "*" * 4094))
 
 
+@pytest.mark.slow  # builds five books, then runs EPUBCheck
 def test_generated_books_build_and_pass_epubcheck(tmp_path: Path) -> None:
     """A few generated books, each built to an EPUB and a PDF that opens; then all
     of them as the chapters of one book, so that EPUBCheck runs once."""

@@ -402,13 +402,11 @@ def test_deep_nesting_is_flattened() -> None:
     assert any("nested" in note for note in notes)
 
 
-def test_big_fragment_is_fast() -> None:
-    import time
-
+def test_a_big_fragment_is_sanitized() -> None:
+    """1.6 MB of markup (its time is measured by `invoke bench --limits`)."""
     fragment = "<p>" + "<b>x</b> &amp; y " * 100_000 + "</p>"
-    start = time.perf_counter()
     out, _ = sanitize_html(fragment, inline=False)
-    assert time.perf_counter() - start < 10
+    assert out.count("<b>x</b>") == 100_000
     assert_safe(out)
 
 
@@ -597,21 +595,19 @@ def tag_soup(draw: st.DrawFn) -> str:
     return "".join(parts)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(tag_soup(), st.booleans())
 def test_any_tag_soup_becomes_safe_xhtml(fragment: str, inline: bool) -> None:
     out, _ = sanitize_html(fragment, inline=inline)
     assert_safe(out, inline=inline)
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=200), st.booleans())
 def test_any_text_becomes_safe_xhtml(fragment: str, inline: bool) -> None:
     out, _ = sanitize_html(fragment, inline=inline)
     assert_safe(out, inline=inline)
 
 
-@settings(max_examples=200, deadline=None)
 @given(st.lists(tag_soup(), max_size=8))
 def test_any_token_sequence_stays_balanced(pieces: list[str]) -> None:
     s = HtmlSanitizer(inline=True)
@@ -619,7 +615,6 @@ def test_any_token_sequence_stays_balanced(pieces: list[str]) -> None:
     assert_safe(out, inline=True)
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.sampled_from(

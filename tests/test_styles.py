@@ -134,6 +134,7 @@ def test_every_style_is_reproducible(
     assert again.pdf.read_bytes() == first.pdf.read_bytes()
 
 
+@pytest.mark.slow  # runs the external checkers in a subprocess
 def test_invoke_check_passes_a_styled_build(styled: dict[tuple[str, str], Built]) -> None:
     """The PDF's bookmarks carry the style's chapter numbers, as the EPUB's contents
     do; `invoke check` compares the two."""
@@ -300,6 +301,7 @@ def test_an_attribute_line_applies_to_the_next_block_or_stays_text(
         assert kept in texts, "nothing the author wrote disappears"
 
 
+@pytest.mark.slow  # builds the feature and runs every checker
 def test_the_feature_passes_every_checker(tmp_path: Path) -> None:
     """The news feature carries what the article does not: a dateline, a pull quote,
     a scene break."""

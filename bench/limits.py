@@ -1,0 +1,134 @@
+"""How long the hostile limit cases take, against their budget: `invoke bench --limits`.
+
+tests/test_hostile.py proves that each of these manuscripts ends in valid outputs
+or one clear error, never a hang (a build is killed after 300 s there). How long
+each takes, and how much memory, depends on the machine: that is measured here,
+each case once, on a quiet machine, with the whole process tree's CPU time and
+peak resident memory (wait4), and printed against a budget of 60 s a case. Cases
+over budget are reported, not failed: they are the known limits (README)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET = 60.0  # seconds a case may take on the reference machine (2 cores)
+KILL = 900.0
+LOREM = ["lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed"]
+
+
+def _paragraph() -> str:
+    return " ".join(LOREM[i % len(LOREM)] for i in range(900_000))[:5_000_000]
+
+
+def _notes() -> str:
+    n = 100_000
+    return (
+        " ".join(f"w[^{i}]" for i in range(n))
+        + "\n\n"
+        + "".join(f"[^{i}]: Note {i}.\n" for i in range(n))
+    )
+
+
+def _lines() -> str:
+    lines = []
+    for n in range(1_000_000):
+        if n % 10_000 == 0:
+            lines.append(f"## Part {n // 10_000}")
+        else:
+            lines.append("" if n % 5 == 0 else f"Line {n} of the manuscript.")
+    return "\n".join(lines)
+
+
+def _lists() -> str:
+    return "".join("  " * depth + "- x\n" for depth in range(1000))
+
+
+def _raw_html() -> str:
+    return "<p>" + "<b>x</b> &amp; y " * 100_000 + "</p>"
+
+
+# (name, what is built, text of the manuscript's body, extra front matter)
+CASES: list[tuple[str, str, Callable[[], str], str]] = [
+    ("lists nested 1000 deep", "build", _lists, ""),
+    ("block quotes 1000 deep", "build", lambda: ">" * 1000 + " deep\n", ""),
+    ("links nested 5000 deep", "build", lambda: "[" * 5000 + "x" + "](#y)" * 5000, ""),
+    ("emphasis 5000 deep", "build", lambda: "*" * 5000 + "x" + "*" * 5000, ""),
+    ("one 5 MB paragraph, EPUB", "epub", _paragraph, ""),
+    ("one 5 MB paragraph, EPUB + PDF", "build", _paragraph, ""),
+    ("100,000 footnotes, EPUB", "epub", _notes, ""),
+    ("1,000,000 lines, EPUB", "epub", _lines, ""),
+    ("1.6 MB of raw HTML, EPUB", "epub", _raw_html, "raw-html: true\n"),
+]
+
+
+def run_case(task: str, body: str, extra: str, work: Path) -> dict[str, str | float | None]:
+    """One build in a new session: wall time, the CPU time and peak resident
+    memory of its process tree (wait4 counts the children it reaped)."""
+    book = work / "book"
+    book.mkdir(parents=True)
+    (book / "book.md").write_text(
+        f"---\ntitle: Limits\nlang: en\n{extra}---\n\n{body}\n", encoding="utf-8"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    command = [sys.executable, "-m", "invoke", "-r", str(ROOT), task]
+    command += ["--manuscript", str(book), "--output", str(work / "out")]
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    killed = False
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() - start > KILL:
+            os.killpg(proc.pid, signal.SIGKILL)
+            _, status, usage = os.wait4(proc.pid, 0)
+            killed = True
+            break
+        time.sleep(0.05)
+    seconds = time.monotonic() - start
+    stderr = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    return {
+        "exit": None if killed else os.waitstatus_to_exitcode(status),
+        "seconds": round(seconds, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "peak_MiB": round(usage.ru_maxrss / 1024),
+        "last_line": (stderr.strip().splitlines() or [""])[-1][:160],
+    }
+
+
+def main() -> None:
+    results = {}
+    for name, task, body, extra in CASES:
+        with tempfile.TemporaryDirectory(prefix="publisher-limits-") as scratch:
+            results[name] = got = run_case(task, body(), extra, Path(scratch))
+        seconds = got["seconds"]
+        over = got["exit"] is None or not isinstance(seconds, float) or seconds > BUDGET
+        verdict = "OVER" if over else "ok"
+        print(
+            f"{name:34} {got['seconds']:7.1f} s  cpu {got['cpu_seconds']:7.1f} s  "
+            f"{got['peak_MiB']:5} MiB  exit {got['exit']}  {verdict}",
+            flush=True,
+        )
+    target = ROOT / "build" / "limits.json"
+    target.parent.mkdir(exist_ok=True)
+    target.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nbudget {BUDGET:.0f} s a case; JSON: {target}")
+
+
+if __name__ == "__main__":
+    main()
