@@ -100,8 +100,11 @@ echo "setup: installing publisher and its locked dependencies into $venv"
 # every build would compile publisher again (about 0.05 s of each).
 "$venv/bin/python" -m compileall -q src tasks.py
 
-if [ "$checkers" = 1 ]; then
+if [ "$checkers" = 1 ] && [ "$system" = 1 ]; then
   bash .ci/install-checkers
+elif [ "$checkers" = 1 ]; then
+  echo "setup: --no-system: the checkers are yours to install (Chromium, Calibre, Node.js 20+);" \
+       "then run .ci/install-checkers for DAISY Ace and epub.js"
 fi
 echo "setup: done. Build the article with '$venv/bin/invoke build', test with '$venv/bin/invoke test'"
 echo "       (or 'source $venv/bin/activate' once, then 'invoke build', 'publisher --help')."
