@@ -399,6 +399,36 @@ class _Run(HTMLParser):
             self.out[:] = [] if owner._hiding else [escape(FORBIDDEN.sub("", html), quote=False)]
             self.notes.append("could not read this HTML: it is shown as text")
 
+    def close(self) -> None:
+        """An unfinished `<...` at the end, read as HTML reads it: a start or end
+        tag is dropped, a comment, `<!...`, `<?...` or CDATA section runs to the
+        end. html.parser does so since CPython 3.13.4/3.12.11/3.11.13 (and in
+        distributions' backports); before, it gave the rest as text. Done here,
+        the same output on every Python."""
+        rest = self.rawdata
+        if rest.startswith("<") and not self.cdata_elem:
+            self.rawdata = ""
+            if re.match(r"</?[a-zA-Z]", rest):
+                pass  # an unfinished tag
+            elif rest == "<" or rest == "</":
+                self.handle_data(rest)
+            elif rest.startswith("<!--"):
+                body = rest[4:]
+                for suffix in ("--!", "--", "-"):
+                    if body.endswith(suffix):
+                        body = body[: -len(suffix)]
+                        break
+                self.handle_comment(body)
+            elif rest.startswith("<![CDATA["):
+                self.unknown_decl(rest[3:])
+            elif rest[:9].lower() == "<!doctype":
+                self.handle_decl(rest[2:])
+            elif rest.startswith("<?"):
+                self.handle_pi(rest[2:])
+            else:  # `<!...` and `</` + not a letter: a bogus comment
+                self.handle_comment(rest[2:])
+        super().close()
+
     def parse_html_declaration(self, i: int) -> int:
         """`<![...` as HTML reads it outside SVG and MathML: a CDATA section up to
         `]]>`, anything else a bogus comment up to `>` (html.parser would hand it
