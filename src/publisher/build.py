@@ -149,7 +149,10 @@ def build(
     epub_style, pdf_style = cache.style_digests(options.styles, style.files())
     pdf_style = cache.digest(pdf_style, extra)
     stack = cache.stack_versions()
-    content = cache.content_digest(files, record.resources if record else [], extra, stack)
+    # Taken once, as the files were read: a file saved during the build must make
+    # the next build redo it, so the record may not read the files again at the end.
+    sources = cache.file_digest(files)
+    content = cache.content_digest(sources, record.resources if record else [], extra, stack)
 
     def fresh(fmt: str) -> bool:
         return (
@@ -237,7 +240,7 @@ def build(
         options.output,
         slug,
         cache.Record(
-            content=cache.content_digest(files, resources, extra, stack),
+            content=cache.content_digest(sources, resources, extra, stack),
             epub_style=epub_style,
             pdf_style=pdf_style,
             resources=resources,

@@ -168,13 +168,12 @@ def output_stamp(path: Path) -> list[int] | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def content_digest(
-    files: list[Path], resources: list[str], extra: str, stack: dict[str, str]
-) -> str:
-    """The manuscript's files, the images it used, publisher's code, the versions
-    of the stack, and `extra` (options and dates)."""
+def content_digest(sources: str, resources: list[str], extra: str, stack: dict[str, str]) -> str:
+    """`sources` (the file_digest of the manuscript's files, taken once as the
+    build reads them), the images it used, publisher's code, the versions of the
+    stack, and `extra` (options and dates)."""
     return digest(
-        file_digest(files),
+        sources,
         file_digest([Path(r) for r in resources]),
         code_digest(),
         json.dumps(stack, sort_keys=True),
