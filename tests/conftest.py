@@ -100,6 +100,20 @@ def need(tool: str) -> str:
     pytest.skip(message)
 
 
+def need_ace() -> None:
+    """DAISY Ace with node and a Chromium, as `check` runs it; a failure under CI,
+    a skip elsewhere (and in a quick run)."""
+    from publisher.ace import find_ace
+
+    if QUICK:
+        pytest.skip("DAISY Ace: external checkers run in the full suite (invoke test)")
+    if find_ace() is None:
+        message = "DAISY Ace (node, ace-puppeteer, chromium) is not installed (see ./setup.sh)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; CI must install it")
+        pytest.skip(message)
+
+
 @dataclass(frozen=True)
 class Built:
     result: BuildResult

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ARTICLE, invoke, need
+from conftest import ARTICLE, invoke, need, need_ace
 
 GOOD = "---\ntitle: A Test\nlang: en\n---\n\nSome text.\n"
 
@@ -146,10 +146,8 @@ def test_check_task_passes_a_good_build_and_fails_a_broken_one(tmp_path: Path) -
     """`invoke check` runs the validators for real: EPUBCheck, Ace, PDF, lint."""
     import zipfile
 
-    from publisher.ace import find_ace
-
-    if find_ace() is None:
-        need("ace-puppeteer")  # a skip here, a failure under CI
+    need("java")
+    need_ace()
     book = tmp_path / "book"
     shutil.copytree(ARTICLE, book)
     assert invoke("build", "--manuscript", "book", "--output", "out", cwd=tmp_path).returncode == 0

