@@ -251,6 +251,8 @@ def test(c: Context, k: str = "", quick: bool = False) -> None:
     select = f" -k {k!r}" if k else ""
     if quick:
         select += ' -m "not slow"'
+    else:
+        select += " --durations=15"  # where the full suite's time goes
     env = {"PUBLISHER_QUICK": "1"} if quick else {}
     result = c.run(f"{sys.executable} -m pytest{select}", pty=False, warn=True, env=env)
     if result is None or result.exited == 5:
