@@ -1,18 +1,20 @@
-"""Invoke tasks: `invoke --list`. Each task parses its flags and calls one function
-of publisher.commands; nothing heavy is imported until a task runs."""
+"""Invoke tasks: `invoke --list`. The book tasks are thin aliases of the `publisher`
+command (publisher/cli.py) with the repository's defaults (manuscript/, build/,
+styles/), the same option names and the same short flags; the rest are the
+developers' chores (test, lint, lock, bench). Nothing heavy is imported until a
+task runs."""
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
-
-if TYPE_CHECKING:
-    from publisher.model import BuildOptions
+from invoke.tasks import Task, task
 
 ROOT = Path(__file__).resolve().parent
 SRC = ROOT / "src"
@@ -22,14 +24,46 @@ if str(SRC) not in sys.path:  # works before `pip install -e .` too
 MANUSCRIPT = "manuscript"
 OUTPUT = "build"
 STYLES = str(ROOT / "styles")
+GALLERY = ("manuscript/article.md", "examples/novel", "examples/feature", "examples/field-guide")
 
-BUILD_HELP = {
+HELP = {
     "manuscript": "a Markdown file or a folder of them (default: manuscript/)",
     "output": "folder for the outputs (default: build/)",
-    "styles": "folder with base.css, epub.css, print.css and fonts/ (default: styles/)",
-    "style": "book style, a folder in the styles folder: default, classic, modern, news "
-    "(overrides the manuscript's style:)",
+    "style": "book style: default, classic, modern, news, or a folder of the styles folder",
+    "styles": "the styles folder (default: styles/)",
+    "profile": "PDF profile: print (trade book, mirrored margins; default) or screen (A4)",
+    "pdf_standard": "ua-1 (default), ua-2, a-3b, a-3a, a-2b, x-4, x-3, x-1a or none",
+    "kobo": "also write <slug>.kepub.epub, the Kobo edition",
+    "force": "rebuild even if up to date",
+    "quiet": "errors only",
+    "verbose": "every stage, timed",
 }
+
+
+class BookTask(Task[Any]):
+    """Short flags from publisher's own table (publisher.cli.SHORT), not Invoke's
+    first-free-letter guess, so that `-s` is the style here as in `publisher`."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        from publisher.cli import SHORT
+
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        long = opts["names"][0]
+        opts["names"] = [long, SHORT[long]] if long in SHORT else [long]
+        return opts
+
+
+def book_task(help: dict[str, str] | None = None, name: str = "") -> Callable[[Any], Task[Any]]:
+    """@task with publisher's short flags and HELP for the options the task has."""
+
+    def make(body: Any) -> Task[Any]:
+        params = inspect.signature(body).parameters
+        known = {k: v for k, v in {**HELP, **(help or {})}.items() if k in params}
+        named = {"name": name} if name else {}
+        made: Task[Any] = task(klass=BookTask, auto_shortflags=False, help=known, **named)(body)
+        return made
+
+    return make
 
 
 def _done(code: int) -> None:
@@ -37,164 +71,143 @@ def _done(code: int) -> None:
         raise Exit(code=code)
 
 
-def _build(
-    manuscript: str,
-    output: str,
-    styles: str,
-    formats: tuple[str, ...],
-    profile: str = "",
-    pdf_standard: str = "",
-    style: str = "",
-) -> None:
-    from publisher import commands
+def publisher(verb: str, *args: str, **options: str | bool) -> None:
+    """`publisher VERB ARGS --OPTION VALUE...`, in this process; its exit code."""
+    from publisher.cli import main
 
-    _done(
-        commands.build(
-            Path(manuscript),
-            Path(output),
-            Path(styles),
-            formats,
-            profile=profile or None,
-            pdf_standard=pdf_standard or None,
-            style=style or None,
-        )
-    )
+    argv = [verb, *args]
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif value:
+            argv += [flag, str(value)]
+    _done(main(argv))
 
 
-PDF_HELP = {
-    "profile": "PDF profile: print (trade book, mirrored margins) or screen (A4, links)",
-    "pdf_standard": "ua-1 (default, tagged), a-3b, a-3a, a-2b, x-4, x-3, x-1a or none",
-}
+def _book(verb: str, manuscript: str, output: str, **options: str | bool) -> None:
+    publisher(verb, "--manuscript", manuscript, "--output", output, **options)
 
 
-@task(help={**BUILD_HELP, **PDF_HELP, "kobo": "also write <slug>.kepub.epub, the Kobo edition"})
+@book_task()
 def build(
     c: Context,
     manuscript: str = MANUSCRIPT,
     output: str = OUTPUT,
+    style: str = "",
     styles: str = STYLES,
-    kobo: bool = False,
     profile: str = "",
     pdf_standard: str = "",
-    style: str = "",
+    kobo: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+    verbose: bool = False,
 ) -> None:
     """Build the EPUB and the PDF: build/<slug>.epub and build/<slug>.pdf."""
-    formats = ("epub", "pdf", "kepub") if kobo else ("epub", "pdf")
-    _build(manuscript, output, styles, formats, profile, pdf_standard, style)
+    _book("build", manuscript, output, **_given(locals()))
 
 
-@task(help=BUILD_HELP)
+@book_task()
 def epub(
     c: Context,
     manuscript: str = MANUSCRIPT,
     output: str = OUTPUT,
-    styles: str = STYLES,
     style: str = "",
+    styles: str = STYLES,
+    kobo: bool = False,
+    force: bool = False,
+    quiet: bool = False,
+    verbose: bool = False,
 ) -> None:
-    """Build only the EPUB."""
-    _build(manuscript, output, styles, ("epub",), style=style)
+    """Build only the EPUB (publisher build --only epub)."""
+    _book("build", manuscript, output, only="epub", **_given(locals()))
 
 
-@task(help={**BUILD_HELP, **PDF_HELP})
+@book_task()
 def pdf(
     c: Context,
     manuscript: str = MANUSCRIPT,
     output: str = OUTPUT,
+    style: str = "",
     styles: str = STYLES,
     profile: str = "",
     pdf_standard: str = "",
-    style: str = "",
+    force: bool = False,
+    quiet: bool = False,
+    verbose: bool = False,
 ) -> None:
-    """Build only the PDF."""
-    _build(manuscript, output, styles, ("pdf",), profile, pdf_standard, style)
+    """Build only the PDF (publisher build --only pdf)."""
+    _book("build", manuscript, output, only="pdf", **_given(locals()))
 
 
-def _options(manuscript: str, output: str, styles: str, style: str = "") -> BuildOptions:
-    from publisher.model import BuildOptions
-
-    return BuildOptions(Path(manuscript), Path(output), Path(styles), style=style or None)
-
-
-@task(help=BUILD_HELP)
+@book_task()
 def watch(
     c: Context,
     manuscript: str = MANUSCRIPT,
     output: str = OUTPUT,
-    styles: str = STYLES,
     style: str = "",
+    styles: str = STYLES,
+    profile: str = "",
+    pdf_standard: str = "",
+    kobo: bool = False,
+    quiet: bool = False,
+    verbose: bool = False,
 ) -> None:
     """Rebuild the EPUB and the PDF on every save of the manuscript, styles or fonts."""
-    from publisher import commands
-
-    _done(commands.watch(_options(manuscript, output, styles, style)))
+    _book("watch", manuscript, output, **_given(locals()))
 
 
-@task(help={**BUILD_HELP, "port": "port on 127.0.0.1 (default 8000; 0 picks a free one)"})
+@book_task(help={**HELP, "port": "port on 127.0.0.1 (default 8000; 0 picks a free one)"})
 def serve(
     c: Context,
     manuscript: str = MANUSCRIPT,
     output: str = OUTPUT,
-    styles: str = STYLES,
-    port: str = "8000",
     style: str = "",
+    styles: str = STYLES,
+    profile: str = "",
+    pdf_standard: str = "",
+    kobo: bool = False,
+    quiet: bool = False,
+    verbose: bool = False,
+    port: str = "8000",
 ) -> None:
     """A live preview on 127.0.0.1: the book as the EPUB shows it, the PDF's pages."""
-    from publisher import commands
-
-    if not port.isdigit():
-        raise Exit(f"error: --port {port!r} is not a number (use 0 to 65535)", code=2)
-    _done(commands.serve(_options(manuscript, output, styles, style), port=int(port)))
+    _book("serve", manuscript, output, **_given(locals()))
 
 
-@task(help={"folder": "a new folder for the starter manuscript"})
+@book_task(help={"folder": "a new folder for the starter manuscript"})
 def new(c: Context, folder: str) -> None:
     """Create a starter manuscript that builds at once."""
-    from publisher import commands
-
-    _done(commands.new(Path(folder)))
+    publisher("new", folder)
 
 
-@task(
+@book_task(
     help={
-        "manuscript": BUILD_HELP["manuscript"],
+        **HELP,
         "output": "folder holding the PDF (default: build/)",
         "resolution": "pixels per inch of the page images (default: 60)",
         "style": "build the PDF in this style first, into build/styles/NAME/",
-        "styles": BUILD_HELP["styles"],
     }
 )
 def proof(
     c: Context,
     manuscript: str = MANUSCRIPT,
     output: str = OUTPUT,
-    resolution: str = "60",
     style: str = "",
     styles: str = STYLES,
+    resolution: str = "60",
 ) -> None:
     """Render the PDF's pages to PNG and one contact sheet of spreads (build/proof/).
 
     With --style, the PDF is built in that style first (build/styles/NAME/proof/)."""
-    from publisher import commands
-
-    _done(
-        commands.proof(
-            Path(manuscript),
-            Path(output),
-            resolution,
-            style=style or None,
-            styles=Path(styles),
-        )
-    )
+    _book("proof", manuscript, output, **_given(locals()))
 
 
-GALLERY = ("manuscript/article.md", "examples/novel", "examples/feature", "examples/field-guide")
-
-
-@task(
+@book_task(
     help={
         "output": "folder for the gallery (default: build/gallery/)",
         "style": "only this style (default: every style in the styles folder)",
-        "styles": BUILD_HELP["styles"],
+        "styles": HELP["styles"],
     }
 )
 def gallery(
@@ -204,40 +217,44 @@ def gallery(
 
     Page images and a contact sheet each (build/gallery/STYLE/BOOK/proof/), and one
     overview row per style (build/gallery/STYLE.png)."""
-    from publisher import commands
-
-    books = [ROOT / path for path in GALLERY]
-    _done(commands.gallery(books, Path(output), Path(styles), only=style or None))
+    options = _given(locals())
+    publisher("gallery", *(str(ROOT / path) for path in GALLERY), **options)
 
 
-@task(
-    help={"manuscript": BUILD_HELP["manuscript"], "output": "folder holding the outputs to check"}
-)
+@book_task(help={"manuscript": HELP["manuscript"], "output": "folder holding the outputs to check"})
 def check(c: Context, manuscript: str = MANUSCRIPT, output: str = OUTPUT) -> None:
     """Validate the outputs: EPUBCheck, DAISY Ace, the PDF's tags, fonts and outline, lint.
 
     Exits non-zero on any error or warning (lint warnings are advice and pass)."""
-    from publisher import commands
-
-    _done(commands.check(Path(manuscript), Path(output)))
+    _book("check", manuscript, output)
 
 
-@task(help={"manuscript": BUILD_HELP["manuscript"]})
+@book_task(help={"manuscript": HELP["manuscript"]})
 def lint_manuscript(c: Context, manuscript: str = MANUSCRIPT) -> None:
-    """Lint the manuscript's Markdown; exits 1 on errors (warnings alone pass).
+    """Lint the manuscript's Markdown (publisher lint); exits 1 on errors.
+
     Heading levels, alt text, leftover straight quotes and hyphens, notes, links,
     images, empty chapters, duplicate ids."""
-    from publisher import commands
-
-    _done(commands.lint_manuscript(Path(manuscript)))
+    publisher("lint", "--manuscript", manuscript)
 
 
-@task(help={"output": "the folder to remove (default: build/)"})
+@book_task(help={"output": "the folder to remove (default: build/)"})
 def clean(c: Context, output: str = OUTPUT) -> None:
     """Remove the build folder."""
-    from publisher import commands
+    publisher("clean", output=output)
 
-    _done(commands.clean(Path(output)))
+
+@book_task(name="styles", help={"styles": HELP["styles"]})
+def list_styles(c: Context, styles: str = STYLES) -> None:
+    """The book styles, with what each is for."""
+    publisher("styles", styles=styles)
+
+
+def _given(values: dict[str, Any]) -> dict[str, str | bool]:
+    """A task's options other than the context and the manuscript and output (passed
+    on their own), for `publisher`."""
+    skip = {"c", "manuscript", "output"} if "manuscript" in values else {"c"}
+    return {k: v for k, v in values.items() if k not in skip}
 
 
 @task(

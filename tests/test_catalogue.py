@@ -494,6 +494,23 @@ def _ace(timeout: float) -> Callable[[Path], Result]:
     return call
 
 
+def _publisher(*argv: str) -> Callable[[Path], Result]:
+    """`publisher ARGV` in a process of its own, in the case's folder."""
+
+    def call(tmp: Path) -> Result:
+        proc = subprocess.run(
+            [sys.executable, "-m", "publisher", *argv],
+            cwd=tmp,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+
+    return call
+
+
 def _port_taken(preview: object, port: int) -> object:
     raise OSError(98, "Address already in use")
 
@@ -999,6 +1016,17 @@ CASES: dict[str, Case] = {
         ("epub", "--manuscript"),
         cli=True,
     ),
+    "O20": Case(
+        "publisher build: error: unrecognized arguments: --colour red (see publisher build --help)",
+        call=_publisher("build", "book.md", "--colour", "red"),
+        files=body("Text.\n"),
+    ),
+    "O21": Case(
+        "publisher build: error: give the manuscript once: as MANUSCRIPT or as --manuscript "
+        "(see publisher build --help)",
+        call=_publisher("build", "book.md", "--manuscript", "other.md"),
+        files=body("Text.\n"),
+    ),
     "O14": Case(
         "out/catalogue.pdf: error: no PDF to proof (run 'invoke build' first)",
         ("proof", "--manuscript", "book.md", "--output", "out"),
@@ -1141,7 +1169,7 @@ CASES: dict[str, Case] = {
     # --- invoke check
     "C01": Case(
         "out/catalogue.epub: error: nothing to check: output not built "
-        "(run 'invoke build' with the same --manuscript and --output first)",
+        "(run 'publisher build' (or 'invoke build') with the same manuscript and --output first)",
         check(),
         files=body("Text.\n"),
     ),

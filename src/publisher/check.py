@@ -213,7 +213,8 @@ def check_outputs(manuscript: Path, output: Path) -> Report:
         raise PublisherError(
             "nothing to check: output not built",
             where=Location(missing[0]),
-            hint="run 'invoke build' with the same --manuscript and --output first",
+            hint="run 'publisher build' (or 'invoke build') with the same manuscript and "
+            "--output first",
         )
     report = Report()
     epubs = [paths["epub"]] + ([paths["kepub"]] if paths["kepub"].is_file() else [])

@@ -332,6 +332,20 @@ def new(folder: Path) -> int:
     return guarded(action)
 
 
+def list_styles(styles: Path) -> int:
+    """The styles in the styles folder, one line each: its name and what it is for."""
+    from .styles import available, load_style
+
+    def action() -> int:
+        names = available(styles)
+        width = max((len(name) for name in names), default=0)
+        for name in names:
+            print(f"{name:{width}}  {load_style(styles, name).description}")
+        return 0
+
+    return guarded(action)
+
+
 def clean(output: Path) -> int:
     if output.is_dir():
         shutil.rmtree(output)
