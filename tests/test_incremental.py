@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +141,51 @@ def test_a_file_saved_during_a_build_is_built_again(
     monkeypatch.setattr(publisher.render, "render_book", render_book)
     assert rebuilt(build(options)) == {"epub": True}  # not "up to date"
     assert rebuilt(build(options)) == {"epub": False}
+
+
+def _record(
+    content: str = "c", epub_style: str = "e", pdf_style: str = "p", **outputs: list[int]
+) -> Any:
+    from publisher.cache import Record
+
+    return Record(content, epub_style, pdf_style, outputs=dict(outputs))
+
+
+BOTH = ("epub", "pdf")
+ON_DISK = {"epub": [10, 1], "pdf": [20, 2]}
+
+
+@pytest.mark.parametrize(
+    ("last", "now", "want", "stamps", "expected"),
+    [
+        (None, _record(), BOTH, ON_DISK, (False, False)),  # no record, or --force
+        (None, _record(), ("epub",), ON_DISK, (False, True)),
+        (_record(**ON_DISK), _record(), BOTH, ON_DISK, (True, True)),
+        (_record(**ON_DISK), _record(content="x"), BOTH, ON_DISK, (False, False)),
+        (_record(**ON_DISK), _record(epub_style="x"), BOTH, ON_DISK, (False, True)),
+        (_record(**ON_DISK), _record(pdf_style="x"), BOTH, ON_DISK, (False, False)),  # page list
+        (_record(**ON_DISK), _record(pdf_style="x"), ("epub",), ON_DISK, (True, True)),
+        (_record(**ON_DISK), _record(), BOTH, {**ON_DISK, "pdf": None}, (False, False)),
+        (_record(**ON_DISK), _record(), BOTH, {**ON_DISK, "epub": [11, 1]}, (False, True)),
+        (_record(**ON_DISK), _record(), (*BOTH, "kepub"), ON_DISK, (False, True)),
+    ],
+    ids=[
+        "no-record",
+        "no-record-epub-only",
+        "nothing-changed",
+        "content",
+        "epub-styles",
+        "print-styles",
+        "print-styles-epub-only",
+        "pdf-deleted",
+        "epub-touched",
+        "kepub-never-made",
+    ],
+)
+def test_what_is_up_to_date(
+    last: Any, now: Any, want: tuple[str, ...], stamps: Any, expected: tuple[bool, bool]
+) -> None:
+    """(EPUB up to date, PDF up to date): the decision, as a pure function."""
+    from publisher.cache import up_to_date
+
+    assert up_to_date(last, now, want, stamps) == expected

@@ -154,21 +154,9 @@ def build(
     sources = cache.file_digest(files)
     content = cache.content_digest(sources, record.resources if record else [], extra, stack)
 
-    def fresh(fmt: str) -> bool:
-        return (
-            record is not None
-            and record.content == content
-            and record.outputs.get(fmt) == cache.output_stamp(paths[fmt])
-        )
-
-    pdf_ok = "pdf" not in want or (
-        fresh("pdf") and record is not None and record.pdf_style == pdf_style
-    )
-    epub_ok = all(fresh(f) for f in want if f != "pdf") and (
-        record is not None and record.epub_style == epub_style
-    )
-    if "pdf" in want and not pdf_ok:
-        epub_ok = False  # its page numbers come from the PDF's layout
+    now = cache.Record(content, epub_style, pdf_style)
+    stamps = {fmt: cache.output_stamp(paths[fmt]) for fmt in want}
+    epub_ok, pdf_ok = cache.up_to_date(record, now, want, stamps)
     if pdf_ok and epub_ok:
         unchanged = tuple(
             Output(fmt, paths[fmt], paths[fmt].stat().st_size, 0.0, rebuilt=False) for fmt in want

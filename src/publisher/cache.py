@@ -140,6 +140,28 @@ class Record:
         return tuple(PageStart(**p) for p in self.pages)
 
 
+def up_to_date(
+    last: Record | None, now: Record, want: tuple[str, ...], stamps: dict[str, list[int] | None]
+) -> tuple[bool, bool]:
+    """(EPUB up to date, PDF up to date), for the formats `want`ed: `last` is the
+    record of the last build (None: none, or --force), `now` the digests of this
+    one's inputs, `stamps` each output's (size, mtime) on disk now (None: missing).
+    An output is up to date when the inputs it depends on and the file itself are
+    as the record says. The EPUB depends on the content and the EPUB styles, the
+    PDF on the content and the print styles and options; and a PDF to be made
+    makes the EPUB too, whose page list comes from the PDF's layout."""
+    if last is None:
+        return False, "pdf" not in want
+
+    def fresh(fmt: str) -> bool:  # a missing output never is
+        stamp = stamps.get(fmt)
+        return stamp is not None and last.content == now.content and last.outputs.get(fmt) == stamp
+
+    pdf_ok = "pdf" not in want or (fresh("pdf") and last.pdf_style == now.pdf_style)
+    epub_ok = last.epub_style == now.epub_style and all(fresh(f) for f in want if f != "pdf")
+    return epub_ok and pdf_ok, pdf_ok
+
+
 def cache_path(output: Path, slug: str) -> Path:
     return output / CACHE_DIR / f"{slug}.json"
 
