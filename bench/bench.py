@@ -193,6 +193,10 @@ def bench(runs: int = 3) -> dict[str, object]:
             'bench needs Pandoc: pip install -c constraints.txt -e ".[bench]"'
         ) from None
     pandoc = pypandoc.get_pandoc_path()
+    # Pandoc runs the `weasyprint` command: this environment's, also when it is not
+    # activated (.venv/bin/invoke bench).
+    scripts = str(Path(sys.executable).parent)
+    os.environ["PATH"] = os.pathsep.join([scripts, os.environ.get("PATH", "")])
     if shutil.which("weasyprint") is None:
         raise SystemExit("bench needs the weasyprint command for Pandoc's PDF")
     become_subreaper()
