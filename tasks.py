@@ -41,11 +41,11 @@ HELP = {
 
 
 class BookTask(Task[Any]):
-    """Short flags from publisher's own table (publisher.cli.SHORT), not Invoke's
+    """Short flags from publisher's own table (publisher.app.cli.SHORT), not Invoke's
     first-free-letter guess, so that `-s` is the style here as in `publisher`."""
 
     def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
-        from publisher.cli import SHORT
+        from publisher.app.cli import SHORT
 
         opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
         long = opts["names"][0]
@@ -73,7 +73,7 @@ def _done(code: int) -> None:
 
 def publisher(verb: str, *args: str, **options: str | bool) -> None:
     """`publisher VERB ARGS --OPTION VALUE...`, in this process; its exit code."""
-    from publisher.cli import main
+    from publisher.app.cli import main
 
     argv = [verb, *args]
     for name, value in options.items():

@@ -266,7 +266,7 @@ def loop_timings(runs: int) -> dict[str, float]:
         sys.path.insert(0, str(ROOT / "src"))
         from publisher.build import build
         from publisher.model import BuildOptions
-        from publisher.weasy import load_weasyprint
+        from publisher.pdf.weasyprint.load import load_weasyprint
 
         options = BuildOptions(book, out, ROOT / "styles")
         load_weasyprint()  # as `watch` does before its first build

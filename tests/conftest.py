@@ -55,13 +55,13 @@ def _skip_real_checkers() -> None:
     """In a quick run, EPUBCheck and DAISY Ace called from Python skip the test
     that calls them, unless the test put a stand-in of its own on PATH (as the
     error catalogue's cases do)."""
-    import publisher.ace
-    import publisher.check
+    import publisher.check.ace
+    import publisher.check.outputs
 
     real_java, real_node = shutil.which("java"), shutil.which("node")
-    run_epubcheck, run_ace = publisher.check.run_epubcheck, publisher.ace.run_ace
+    run_epubcheck, run_ace = publisher.check.outputs.run_epubcheck, publisher.check.ace.run_ace
 
-    def quick_epubcheck(path: Path) -> list[publisher.check.Finding]:
+    def quick_epubcheck(path: Path) -> list[publisher.check.outputs.Finding]:
         if real_java and shutil.which("java") == real_java:
             pytest.skip("EPUBCheck: external checkers run in the full suite (invoke test)")
         return run_epubcheck(path)
@@ -71,8 +71,8 @@ def _skip_real_checkers() -> None:
             pytest.skip("DAISY Ace: external checkers run in the full suite (invoke test)")
         return run_ace(epub, workdir, **options)
 
-    publisher.check.run_epubcheck = quick_epubcheck  # type: ignore[assignment]
-    publisher.ace.run_ace = quick_ace  # type: ignore[assignment]
+    publisher.check.outputs.run_epubcheck = quick_epubcheck  # type: ignore[assignment]
+    publisher.check.ace.run_ace = quick_ace  # type: ignore[assignment]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -103,7 +103,7 @@ def need(tool: str) -> str:
 def need_ace() -> None:
     """DAISY Ace with node and a Chromium, as `check` runs it; a failure under CI,
     a skip elsewhere (and in a quick run)."""
-    from publisher.ace import find_ace
+    from publisher.check.ace import find_ace
 
     if QUICK:
         pytest.skip("DAISY Ace: external checkers run in the full suite (invoke test)")
@@ -171,7 +171,7 @@ def seed_lines() -> list[str]:
 @pytest.fixture(scope="session")
 def epubcheck_report(article: Built) -> list[object]:
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     return list(run_epubcheck(article.epub))
 

@@ -110,9 +110,9 @@ def _chromium_env() -> dict[str, str]:
 
 
 def run_ace(epub: Path, workdir: Path, *, timeout: float = 180) -> dict[str, Any]:
-    """DAISY Ace's JSON report, through publisher's own runner (publisher.ace), which
+    """DAISY Ace's JSON report, through publisher's own runner (publisher.check.ace), which
     `invoke check` uses too; here a missing Ace is a skip, or a failure under CI."""
-    from publisher import ace
+    from publisher.check import ace
 
     need_tool("node")
     need_tool("chromium")
@@ -126,7 +126,7 @@ def run_ace(epub: Path, workdir: Path, *, timeout: float = 180) -> dict[str, Any
 def ace_violations(report: dict[str, Any]) -> list[str]:
     """Every failed Ace assertion, one readable line each:
     ``rule-id [impact] at file selector: description``."""
-    from publisher import ace
+    from publisher.check import ace
 
     return [
         f"{rule} [{impact}] at {where}: {what}"

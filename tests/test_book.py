@@ -12,7 +12,7 @@ import pikepdf
 from lxml import etree
 
 from publisher.build import render
-from publisher.check import inspect_pdf
+from publisher.check.outputs import inspect_pdf
 from publisher.model import BACK, BODY, FRONT
 
 from conftest import Built, need, pdftotext
@@ -155,7 +155,7 @@ def test_code_is_highlighted_with_the_shipped_face(guide: Built) -> None:
 
 def test_epubcheck_passes_on_the_book(guide: Built) -> None:
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     problems = [str(f) for f in run_epubcheck(guide.epub) if f.severity != "USAGE"]
     assert problems == []

@@ -37,7 +37,7 @@ import pytest
 from conftest import ROOT, STYLES, need
 
 DOC = ROOT / "docs" / "errors.md"
-SOURCES = [*sorted((ROOT / "src" / "publisher").glob("*.py")), ROOT / "tasks.py"]
+SOURCES = [*sorted((ROOT / "src" / "publisher").rglob("*.py")), ROOT / "tasks.py"]
 
 # --- the catalogue, parsed -------------------------------------------------------------
 
@@ -471,7 +471,7 @@ EPUBCHECK_FAKE = {"java": FAKE_JAVA}
 
 def _read(path: str) -> Callable[[Path], Result]:
     def call(tmp: Path) -> Result:
-        from publisher.text import read_text
+        from publisher.source.text import read_text
 
         return api(lambda: read_text(Path(path)))
 
@@ -487,7 +487,7 @@ def _unknown_format(tmp: Path) -> Result:
 
 def _ace(timeout: float) -> Callable[[Path], Result]:
     def call(tmp: Path) -> Result:
-        from publisher.ace import run_ace
+        from publisher.check.ace import run_ace
 
         return api(lambda: run_ace(Path("out/catalogue.epub"), tmp / "ace", timeout=timeout))
 
@@ -522,7 +522,7 @@ def _symlinked_chapter(tmp: Path) -> Result:
     (tmp / "book" / "01-one.md").write_text("---\ntitle: Catalogue\n---\n\n# One\n\nText.\n")
     (tmp / "secret.md").write_text("# Secret\n")
     (tmp / "book" / "02-link.md").symlink_to(tmp / "secret.md")
-    from publisher.manuscript import load
+    from publisher.source.manuscript import load
 
     records: list[str] = []
 
@@ -541,20 +541,20 @@ def _symlinked_chapter(tmp: Path) -> Result:
 
 
 def _new_dash(tmp: Path) -> Result:
-    from publisher.starter import new_manuscript
+    from publisher.app.starter import new_manuscript
 
     return api(lambda: new_manuscript(Path("--help")))
 
 
 def _fifo(tmp: Path) -> Result:
     os.mkfifo(tmp / "pipe.md")
-    from publisher.text import read_text
+    from publisher.source.text import read_text
 
     return api(lambda: read_text(Path("pipe.md")))
 
 
 def _not_well_formed(tmp: Path) -> Result:
-    from publisher.render import check_well_formed
+    from publisher.render.book import check_well_formed
 
     return api(lambda: check_well_formed("<p>Unclosed", Path("chapter.md")))
 
@@ -1046,7 +1046,7 @@ CASES: dict[str, Case] = {
         "error: cannot listen on 127.0.0.1:8123: Address already in use (choose another --port)",
         ("serve", "--manuscript", "book.md", "--output", "out", "--port", "8123"),
         files=body("Text.\n"),
-        patch=lambda mp: mp.setattr("publisher.serve.make_server", _port_taken),
+        patch=lambda mp: mp.setattr("publisher.app.serve.make_server", _port_taken),
     ),
     "O19": Case(
         "error: '--help' looks like an option, not a folder name "

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from invoke.collection import Collection
 
-from publisher.cli import SHORT, _parser, main
+from publisher.app.cli import SHORT, _parser, main
 
 from conftest import ARTICLE, ROOT, need
 

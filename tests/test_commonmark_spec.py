@@ -26,7 +26,6 @@ from PIL import Image
 
 from publisher.build import BuildResult, build
 from publisher.errors import ResourceError
-from publisher.markdown import ParseEnv, make_parser, parse
 from publisher.model import (
     BookMeta,
     BuildOptions,
@@ -36,8 +35,9 @@ from publisher.model import (
     Resource,
     SourceFile,
 )
-from publisher.render import parse_body, render_book
-from publisher.resources import Locator
+from publisher.render.book import parse_body, render_book
+from publisher.render.markdown import ParseEnv, make_parser, parse
+from publisher.source.resources import Locator
 
 from conftest import ROOT, STYLES, Warnings, need
 
@@ -251,7 +251,7 @@ def test_spec_book_packages_the_relative_images_and_drops_the_fenced(
 def test_spec_book_passes_epubcheck(spec_book: SpecBook) -> None:
     """0 fatal errors, 0 errors, 0 warnings; each finding named by its example."""
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     documents = {c.file_name: example_number(c.source) for c in spec_book.result.book.chapters}
     problems = []

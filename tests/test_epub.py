@@ -154,7 +154,7 @@ def test_epubcheck_finds_nothing(epubcheck_report: list[object]) -> None:
 def test_epubcheck_catches_a_broken_book(article: Built, tmp_path: Path) -> None:
     """The checker is really run: a book with a dangling link fails it."""
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     broken = tmp_path / "broken.epub"
     with zipfile.ZipFile(article.epub) as src, zipfile.ZipFile(broken, "w") as dst:

@@ -138,7 +138,7 @@ def test_kobo_edition(tmp_path: Path) -> None:
     assert re.search(r'<span class="koboSpan" id="kobo\.\d+\.\d+">Type is made of letters', chapter)
     assert "koboSpan" not in nav
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     assert [str(f) for f in run_epubcheck(kepub) if f.severity != "USAGE"] == []
 

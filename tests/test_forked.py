@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from publisher import forked, pdfjob
+from publisher import forked
 from publisher.forked import Channel, Forked, Lost, can_fork
+from publisher.pdf import job as pdfjob
 
 from conftest import ARTICLE, Built, Warnings, build_book
 

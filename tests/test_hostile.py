@@ -35,7 +35,7 @@ from conftest import ROOT, STYLES, need, pdftotext
 
 MARKER = "HOSTILE-SECRET-7f3a9c2e51"
 # Raw HTML is shown as text by default; `raw-html: true` keeps it through
-# publisher.sanitize. The fences must hold either way.
+# publisher.render.sanitize. The fences must hold either way.
 RAW_HTML = pytest.mark.parametrize("raw", ["", "raw-html: true\n"], ids=["html-off", "html-on"])
 SECRET_SIZE = (37, 23)  # an image size nothing else in a test book has
 
@@ -610,7 +610,7 @@ Text <!-- a comment --> <![CDATA[x]]> <![<! and <ruby>K<rt>kay</ruby> <bdo dir=r
 
 def epubcheck_errors(epub: Path) -> list[str]:
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     return [str(f) for f in run_epubcheck(epub) if f.severity not in ("USAGE", "INFO")]
 

@@ -123,22 +123,22 @@ def test_a_file_saved_during_a_build_is_built_again(
 ) -> None:
     """A save while the build renders (as in `watch`): the record keeps what was
     read, so the next build sees the change instead of calling it up to date."""
-    import publisher.render
+    import publisher.render.book
 
     book = tmp_path / "book"
     shutil.copytree(ARTICLE, book)
     chapter = book / "article.md"
     options = BuildOptions(book, tmp_path / "out", STYLES, formats=("epub",))
-    render_book = publisher.render.render_book
+    render_book = publisher.render.book.render_book
 
     def render_then_save(*args: object, **kwargs: object) -> object:
         rendered = render_book(*args, **kwargs)  # type: ignore[arg-type]
         chapter.write_text(chapter.read_text(encoding="utf-8") + "\nSaved meanwhile.\n")
         return rendered
 
-    monkeypatch.setattr(publisher.render, "render_book", render_then_save)
+    monkeypatch.setattr(publisher.render.book, "render_book", render_then_save)
     assert rebuilt(build(options)) == {"epub": True}
-    monkeypatch.setattr(publisher.render, "render_book", render_book)
+    monkeypatch.setattr(publisher.render.book, "render_book", render_book)
     assert rebuilt(build(options)) == {"epub": True}  # not "up to date"
     assert rebuilt(build(options)) == {"epub": False}
 

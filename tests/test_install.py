@@ -103,6 +103,16 @@ def test_the_wheel_carries_every_style_with_its_settings_and_fonts(installed: In
     assert links == []
 
 
+def test_the_wheel_carries_every_module(installed: Installed) -> None:
+    """A subpackage missing from pyproject's list would install a publisher that fails
+    on its first import."""
+    package = ROOT / "src"
+    modules = sorted(str(p.relative_to(package)) for p in (package / "publisher").rglob("*.py"))
+    with zipfile.ZipFile(installed.wheel) as z:
+        names = set(z.namelist())
+    assert [m for m in modules if m not in names] == []
+
+
 def test_the_sdist_carries_the_styles_and_no_links(installed: Installed) -> None:
     with tarfile.open(installed.sdist) as tar:
         members = tar.getmembers()

@@ -130,7 +130,7 @@ def test_every_image_type(tmp_path: Path) -> None:
         count = sum(len(page.get_images()) for page in pdf.pages)
     assert count == 4  # the four raster images; the SVG is drawn as vectors
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     assert [str(f) for f in run_epubcheck(built.epub) if f.severity != "USAGE"] == []
 

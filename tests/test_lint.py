@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from publisher.check import Finding, Report
+from publisher.check.lint import CODES, lint_manuscript, summary
+from publisher.check.outputs import Finding, Report
 from publisher.errors import ManuscriptError
-from publisher.lint import CODES, lint_manuscript, summary
 
 from conftest import ARTICLE, GUIDE
 from conftest import invoke as run_task

@@ -8,7 +8,7 @@ import pytest
 
 from publisher.errors import ResourceError
 from publisher.model import BookMeta, Identifier, Manuscript, RenderedBook, Resource, SourceFile
-from publisher.render import parse_body, render_book
+from publisher.render.book import parse_body, render_book
 
 
 def book(*texts: str, lang: str = "en", **meta: object) -> RenderedBook:
@@ -99,7 +99,7 @@ def png(path: Path, size: tuple[int, int] = (4, 3)) -> Path:
 def test_locator_fences_paths_outside_the_manuscript(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from publisher.resources import Locator
+    from publisher.source.resources import Locator
 
     (tmp_path / "book").mkdir()
     png(tmp_path / "secret.png")

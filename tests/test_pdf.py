@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pikepdf
 
-from publisher.check import inspect_pdf
+from publisher.check.outputs import inspect_pdf
 
 from conftest import Built, pdftotext
 

@@ -18,15 +18,16 @@ from typing import Any
 import pikepdf
 import pytest
 
-from publisher import pdfjob, pieces
 from publisher.build import build
 from publisher.errors import ResourceError
-from publisher.manuscript import load
 from publisher.model import BuildOptions
-from publisher.pdf import PdfInputs
-from publisher.profiles import make_profile
-from publisher.render import render_book
-from publisher.resources import Locator
+from publisher.pdf import job as pdfjob
+from publisher.pdf import pieces
+from publisher.pdf.layout import PdfInputs
+from publisher.pdf.profiles import make_profile
+from publisher.render.book import render_book
+from publisher.source.manuscript import load
+from publisher.source.resources import Locator
 
 from conftest import ARTICLE, GUIDE, STYLES, Built, build_book, need
 
@@ -319,7 +320,7 @@ def test_books_with_parts_are_cut_only_before_a_part(tmp_path: Path) -> None:
 def test_invoke_checks_pdf_findings_pass_on_the_joined_pdf(books: Books) -> None:
     """What `invoke check` asks of a PDF: tagged, fonts embedded, bookmarks as the
     EPUB's contents, title and language."""
-    from publisher.check import inspect_pdf, nav_titles
+    from publisher.check.outputs import inspect_pdf, nav_titles
 
     book = _inputs(books.source).book
     findings, facts = inspect_pdf(books.forked.pdf, book, nav_titles(books.forked.epub))

@@ -192,7 +192,7 @@ def test_wide_tables_and_figures_stay_inside_the_trim_box(tmp_path: Path) -> Non
 
 def test_proof_task_writes_pages_and_a_contact_sheet(article: Built, tmp_path: Path) -> None:
     need("pdftoppm")
-    from publisher.proof import make_proof
+    from publisher.app.proof import make_proof
 
     sheet, pages = make_proof(article.pdf, tmp_path / "proof", 30)
     assert len(pages) == 2 and sheet.is_file()
@@ -207,7 +207,7 @@ def test_rendered_pages_match_the_reference(
     """Visual regression: the article's pages at 40 dpi against committed images.
     Regenerate with pytest --update-golden (and look at them)."""
     need("pdftoppm")
-    from publisher.proof import render_pages
+    from publisher.app.proof import render_pages
 
     rendered = render_pages(article.pdf, tmp_path / "pages", 40)[page - 1]
     reference = GOLDEN / f"article-page-{page}.png"

@@ -17,7 +17,7 @@ from lxml import etree
 
 from publisher.build import build
 from publisher.model import BookMeta, BuildOptions, Identifier, Manuscript, Resource, SourceFile
-from publisher.render import parse_body, render_book
+from publisher.render.book import parse_body, render_book
 
 from conftest import STYLES, need
 
@@ -199,7 +199,7 @@ def test_generated_books_build_and_pass_epubcheck(tmp_path: Path) -> None:
     of them as the chapters of one book, so that EPUBCheck runs once."""
     import pikepdf
 
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     png = Path(__file__).parent / "data" / "hostile" / "ok.png"
     texts: list[str] = []

@@ -89,7 +89,7 @@ def test_raw_html_book_is_valid(raw: tuple[str, Path, Path]) -> None:
     with pikepdf.open(pdf) as document:
         assert len(document.pages) >= 1
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     assert [str(f) for f in run_epubcheck(epub) if f.severity != "USAGE"] == []
 

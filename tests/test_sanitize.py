@@ -1,4 +1,4 @@
-"""publisher.sanitize: raw HTML reduced to an allow-list, always well-formed XHTML."""
+"""publisher.render.sanitize: raw HTML reduced to an allow-list, always well-formed XHTML."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from publisher.sanitize import (
+from publisher.render.sanitize import (
     ALLOWED,
     ELEMENT_ATTRIBUTES,
     GLOBAL_ATTRIBUTES,
@@ -463,7 +463,7 @@ def test_hidden_content_spans_tokens() -> None:
 
 
 def test_a_parser_failure_turns_the_piece_into_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    from publisher import sanitize
+    from publisher.render import sanitize
 
     s = HtmlSanitizer(inline=True)
     assert s.feed("<i>")[0] == "<i>"

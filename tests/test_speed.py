@@ -16,9 +16,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-import publisher.pdf
-from publisher import forked, pdfjob
+import publisher.pdf.layout
+from publisher import forked
 from publisher.errors import ResourceError
+from publisher.pdf import job as pdfjob
 
 from conftest import ARTICLE, GUIDE, ROOT, STYLES, Built, Warnings, build_book
 
@@ -50,14 +51,14 @@ def test_forked_and_in_process_builds_are_byte_identical(
 def test_the_childs_warnings_reach_this_process(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    layout = publisher.pdf.layout
+    layout = publisher.pdf.layout.layout
     parent = os.getpid()
 
-    def warning_layout(inputs: publisher.pdf.PdfInputs) -> publisher.pdf.Layout:
+    def warning_layout(inputs: publisher.pdf.layout.PdfInputs) -> publisher.pdf.layout.Layout:
         logging.getLogger("publisher").warning("laid out in process %d", os.getpid())
         return layout(inputs)
 
-    monkeypatch.setattr(publisher.pdf, "layout", warning_layout)
+    monkeypatch.setattr(publisher.pdf.layout, "layout", warning_layout)
     _forked(monkeypatch)
     kept = Warnings()
     logger = logging.getLogger("publisher")
@@ -72,7 +73,7 @@ def test_the_childs_warnings_reach_this_process(
 
 
 def test_the_childs_errors_are_raised_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def failing_layout(inputs: publisher.pdf.PdfInputs) -> publisher.pdf.Layout:
+    def failing_layout(inputs: publisher.pdf.layout.PdfInputs) -> publisher.pdf.layout.Layout:
         raise ResourceError("no font can print '?'", hint="install one")
 
     jobs: list[pdfjob.ForkedPdfJob] = []
@@ -81,7 +82,7 @@ def test_the_childs_errors_are_raised_here(tmp_path: Path, monkeypatch: pytest.M
         jobs.append(pdfjob.ForkedPdfJob(styles, lang))
         return jobs[-1]
 
-    monkeypatch.setattr(publisher.pdf, "layout", failing_layout)
+    monkeypatch.setattr(publisher.pdf.layout, "layout", failing_layout)
     monkeypatch.setattr(pdfjob, "start", start)
     with pytest.raises(ResourceError, match="no font can print") as caught:
         build_book(ARTICLE, tmp_path)
@@ -99,15 +100,15 @@ def test_the_childs_errors_are_raised_here(tmp_path: Path, monkeypatch: pytest.M
 def test_a_dead_child_is_replaced_by_this_process(
     article: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    layout = publisher.pdf.layout
+    layout = publisher.pdf.layout.layout
     parent = os.getpid()
 
-    def dying_layout(inputs: publisher.pdf.PdfInputs) -> publisher.pdf.Layout:
+    def dying_layout(inputs: publisher.pdf.layout.PdfInputs) -> publisher.pdf.layout.Layout:
         if os.getpid() != parent:
             os._exit(9)
         return layout(inputs)
 
-    monkeypatch.setattr(publisher.pdf, "layout", dying_layout)
+    monkeypatch.setattr(publisher.pdf.layout, "layout", dying_layout)
     _forked(monkeypatch)
     again = build_book(ARTICLE, tmp_path)
     assert again.pdf.read_bytes() == article.pdf.read_bytes()
@@ -146,8 +147,8 @@ def test_neither_invoke_list_nor_a_build_loads_weasyprint_in_the_main_process(
 
 
 def test_a_cover_made_ahead_is_the_cover_made_on_demand() -> None:
-    from publisher import cover
-    from publisher.manuscript import load
+    from publisher.epub import cover
+    from publisher.source.manuscript import load
 
     meta = load(ARTICLE).meta
     fonts = STYLES / "fonts"
@@ -172,11 +173,13 @@ def test_kept_page_references_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch
     import pydyf
 
     from publisher.build import render
-    from publisher.weasy import load_weasyprint
+    from publisher.pdf.weasyprint.load import load_weasyprint
 
     load_weasyprint()
     kept = pydyf.PDF.page_references
-    laid_out = publisher.pdf.layout(publisher.pdf.PdfInputs(render(ARTICLE), STYLES, None))
+    laid_out = publisher.pdf.layout.layout(
+        publisher.pdf.layout.PdfInputs(render(ARTICLE), STYLES, None)
+    )
     fast = laid_out.write()
     monkeypatch.setattr(pydyf.PDF, "page_references", kept.fget.pydyf_original)
     assert laid_out.write() == fast
@@ -187,15 +190,15 @@ def _laid_out_twice(
 ) -> tuple[bytes, bytes]:
     """The PDF of a book with weasy_speed's patches, then with one of them undone."""
     from publisher.build import render
-    from publisher.styles import load_style
+    from publisher.source.styles import load_style
 
-    inputs = publisher.pdf.PdfInputs(
+    inputs = publisher.pdf.layout.PdfInputs(
         render(manuscript), STYLES, None, style=load_style(STYLES, style) if style else None
     )
-    fast = publisher.pdf.layout(inputs).write()
+    fast = publisher.pdf.layout.layout(inputs).write()
     with pytest.MonkeyPatch.context() as monkeypatch:
         unpatched(monkeypatch)
-        slow = publisher.pdf.layout(inputs).write()
+        slow = publisher.pdf.layout.layout(inputs).write()
     return fast, slow
 
 
@@ -203,7 +206,7 @@ def _laid_out_twice(
     ("manuscript", "style"), [(GUIDE, None), (NOVEL, "classic")], ids=["guide", "novel-classic"]
 )
 def test_shared_page_styles_write_the_same_pdf(manuscript: Path, style: str | None) -> None:
-    from publisher.weasy import load_weasyprint
+    from publisher.pdf.weasyprint.load import load_weasyprint
 
     load_weasyprint()
     from weasyprint.layout import page
@@ -234,7 +237,7 @@ def test_cached_tokenizer_regexes_write_the_same_pdf() -> None:
     from tinyhtml5 import inputstream
 
     from publisher.build import render
-    from publisher.weasy import load_weasyprint
+    from publisher.pdf.weasyprint.load import load_weasyprint
 
     load_weasyprint()
     cached = inputstream.characters_until_regex
@@ -245,7 +248,7 @@ def test_cached_tokenizer_regexes_write_the_same_pdf() -> None:
 
     fast, slow = _laid_out_twice(GUIDE, None, uncached)
     assert fast == slow
-    html = publisher.pdf.print_html(render(GUIDE))
+    html = publisher.pdf.layout.print_html(render(GUIDE))
     tree = ElementTree.tostring(tinyhtml5.parse(html))
     with pytest.MonkeyPatch.context() as monkeypatch:
         uncached(monkeypatch)
@@ -284,7 +287,7 @@ to wrap over a second line of this small page.</p>
 
 
 def test_plain_backgrounds_skipped_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -> None:
-    from publisher.weasy import load_weasyprint
+    from publisher.pdf.weasyprint.load import load_weasyprint
 
     load_weasyprint()
     import weasyprint
@@ -308,15 +311,15 @@ def test_fewer_collections_write_the_same_pdf() -> None:
     import contextlib
     import gc
 
-    from publisher.weasy import load_weasyprint
-    from publisher.weasy_speed import fewer_collections
+    from publisher.pdf.weasyprint.load import load_weasyprint
+    from publisher.pdf.weasyprint.speed import fewer_collections
 
     load_weasyprint()
     before = gc.get_threshold()
 
     def every_collection(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(
-            publisher.pdf, "fewer_collections", lambda **_: contextlib.nullcontext()
+            publisher.pdf.layout, "fewer_collections", lambda **_: contextlib.nullcontext()
         )
 
     fast, slow = _laid_out_twice(GUIDE, None, every_collection)
@@ -340,12 +343,14 @@ def test_streams_made_once_write_the_same_pdf(monkeypatch: pytest.MonkeyPatch) -
     import pydyf
 
     from publisher.build import render
-    from publisher.weasy import load_weasyprint
+    from publisher.pdf.weasyprint.load import load_weasyprint
 
     load_weasyprint()
     once = pydyf.PDF.write
     assert hasattr(once, "publisher_original")  # installed on pydyf 0.13
-    laid_out = publisher.pdf.layout(publisher.pdf.PdfInputs(render(GUIDE), STYLES, None))
+    laid_out = publisher.pdf.layout.layout(
+        publisher.pdf.layout.PdfInputs(render(GUIDE), STYLES, None)
+    )
     compressions = []
     compressobj = zlib.compressobj
 
@@ -372,17 +377,17 @@ def test_a_dot_leader_is_drawn_as_one_run_that_looks_the_same(
     from weasyprint.layout import inline
 
     from publisher.build import render
-    from publisher.weasy import load_weasyprint
+    from publisher.pdf.weasyprint.load import load_weasyprint
 
     from conftest import need, pdftotext
 
     load_weasyprint()
-    inputs = publisher.pdf.PdfInputs(render(GUIDE), STYLES, None)
+    inputs = publisher.pdf.layout.PdfInputs(render(GUIDE), STYLES, None)
     runs = tmp_path / "runs.pdf"
-    runs.write_bytes(publisher.pdf.layout(inputs).write())
+    runs.write_bytes(publisher.pdf.layout.layout(inputs).write())
     monkeypatch.setattr(inline, "handle_leader", inline.handle_leader.publisher_original)
     boxes = tmp_path / "boxes.pdf"
-    boxes.write_bytes(publisher.pdf.layout(inputs).write())
+    boxes.write_bytes(publisher.pdf.layout.layout(inputs).write())
     assert runs.stat().st_size < boxes.stat().st_size
     text = pdftotext(runs)
     # The same characters (pdftotext puts spaces between runs its own way).
@@ -408,8 +413,8 @@ def test_a_dot_leader_is_drawn_as_one_run_that_looks_the_same(
 def test_every_weasyprint_patch_applies() -> None:
     """Each patch skips itself if WeasyPrint's internals are not as it expects; on
     the WeasyPrint pinned in pyproject.toml, none may be skipped."""
-    from publisher import weasy_speed
-    from publisher.weasy import load_weasyprint
+    from publisher.pdf.weasyprint import speed as weasy_speed
+    from publisher.pdf.weasyprint.load import load_weasyprint
 
     load_weasyprint()
     assert weasy_speed._tried

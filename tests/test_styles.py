@@ -21,7 +21,7 @@ from lxml import etree
 
 from publisher.build import build
 from publisher.model import BuildOptions
-from publisher.styles import available, load_style
+from publisher.source.styles import available, load_style
 
 from conftest import ARTICLE, ROOT, STYLES, Built, build_book, invoke, need, need_ace
 from readers import ace_violations, run_ace, run_epubjs
@@ -73,7 +73,7 @@ def test_every_style_passes_epubcheck(
     styled: dict[tuple[str, str], Built], style: str, book: str
 ) -> None:
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     report = list(run_epubcheck(styled[style, book].epub))
     problems = [str(f) for f in report if f.severity in ("FATAL", "ERROR", "WARNING")]
@@ -140,7 +140,7 @@ def test_invoke_check_passes_a_styled_build(styled: dict[tuple[str, str], Built]
     do; `invoke check` compares the two."""
     need("java")
     need_ace()
-    from publisher.check import check_outputs, inspect_pdf, nav_titles
+    from publisher.check.outputs import check_outputs, inspect_pdf, nav_titles
 
     built = styled["classic", "novel"]
     assert nav_titles(built.epub) == ["I The Harbour", "II The Storm", "III Morning"]
@@ -291,7 +291,7 @@ def test_pull_quotes_are_skippable_asides(tmp_path: Path) -> None:
 def test_an_attribute_line_applies_to_the_next_block_or_stays_text(
     source: str, kept: str | None
 ) -> None:
-    from publisher.markdown import ParseEnv, make_parser, parse
+    from publisher.render.markdown import ParseEnv, make_parser, parse
 
     tokens, _ = parse(make_parser("en"), source, ParseEnv(set()))
     texts = [t.content for t in tokens if t.type == "inline"]
@@ -307,7 +307,7 @@ def test_the_feature_passes_every_checker(tmp_path: Path) -> None:
     """The news feature carries what the article does not: a dateline, a pull quote,
     a scene break."""
     need("java")
-    from publisher.check import run_epubcheck
+    from publisher.check.outputs import run_epubcheck
 
     built = build_book(FEATURE, tmp_path, style="news")
     report = list(run_epubcheck(built.epub))
@@ -404,10 +404,10 @@ def _line_text(line: Any) -> str:
 def stress_pages(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[str, list[list[Any]], Any]:
-    from publisher.manuscript import load
-    from publisher.pdf import PdfInputs, layout
-    from publisher.render import render_book
-    from publisher.resources import Locator
+    from publisher.pdf.layout import PdfInputs, layout
+    from publisher.render.book import render_book
+    from publisher.source.manuscript import load
+    from publisher.source.resources import Locator
 
     style = load_style(STYLES, request.param)
     manuscript = load(_stress_book(tmp_path_factory.mktemp("stress"), style.name))

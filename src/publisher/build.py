@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import Location, OptionError
-from .manuscript import load
-from .metadata import slugify
-from .model import BookMeta, BuildOptions, RenderedBook
-from .profiles import make_profile, pdf_variant
-from .resources import Locator
-from .styles import DEFAULT, Style, load_style
+from publisher import cache
+from publisher.atomic import atomic_write
+from publisher.errors import Location, OptionError
+from publisher.model import BookMeta, BuildOptions, RenderedBook
+from publisher.pdf.profiles import make_profile, pdf_variant
+from publisher.source.manuscript import load
+from publisher.source.metadata import slugify
+from publisher.source.resources import Locator
+from publisher.source.styles import DEFAULT, Style, load_style
 
 if TYPE_CHECKING:
-    from .pagination import PageStart
+    from publisher.pagination import PageStart
 
 STYLES = ("Regular", "Italic", "Bold", "BoldItalic")
 FORMATS = ("epub", "pdf", "kepub")  # kepub: the Kobo edition, made from the EPUB
@@ -65,7 +66,7 @@ def source_date(meta: BookMeta, environ: dict[str, str] | None = None) -> tuple[
 
 
 def render(manuscript_path: Path) -> RenderedBook:
-    from .render import render_book
+    from publisher.render.book import render_book
 
     manuscript = load(manuscript_path)
     return render_book(manuscript, Locator(manuscript.root))
@@ -98,8 +99,6 @@ def build(
     options: BuildOptions, *, force: bool = False, on_stage: Stage | None = None
 ) -> BuildResult:
     """Builds what is out of date (everything with `force`); see cache.py."""
-    from . import cache
-
     for fmt in options.formats:
         if fmt not in FORMATS:
             raise OptionError(f"unknown output format '{fmt}'", hint="choose epub, pdf or kepub")
@@ -143,7 +142,7 @@ def build(
     record = None if force else cache.load_record(options.output, slug)
     job = None
     if "pdf" in want and record is None:  # nothing to compare with: the PDF will be made
-        from . import pdfjob
+        from publisher.pdf import job as pdfjob
 
         job = pdfjob.start(options.styles, meta.lang)  # a child loads WeasyPrint meanwhile
     epub_style, pdf_style = cache.style_digests(options.styles, style.files())
@@ -165,14 +164,14 @@ def build(
         return BuildResult(None, unchanged, tuple(stages))
 
     if job is None and "pdf" in want and not pdf_ok:
-        from . import pdfjob
+        from publisher.pdf import job as pdfjob
 
         job = pdfjob.start(options.styles, meta.lang)
     if job is None and not epub_ok and meta.cover_image is None:
-        from .cover import prepare_cover
+        from publisher.epub.cover import prepare_cover
 
         prepare_cover(meta, options.styles / "fonts", aside=True)  # while rendering here
-    from .render import render_book
+    from publisher.render.book import render_book
 
     book = render_book(manuscript, Locator(manuscript.root), style.numbering)
     stage(f"rendered {len(book.chapters)} chapter(s)")
@@ -180,14 +179,14 @@ def build(
     pages: tuple[PageStart, ...] = ()
     source = ""
     if job is not None:
-        from .pdf import PdfInputs
+        from publisher.pdf.layout import PdfInputs
 
         pdf_start = time.perf_counter()
         # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
         stamp = modified if from_env or str(variant).startswith("pdf/x") else None
         job.submit(PdfInputs(book, options.styles, stamp, profile, variant, style))
         if not epub_ok and meta.cover_image is None:
-            from .cover import prepare_cover
+            from publisher.epub.cover import prepare_cover
 
             prepare_cover(meta, options.styles / "fonts")  # while the child lays out
         pages, count = job.pages()
@@ -197,13 +196,13 @@ def build(
     if pages:
         source = f"{paths['pdf'].name} ({len(pages)} pages)"
     if not epub_ok:
-        from .epub import EpubInputs, make_epub
+        from publisher.epub.writer import EpubInputs, make_epub
 
         start = time.perf_counter()
         data = make_epub(EpubInputs(book, options.styles, modified, pages, source, style))
         made["epub"] = (data, time.perf_counter() - start, len(pages) or None)
         if "kepub" in want:
-            from .kobo import kepub
+            from publisher.epub.kobo import kepub
 
             start = time.perf_counter()
             made["kepub"] = (kepub(data), time.perf_counter() - start, len(pages) or None)
@@ -272,19 +271,3 @@ def _ensure_folder(folder: Path) -> None:
             where=Location(folder),
             hint="choose an output folder you can write to",
         ) from None
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write beside the target, then rename: readers see the old file or the new
-    one, never a partial one, even if the process is killed."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

@@ -17,7 +17,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .pagination import PageStart
+from publisher.atomic import atomic_write
+from publisher.pagination import PageStart
 
 CACHE_DIR = ".publisher-cache"
 PACKAGE = Path(__file__).resolve().parent
@@ -175,8 +176,6 @@ def load_record(output: Path, slug: str) -> Record | None:
 
 
 def save_record(output: Path, slug: str, record: Record) -> None:
-    from .build import atomic_write
-
     path = cache_path(output, slug)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, (json.dumps(asdict(record), indent=1, sort_keys=True) + "\n").encode())

@@ -15,7 +15,7 @@ from typing import Any
 
 from lxml import etree
 
-from .xhtml import EPUB_NS, TEXT_BLOCKS, XHTML_NS, insert_at_text
+from publisher.xhtml import EPUB_NS, TEXT_BLOCKS, XHTML_NS, insert_at_text
 
 TOC_DOCUMENT = "nav.xhtml"
 # Text in a nested block counts for that block.

@@ -1,0 +1,437 @@
+"""RenderedBook -> EPUB 3.3 through ebooklib.
+
+ebooklib re-parses `EpubHtml` content with an HTML parser and rewrites it, and it
+writes the clock into the zip and the OPF. So every document here is finished
+XHTML handed over as a plain `EpubItem` (written byte for byte), and the writer is
+subclassed to give the zip fixed dates and modes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from ebooklib import epub
+from lxml import etree
+
+from publisher.epub.accessibility import accessibility_metadata
+from publisher.epub.cover import make_cover
+from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
+from publisher.pagination import PageStart, insert_markers
+from publisher.source.styles import DEFAULT, Style, epub_sheets, load_style, package_css
+from publisher.xhtml import parse_body
+
+FOLDER = "EPUB"
+NAV = "nav.xhtml"
+COVER_PAGE = "cover.xhtml"
+TITLE_PAGE = "titlepage.xhtml"
+COVER_IMAGE_ID = "cover-image"
+
+
+def has_code(book: RenderedBook) -> bool:
+    return any("<code" in chapter.body for chapter in book.chapters)
+
+
+@dataclass(frozen=True)
+class EpubInputs:
+    book: RenderedBook
+    styles: Path  # the styles folder: base.css, epub.css, fonts/
+    modified: dt.datetime  # dcterms:modified, never the clock
+    pages: tuple[PageStart, ...] = ()  # where the PDF's pages begin, when built beside it
+    print_source: str = ""  # names the PDF edition the page numbers come from
+    style: Style | None = None  # None: the default style
+
+
+def make_epub(inputs: EpubInputs) -> bytes:
+    """The finished EPUB file as bytes."""
+    rendered = inputs.book
+    meta = rendered.meta
+    lang = meta.lang
+    book = epub.EpubBook()
+    book.IDENTIFIER_ID = "pub-id"
+    book.set_identifier(meta.identifier.value)
+    if meta.identifier.scheme:
+        book.add_metadata(
+            None,
+            "meta",
+            meta.identifier.scheme,
+            {"refines": "#pub-id", "property": "identifier-type"},
+        )
+    book.add_metadata("DC", "title", meta.title, {"id": "title-main"})
+    book.add_metadata(None, "meta", "main", {"refines": "#title-main", "property": "title-type"})
+    if meta.subtitle:
+        book.add_metadata("DC", "title", meta.subtitle, {"id": "title-sub"})
+        book.add_metadata(
+            None, "meta", "subtitle", {"refines": "#title-sub", "property": "title-type"}
+        )
+    book.set_language(lang)
+    for n, author in enumerate(meta.authors, start=1):
+        book.add_author(author, uid=f"creator-{n}", role="aut")
+    for key, value in (
+        ("date", meta.date),
+        ("rights", meta.rights),
+        ("description", meta.description),
+        ("publisher", meta.publisher),
+    ):
+        if value:
+            book.add_metadata("DC", key, value)
+    for subject in meta.subjects:
+        book.add_metadata("DC", "subject", subject)
+    if inputs.pages:
+        book.add_metadata("DC", "source", inputs.print_source, {"id": "print-source"})
+        book.add_metadata(
+            None, "meta", "pagination", {"refines": "#print-source", "property": "source-of"}
+        )
+    for prop, value in accessibility_metadata(rendered, paginated=bool(inputs.pages)):
+        book.add_metadata(None, "meta", value, {"property": prop})
+    book.add_metadata(None, "meta", "", {"name": "cover", "content": COVER_IMAGE_ID})
+
+    def add(item: epub.EpubItem, properties: tuple[str, ...] = ()) -> epub.EpubItem:
+        item.properties = list(properties)
+        book.add_item(item)
+        return item
+
+    # Stylesheets (shared, then the style's; the code sheet only in books with
+    # code) and the fonts they use, no others.
+    style = inputs.style or load_style(inputs.styles, DEFAULT)
+    css = package_css(epub_sheets(inputs.styles, style, has_code(rendered)), inputs.styles)
+    sheets = tuple(href for href, _ in css.sheets)
+    for n, (href, content) in enumerate(css.sheets, start=1):
+        add(epub.EpubItem(uid=f"css-{n}", file_name=href, media_type="text/css", content=content))
+    for n, (href, source) in enumerate(css.fonts, start=1):
+        media = FONT_TYPES.get(source.suffix.lower(), "font/woff2")
+        add(
+            epub.EpubItem(
+                uid=f"font-{n}", file_name=href, media_type=media, content=source.read_bytes()
+            )
+        )
+
+    # Cover: the given image or one made from the metadata.
+    if meta.cover_image:
+        cover_bytes = meta.cover_image.read_bytes()
+        suffix = meta.cover_image.suffix.lower()
+        cover_type = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}.get(
+            suffix, "image/png"
+        )
+    else:
+        cover_bytes, suffix, cover_type = (
+            make_cover(meta, inputs.styles / "fonts"),
+            ".jpg",
+            "image/jpeg",
+        )
+    cover_href = f"images/cover{suffix}"
+    add(
+        epub.EpubItem(
+            uid=COVER_IMAGE_ID, file_name=cover_href, media_type=cover_type, content=cover_bytes
+        ),
+        ("cover-image",),
+    )
+    for n, resource in enumerate(rendered.resources, start=1):
+        add(
+            epub.EpubItem(
+                uid=f"img-{n}",
+                file_name=resource.href,
+                media_type=resource.media_type,
+                content=epub_image(resource, meta.image_max),
+            )
+        )
+
+    # Documents, in reading order, with the print edition's page breaks.
+    direction = meta.direction
+    by_document: dict[str, list[PageStart]] = {}
+    for start in inputs.pages:
+        by_document.setdefault(start.document, []).append(start)
+
+    def paged(chapter: RenderedChapter) -> str:
+        starts = by_document.get(chapter.file_name)
+        if not starts:
+            return chapter.body
+        section = parse_body(chapter.body)[0]
+        insert_markers(section, starts)
+        xhtml = etree.tostring(section, encoding="unicode", with_tail=False)
+        # The page's <html> declares both namespaces; the section need not repeat them.
+        return xhtml.replace(_SECTION_NS, "", 1) + "\n"
+
+    cover_page = add(
+        _doc(
+            COVER_PAGE,
+            "cover",
+            _page(
+                lang,
+                "Cover",
+                f'<section class="cover" epub:type="cover">'
+                f'<img src="{cover_href}" alt="Cover: {escape(meta.title)}" role="doc-cover" />'
+                "</section>",
+                sheets,
+                direction=direction,
+            ),
+        )
+    )
+    front = [
+        add(
+            _doc(
+                page.file_name,
+                page.file_name.split(".")[0],
+                _page(lang, page.title, paged(page), sheets, direction=direction),
+            )
+        )
+        for page in rendered.front
+    ]
+    chapters = [
+        add(
+            _doc(
+                ch.file_name,
+                ch.file_name.split(".")[0],
+                _page(lang, ch.title or meta.title, paged(ch), sheets, direction=direction),
+            )
+        )
+        for ch in rendered.chapters
+    ]
+    many = len(chapters) > 1
+    nav_body = _nav_body(rendered, many, inputs.pages)
+    add(_doc(NAV, "nav", _page(lang, "Contents", nav_body, sheets, direction=direction)), ("nav",))
+    add(
+        epub.EpubItem(
+            uid="ncx",
+            file_name="toc.ncx",
+            media_type="application/x-dtbncx+xml",
+            content=_ncx(rendered),
+        )
+    )
+
+    spine: list[object] = [cover_page, *front]
+    if many:
+        spine.append(book.get_item_with_id("nav"))
+    book.spine = spine + chapters
+    if direction == "rtl":
+        book.set_direction("rtl")
+    book.guide = [
+        {"type": "cover", "title": "Cover", "href": COVER_PAGE},
+        {"type": "title-page", "title": "Title Page", "href": TITLE_PAGE},
+        {"type": "text", "title": "Beginning", "href": _start(rendered)},
+    ]
+    if many:
+        book.guide.insert(2, {"type": "toc", "title": "Contents", "href": NAV})
+
+    out = io.BytesIO()
+    writer = _ReproducibleWriter(out, book, {"mtime": inputs.modified, "epub3_pages": False})
+    writer.process()
+    writer.write()
+    return out.getvalue()
+
+
+_SECTION_NS = ' xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops"'
+
+
+def _doc(file_name: str, uid: str, content: str) -> epub.EpubItem:
+    return epub.EpubItem(
+        uid=uid,
+        file_name=file_name,
+        media_type="application/xhtml+xml",
+        content=content.encode("utf-8"),
+    )
+
+
+FONT_TYPES = {".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".otf": "font/otf"}
+
+
+def _page(lang: str, title: str, body: str, sheets: tuple[str, ...], direction: str = "ltr") -> str:
+    links = "".join(f'<link rel="stylesheet" type="text/css" href="{href}" />\n' for href in sheets)
+    dir_attr = ' dir="rtl"' if direction == "rtl" else ""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n'
+        f'<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" '
+        f'lang="{lang}" xml:lang="{lang}"{dir_attr}>\n<head>\n<meta charset="utf-8" />\n'
+        f"<title>{escape(title)}</title>\n{links}</head>\n<body>\n{body}</body>\n</html>\n"
+    )
+
+
+def _start(book: RenderedBook) -> str:
+    """Where reading starts: the first chapter of the body (Apple Books opens there)."""
+    for chapter in book.chapters:
+        if chapter.matter == BODY:
+            return chapter.file_name
+    return book.chapters[0].file_name
+
+
+def epub_image(resource: Resource, max_side: int) -> bytes:
+    """The image as packaged: raster images larger than `max_side` are scaled down
+    (the PDF keeps the full resolution). Animated GIFs are kept as they are."""
+    data = resource.source.read_bytes()
+    if resource.media_type == "image/svg+xml":
+        from publisher.source.resources import clean_svg
+
+        return clean_svg(data)
+    if max(resource.width, resource.height) <= max_side:
+        return data
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        if getattr(image, "is_animated", False):
+            return data
+        fmt = image.format or "PNG"
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        out = io.BytesIO()
+        options: dict[str, object] = {"optimize": True}
+        if fmt == "JPEG":
+            options["quality"] = 88
+        elif fmt == "WEBP":
+            options = {"quality": 88, "method": 4}
+        image.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def _toc_tree(entries: tuple[TocEntry, ...]) -> str:
+    """Nested <ol> from a flat list of levelled entries, never skipping a level."""
+    out: list[str] = []
+    stack: list[int] = []
+    for entry in entries:
+        while stack and stack[-1] > entry.level:
+            out.append("</li>\n</ol>\n")
+            stack.pop()
+        if stack and stack[-1] == entry.level:
+            out.append("</li>\n")
+        elif stack and stack[-1] < entry.level:
+            out.append("\n<ol>\n")
+            stack.append(entry.level)
+        else:
+            stack.append(entry.level)
+        out.append(f'<li><a href="{escape(entry.href)}">{escape(entry.title)}</a>')
+    while stack:
+        out.append("</li>\n")
+        stack.pop()
+        if stack:
+            out.append("</ol>\n")
+    return "<ol>\n" + "".join(out) + "</ol>\n"
+
+
+def _nav_entries(book: RenderedBook) -> tuple[TocEntry, ...]:
+    # Levels relative to the shallowest heading, so that nesting never skips.
+    entries = tuple(e for e in book.toc if e.title)
+    if not entries:
+        return tuple(
+            TocEntry(1, ch.title or f"Chapter {n}", ch.file_name)
+            for n, ch in enumerate(book.chapters, start=1)
+        )
+    top = min(e.level for e in entries)
+    fixed: list[TocEntry] = []
+    for entry in entries:
+        level = min(entry.level - top + 1, fixed[-1].level + 1) if fixed else 1
+        fixed.append(TocEntry(level, entry.title, entry.href))
+    return tuple(fixed)
+
+
+def _nav_body(book: RenderedBook, many: bool, pages: tuple[PageStart, ...] = ()) -> str:
+    landmarks = [
+        (COVER_PAGE, "cover", "Cover"),
+        (TITLE_PAGE, "titlepage", "Title Page"),
+    ]
+    if many:
+        landmarks.append((f"{NAV}#toc", "toc", "Contents"))
+    landmarks.append((_start(book), "bodymatter", "Start of Content"))
+    items = "".join(
+        f'<li><a epub:type="{kind}" href="{href}">{label}</a></li>\n'
+        for href, kind, label in landmarks
+    )
+    # Pages of the printed contents begin at the navigation's heading.
+    toc_marks = "".join(
+        f'<span epub:type="pagebreak" role="doc-pagebreak" id="page-{p.label}" '
+        f'aria-label="{p.label}"/>'
+        for p in pages
+        if p.document == NAV
+    )
+    page_list = ""
+    if pages:
+        entries = "".join(
+            f'<li><a href="{p.document}#page-{p.label}">{p.label}</a></li>\n' for p in pages
+        )
+        page_list = (
+            '<nav epub:type="page-list" id="page-list" aria-labelledby="page-list-title" '
+            'hidden="hidden">\n<h2 id="page-list-title">Pages</h2>\n'
+            f"<ol>\n{entries}</ol>\n</nav>\n"
+        )
+    return (
+        '<nav epub:type="toc" id="toc" role="doc-toc" aria-labelledby="toc-title">\n'
+        f'<h1 id="toc-title">{toc_marks}Contents</h1>\n{_toc_tree(_nav_entries(book))}</nav>\n'
+        '<nav epub:type="landmarks" id="landmarks" aria-labelledby="landmarks-title" '
+        'hidden="hidden">\n'
+        f'<h2 id="landmarks-title">Landmarks</h2>\n<ol>\n{items}</ol>\n</nav>\n'
+        f"{page_list}"
+    )
+
+
+def _ncx(book: RenderedBook) -> bytes:
+    meta = book.meta
+    points: list[str] = []
+    depth = 0
+    open_levels: list[int] = []
+    for order, entry in enumerate(_nav_entries(book), start=1):
+        while open_levels and open_levels[-1] >= entry.level:
+            points.append("</navPoint>\n")
+            open_levels.pop()
+        open_levels.append(entry.level)
+        depth = max(depth, len(open_levels))
+        points.append(
+            f'<navPoint id="navpoint-{order}" playOrder="{order}">'
+            f"<navLabel><text>{escape(entry.title)}</text></navLabel>"
+            f'<content src="{escape(entry.href)}" />\n'
+        )
+    points.extend("</navPoint>\n" for _ in open_levels)
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        '<ncx xmlns="http://www.daisy.org/z3986/2005/ncx/" version="2005-1" '
+        f'xml:lang="{meta.lang}">\n'
+        f'<head>\n<meta name="dtb:uid" content="{escape(meta.identifier.value)}" />\n'
+        f'<meta name="dtb:depth" content="{depth}" />\n'
+        '<meta name="dtb:totalPageCount" content="0" />\n'
+        '<meta name="dtb:maxPageNumber" content="0" />\n</head>\n'
+        f"<docTitle><text>{escape(meta.title)}</text></docTitle>\n"
+        f"<navMap>\n{''.join(points)}</navMap>\n</ncx>\n"
+    ).encode()
+
+
+# A fixed time for every zip entry: the zip format's own epoch.
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+# WOFF/WOFF2 fonts are compressed already (WOFF2 with Brotli): deflate gains nothing
+# on them and spends most of the EPUB's packaging time trying. OCF allows stored
+# entries for any file.
+_STORED = (".woff2", ".woff")
+
+
+class _ReproducibleZip(zipfile.ZipFile):
+    """Entries with fixed dates and mode 0644, so that equal inputs give equal bytes."""
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):  # type: ignore[no-untyped-def]
+        if isinstance(zinfo_or_arcname, str):
+            info = zipfile.ZipInfo(zinfo_or_arcname, date_time=_ZIP_DATE)
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            if compress_type is None:
+                stored = zinfo_or_arcname.endswith(_STORED)
+                compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+            info.compress_type = compress_type
+            zinfo_or_arcname = info
+        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+
+
+class _ReproducibleWriter(epub.EpubWriter):  # type: ignore[misc]
+    def _write_opf_file(self, root: Any) -> None:
+        # ebooklib sets no language on <package>; DAISY Ace requires it (epub-lang).
+        root.set("{http://www.w3.org/XML/1998/namespace}lang", self.book.language)
+        if self.book.direction == "rtl":
+            root.set("dir", "rtl")
+        super()._write_opf_file(root)
+
+    def write(self) -> None:
+        self.out = _ReproducibleZip(self.file_name, "w", zipfile.ZIP_DEFLATED, compresslevel=9)
+        self.out.writestr(  # type: ignore[no-untyped-call]
+            "mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED
+        )
+        self._write_container()
+        self._write_opf()
+        self._write_items()
+        self.out.close()

@@ -1,0 +1,552 @@
+"""RenderedBook -> PDF through WeasyPrint, from the same chapter XHTML as the EPUB.
+
+The print document differs from the EPUB's only where paper needs it: notes move to
+their call (`float: footnote`), images point at their source files, and the whole
+book is one HTML document so that page numbers, running heads and the outline run
+across chapters. Every file WeasyPrint asks for goes through a fenced fetcher."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import lxml.html
+from lxml import etree
+
+from publisher.errors import Location, ResourceError
+from publisher.model import RenderedBook, RenderedChapter
+from publisher.pagination import TOC_DOCUMENT, mark_blocks
+from publisher.pdf.profiles import Profile, make_profile
+from publisher.pdf.weasyprint.speed import fewer_collections
+from publisher.source.styles import DEFAULT, Style, load_style
+from publisher.xhtml import EPUB_NS, parse_body
+
+log = logging.getLogger("publisher")
+
+STYLESHEETS = ("base.css", "print.css")
+
+
+@dataclass(frozen=True)
+class PdfInputs:
+    book: RenderedBook
+    styles: Path
+    modified: dt.datetime | None  # written only when SOURCE_DATE_EPOCH or the manuscript gives it
+    profile: Profile = field(default_factory=lambda: make_profile("print"))
+    variant: str | None = "pdf/ua-1"
+    style: Style | None = None  # None: the default style
+
+
+def print_html(book: RenderedBook) -> str:
+    """The whole book as one HTML5 document (serialised as HTML: WeasyPrint parses
+    HTML5, where a self-closed <a/> would swallow what follows)."""
+    return piece_html(book, range(len(book.chapters)), front=True)[0]
+
+
+def piece_html(
+    book: RenderedBook,
+    chapters: range,
+    *,
+    front: bool,
+    numbers: dict[str, str] | None = None,
+) -> tuple[str, frozenset[str]]:
+    """Some of the book's chapters as one HTML5 document (see pieces.py), with the
+    title pages and contents if `front`; `numbers` gives the contents the page
+    numbers of headings laid out elsewhere. Also returns the anchors it links to
+    but does not hold: each gets an empty stand-in, so that WeasyPrint keeps the
+    link (the joined PDF sends it to the real one)."""
+    meta = book.meta
+    sources = {r.href: r.source for r in book.resources}
+    head = [
+        '<meta charset="utf-8">',
+        f"<title>{escape(meta.title)}</title>",
+    ]
+    if meta.authors:
+        head.append(f'<meta name="author" content="{escape(", ".join(meta.authors))}">')
+    if meta.description or meta.subtitle:
+        head.append(
+            f'<meta name="description" content="{escape(meta.description or meta.subtitle or "")}">'
+        )
+    if meta.subjects:
+        head.append(f'<meta name="keywords" content="{escape(", ".join(meta.subjects))}">')
+    if meta.date:
+        head.append(f'<meta name="dcterms.created" content="{escape(meta.date)}">')
+    toc_levels = {e.href.split("#", 1)[1]: e.level for e in book.toc if "#" in e.href}
+    section_ids = {ch.file_name: _section_id(ch) for ch in book.chapters}
+    sections = []
+    toc = ""
+    if front and not book.single_article:
+        for page in book.front:
+            sections.append(_print_section(page, sources, toc_levels, section_ids, meta.title))
+        if len(book.chapters) > 1:
+            toc = _print_toc(book, numbers or {})
+    body_parts = [lxml.html.tostring(s, encoding="unicode", method="html") for s in sections]
+    if toc:
+        body_parts.append(toc)
+    for index in chapters:
+        section = _print_section(book.chapters[index], sources, toc_levels, section_ids, meta.title)
+        sections.append(section)
+        body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
+    held = {str(e.get("id")) for s in sections for e in s.iter() if e.get("id")}
+    links = (str(a.get("href", "")) for s in sections for a in s.iter("a"))
+    wanted = {href[1:] for href in links if href[:1] == "#"}
+    if toc:
+        wanted |= set(toc_levels)
+        held.add("print-toc-title")
+    whole = front and len(chapters) == len(book.chapters)
+    stubs = frozenset() if whole else frozenset(wanted - held)
+    if stubs:
+        anchors = "".join(f'<span id="{escape(name)}"></span>' for name in sorted(stubs))
+        body_parts.append(
+            '<div class="piece-anchors" aria-hidden="true" style="position: absolute; '
+            f'width: 0; height: 0; overflow: hidden">{anchors}</div>\n'
+        )
+    kind = "article" if book.single_article else "book"
+    direction = ' dir="rtl"' if meta.direction == "rtl" else ""
+    document = (
+        f'<!DOCTYPE html>\n<html lang="{meta.lang}" class="{kind}"{direction}>\n<head>\n'
+        + "\n".join(head)
+        + "\n</head>\n<body>\n"
+        + "".join(body_parts)
+        + "</body>\n</html>\n"
+    )
+    return document, stubs
+
+
+def _section_id(chapter: RenderedChapter) -> str:
+    return str(parse_body(chapter.body)[0].get("id", ""))
+
+
+def _print_toc(book: RenderedBook, numbers: dict[str, str]) -> str:
+    """The printed contents: the same entries as the EPUB's nav, with page numbers
+    (target-counter, or `numbers` for headings laid out in another piece) and dot
+    leaders from print.css. Its pages begin, in the EPUB, at the nav document."""
+    block = f'data-block="{TOC_DOCUMENT}:0"'
+    items = []
+    for entry in book.toc:
+        target = entry.href.split("#", 1)[1] if "#" in entry.href else ""
+        page = f' data-page="{numbers[target]}"' if target in numbers else ""
+        items.append(
+            f'<li class="toc-level-{entry.level}" {block}><a href="#{escape(target)}"{page} '
+            f"{block}>{escape(entry.title)}</a></li>"
+        )
+    return (
+        f'<nav class="print-toc" role="doc-toc" aria-labelledby="print-toc-title" {block}>'
+        f'<h1 id="print-toc-title" style="bookmark-level: none" {block}>Contents</h1>'
+        f"<ol {block}>" + "".join(items) + "</ol></nav>\n"
+    )
+
+
+def _print_section(
+    chapter: RenderedChapter,
+    sources: dict[str, Path],
+    toc_levels: dict[str, int],
+    section_ids: dict[str, str],
+    book_title: str,
+) -> etree._Element:
+    tree = parse_body(chapter.body)
+    _strip_namespaces(tree)
+    section = tree[0]
+    mark_blocks(section, chapter.file_name)
+    classes = [section.get("class", ""), chapter.matter]
+    if chapter.in_part:
+        classes.append("in-part")
+    section.set("class", " ".join(c for c in classes if c))
+    # The article's headline carries the book title into the running head; a
+    # chapter's title re-sets it, so that the head stays empty on its opening page.
+    for h1 in section.iter("h1"):
+        parent = h1.getparent()
+        if parent is not None and parent.get("class") == "article-head":
+            h1.set("class", "book-title")
+        elif parent is section:
+            h1.set("data-book-title", book_title)
+            # The running head: the title alone, without a number or note call.
+            h1.set("data-title", chapter.title)
+    # Bookmarks: exactly the EPUB's navigation entries, at the same levels.
+    for heading in section.iter("h1", "h2", "h3", "h4", "h5", "h6"):
+        level = toc_levels.get(heading.get("id", ""))
+        heading.set("style", f"bookmark-level: {level}" if level else "bookmark-level: none")
+    for link in section.iter("a"):
+        file, _, fragment = link.get("href", "").partition("#")
+        if file in section_ids:
+            link.set("href", f"#{fragment or section_ids[file]}")
+    _notes_to_floats(section)
+    _split_long_paragraphs(section)
+    _initials(section)
+    _no_runts(section)
+    for img in section.iter("img"):
+        source = sources.get(img.get("src", ""))
+        if source is not None:
+            img.set("src", source.as_uri())
+    return section
+
+
+# WeasyPrint shapes the rest of a paragraph again for every line, so its time grows
+# with the square of a paragraph's length. Beyond this, a paragraph of plain text is
+# set as several that read as one (no indent, the last line justified).
+LONG_PARAGRAPH = 20_000
+
+
+def _split_long_paragraphs(section: etree._Element) -> None:
+    for p in list(section.iter("p")):
+        text = p.text or ""
+        if len(p) or len(text) <= LONG_PARAGRAPH:
+            continue
+        pieces, start = [], 0
+        while start < len(text):
+            end = text.find(" ", start + LONG_PARAGRAPH // 2)
+            end = len(text) if end < 0 else end + 1
+            pieces.append(text[start:end])
+            start = end
+        p.text = pieces[0]
+        p.set("class", (p.get("class", "") + " runs-on").strip())
+        parent, at = p.getparent(), 0
+        assert parent is not None
+        at = parent.index(p)
+        for n, piece in enumerate(pieces[1:], start=1):
+            part = etree.Element("p", {"class": "continued", "data-block": p.get("data-block", "")})
+            if n < len(pieces) - 1:
+                part.set("class", "continued runs-on")
+            part.text = piece
+            parent.insert(at + n, part)
+        last = parent[at + len(pieces) - 1]
+        last.tail, p.tail = p.tail, "\n"
+
+
+# A paragraph's last line should not be one short word, nor the end of a hyphenated
+# one (a runt): its last two words are kept together and unhyphenated, when they are
+# short enough to move to the line together (else the last word alone).
+RUNT_PAIR = 16
+
+
+def _no_runts(section: etree._Element) -> None:
+    for p in section.iter("p"):
+        found = _last_text(p)
+        if found is None:
+            continue
+        node, attribute = found
+        text = getattr(node, attribute) or ""
+        stripped = text.rstrip()
+        last = stripped.rfind(" ")
+        pair = stripped.rfind(" ", 0, last) if last > 0 else -1
+        start = pair if len(stripped) - pair - 1 <= RUNT_PAIR else last
+        if len(stripped) - start - 1 > RUNT_PAIR:
+            continue  # a long word (or text without spaces, as CJK): free to break
+        keep = etree.Element("span", {"class": "last-words"})
+        keep.text = stripped[start + 1 :]
+        keep.tail = text[len(stripped) :]
+        setattr(node, attribute, stripped[: start + 1])
+        if attribute == "text":
+            node.insert(0, keep)
+        else:
+            parent = node.getparent()
+            assert parent is not None
+            parent.insert(parent.index(node) + 1, keep)
+
+
+# The opening letter of a story or chapter, with the punctuation before it (“I).
+_INITIAL = re.compile(r"^(\s*[^\w\s]*\w)", re.UNICODE)
+
+
+def _initials(section: etree._Element) -> None:
+    """The first letter after a chapter's title in a span.initial, which a style
+    may set as a drop cap (print.css); WeasyPrint cannot float ::first-letter."""
+    if not {"chapter", "article"} & set(section.get("class", "").split()):
+        return  # title, part and front matter pages open with no initial
+    for p in section.iter("p"):
+        previous = p.getprevious()
+        if previous is None or p.getparent() is not section:
+            continue
+        if not (previous.tag == "h1" or previous.get("class") == "article-head"):
+            continue
+        found = _INITIAL.match(p.text or "")
+        if found is None:
+            continue  # opens with markup (a dateline, a link): no drop cap
+        initial = etree.Element("span", {"class": "initial"})
+        initial.text = found.group(1).lstrip()
+        initial.tail = p.text[found.end() :] if p.text else ""
+        p.text = found.group(1)[: len(found.group(1)) - len(initial.text)]
+        p.insert(0, initial)
+
+
+def _last_text(element: etree._Element) -> tuple[etree._Element, str] | None:
+    """The last piece of text inside an element, in reading order (notes skipped)."""
+    for child in reversed(element):
+        if child.tail and child.tail.strip():
+            return child, "tail"
+        if "footnote-float" in (child.get("class") or ""):
+            continue
+        found = _last_text(child)
+        if found is not None:
+            return found
+    if element.text and element.text.strip():
+        return element, "text"
+    return None
+
+
+def _strip_namespaces(tree: etree._Element) -> None:
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue
+        element.tag = etree.QName(element).localname
+        for name in [str(n) for n in element.attrib]:
+            if name.startswith("{"):
+                value = element.attrib.pop(name)
+                if name == f"{{{EPUB_NS}}}type":
+                    element.set("data-epub-type", value)
+    etree.cleanup_namespaces(tree)
+
+
+def _notes_to_floats(section: etree._Element) -> None:
+    """Each note goes to its first call as a `float: footnote` span; later calls
+    to the same note become plain numbered links to it."""
+    notes = {
+        aside.get("id"): aside
+        for aside in section.iter("aside")
+        if aside.get("data-epub-type") == "footnote"
+    }
+    if not notes:
+        return
+    placed: set[str] = set()
+    for ref in list(section.iter("a")):
+        if ref.get("data-epub-type") != "noteref":
+            continue
+        note_id = (ref.get("href") or "").lstrip("#")
+        aside = notes.get(note_id)
+        if aside is None:
+            continue
+        if note_id in placed:
+            ref.set("href", f"#{note_id}")
+            ref.attrib.pop("id", "")
+            continue
+        placed.add(note_id)
+        span = etree.Element(
+            "span", {"class": "footnote-float", "id": note_id, "data-n": ref.text or ""}
+        )
+        span.tail = ref.tail
+        _fill_note(span, aside)
+        parent = ref.getparent()
+        assert parent is not None
+        parent.replace(ref, span)
+    for block in list(section.iter("section")):
+        if block.get("class") == "footnotes":
+            parent = block.getparent()
+            assert parent is not None
+            parent.remove(block)
+
+
+def _fill_note(span: etree._Element, aside: etree._Element) -> None:
+    first = True
+    for block in aside:
+        block = copy.deepcopy(block)
+        for label in block.iter("a"):
+            if label.get("class") == "note-label":
+                parent = label.getparent()
+                assert parent is not None
+                if parent.text is None:
+                    parent.text = (label.tail or "").lstrip()
+                parent.remove(label)
+                break
+        inner = etree.SubElement(
+            span, "span", {"class": "note-block" if not first else "note-first"}
+        )
+        inner.text = block.text
+        for child in block:
+            inner.append(child)
+        first = False
+
+
+class _Fence:
+    """WeasyPrint's URL fetcher, limited to an explicit set of local files."""
+
+    def __init__(self, allowed_roots: tuple[Path, ...], allowed_files: set[Path]) -> None:
+        from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+        roots = tuple(r.resolve() for r in allowed_roots)
+        refused: list[str] = []
+        self.refused = refused
+
+        class Fetcher(URLFetcher):  # type: ignore[misc]
+            def fetch(self, url: str, headers: Any = None) -> Any:
+                if url.startswith("file:"):
+                    from urllib.request import url2pathname
+
+                    path = Path(url2pathname(url.removeprefix("file:").split("?")[0])).resolve()
+                    if path in allowed_files or any(path.is_relative_to(r) for r in roots):
+                        return URLFetcherResponse(url, body=path.read_bytes())
+                refused.append(url)
+                raise ValueError(f"publisher does not fetch {url}")
+
+        self.fetcher = Fetcher()
+
+
+def check_glyphs(book: RenderedBook, fonts: Path) -> None:
+    """Stops the build when a character has no font: never an empty box."""
+    from publisher.pdf.fonts import describe, missing_characters, package_for
+
+    for chapter in (*book.front, *book.chapters):
+        text = "".join(str(t) for t in parse_body(chapter.body).itertext())
+        missing = missing_characters(text, fonts)
+        if not missing:
+            continue
+        shown = ", ".join(describe(c) for c in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        packages = " ".join(sorted({package_for(c) for c in missing}))
+        where = (
+            Location(chapter.source, _first_line(chapter.source, missing[0]))
+            if chapter.source
+            else None
+        )
+        raise ResourceError(
+            f"no font can print {shown}{more}",
+            where=where,
+            hint=f"install a font that has them, e.g. apt-get install {packages}",
+        )
+
+
+def _first_line(path: Path, char: str) -> int | None:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    index = text.find(char)
+    return text.count("\n", 0, index) + 1 if index >= 0 else None
+
+
+@contextlib.contextmanager
+def _stable_document_id(identifier: str) -> Iterator[None]:
+    """WeasyPrint gives PDF/X-4 files a random XMP DocumentID (uuid4); ours is
+    derived from the book's identifier, so that builds stay byte-identical."""
+    import weasyprint.pdf.metadata as xmp
+
+    stable = uuid.uuid5(uuid.NAMESPACE_URL, f"publisher-pdf:{identifier}")
+    original = xmp.uuid4
+    xmp.uuid4 = lambda: stable
+    try:
+        yield
+    finally:
+        xmp.uuid4 = original
+
+
+@contextlib.contextmanager
+def _first_line_only_once() -> Iterator[None]:
+    """WeasyPrint gives the first line of a paragraph's continuation on the next page
+    the ::first-line (and ::first-letter) style again: the classic style's small caps
+    came back at the top of the page. A paragraph resumed from a page break (a
+    skip stack) has no first line; the patch says so while the book is laid out."""
+    import weasyprint.layout.block as block
+
+    original = block.iter_line_boxes
+
+    def iter_line_boxes(
+        context: Any, box: Any, position_y: Any, bottom_space: Any, skip_stack: Any,
+        containing_block: Any, absolute_boxes: Any, fixed_boxes: Any,
+        first_letter_style: Any, first_line_style: Any,
+    ) -> Any:  # fmt: skip
+        if skip_stack is not None:
+            first_letter_style = first_line_style = None
+        return original(
+            context, box, position_y, bottom_space, skip_stack, containing_block,
+            absolute_boxes, fixed_boxes, first_letter_style, first_line_style,
+        )  # fmt: skip
+
+    block.iter_line_boxes = iter_line_boxes
+    try:
+        yield
+    finally:
+        block.iter_line_boxes = original
+
+
+@dataclass
+class Layout:
+    """A laid-out PDF: its pages are known before its bytes are written."""
+
+    document: Any
+    fonts: Any
+    fence: _Fence
+    inputs: PdfInputs
+
+    def write(self) -> bytes:
+        # pdf_identifier=True: the file id is a hash of the content, never random.
+        with (
+            _stable_document_id(self.inputs.book.meta.identifier.value),
+            fewer_collections(freeze=True),
+        ):
+            data: bytes = self.document.write_pdf(
+                pdf_variant=self.inputs.variant, pdf_identifier=True
+            )
+        if self.fence.refused:
+            book = self.inputs.book
+            raise ResourceError(
+                f"the PDF renderer was refused {self.fence.refused[0]}",
+                where=Location(book.meta.source) if book.meta.source else None,
+                hint="only files inside the manuscript and styles folders are used",
+            )
+        return data
+
+
+# WeasyPrint places each footnote by laying the page out again: tens of thousands of
+# notes take hours and gigabytes. Beyond this, the PDF is refused in a clear line.
+MAX_FOOTNOTES = 10_000
+
+
+def layout(inputs: PdfInputs) -> Layout:
+    check(inputs)
+    return render_html(inputs, print_html(inputs.book))
+
+
+def check(inputs: PdfInputs) -> None:
+    """What stops a PDF before any layout: a character no font has, too many notes."""
+    book = inputs.book
+    check_glyphs(book, inputs.styles / "fonts")
+    notes = sum(chapter.body.count('epub:type="footnote"') for chapter in book.chapters)
+    if notes > MAX_FOOTNOTES:
+        raise ResourceError(
+            f"the book has {notes} notes; the PDF sets at most {MAX_FOOTNOTES} at the foot "
+            "of its pages",
+            where=Location(book.meta.source) if book.meta.source else None,
+            hint="build the EPUB alone (invoke epub), or turn some notes into text",
+        )
+
+
+def sheet_paths(inputs: PdfInputs) -> list[Path]:
+    """The print's style sheets, in cascade order (the profile's comes after)."""
+    style = inputs.style or load_style(inputs.styles, DEFAULT)
+    sheets = [inputs.styles / name for name in STYLESHEETS]
+    return sheets + [p for p in (style.sheet("base.css"), style.sheet("print.css")) if p]
+
+
+def render_html(inputs: PdfInputs, html: str) -> Layout:
+    """One print HTML document (the book, or a piece of it) laid out."""
+    import weasyprint
+    from weasyprint.text.fonts import FontConfiguration
+
+    book = inputs.book
+    fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
+    fonts = FontConfiguration()
+    css = [
+        weasyprint.CSS(filename=str(path), font_config=fonts, url_fetcher=fence.fetcher)
+        for path in sheet_paths(inputs)
+    ]
+    css.append(
+        weasyprint.CSS(string=inputs.profile.css(), font_config=fonts, url_fetcher=fence.fetcher)
+    )
+    if inputs.modified is not None:
+        stamp = inputs.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
+        dates = f'<meta name="dcterms.modified" content="{stamp}">\n'
+        if not book.meta.date:
+            dates += f'<meta name="dcterms.created" content="{stamp}">\n'
+        html = html.replace("</head>", dates + "</head>", 1)
+    with _first_line_only_once(), fewer_collections():
+        document = weasyprint.HTML(
+            string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
+        ).render(stylesheets=css, font_config=fonts)
+    return Layout(document, fonts, fence, inputs)

@@ -1,0 +1,679 @@
+"""A long book's PDF laid out in pieces, at once, and joined into one.
+
+WeasyPrint lays a document out page after page in one process: a 300-page book
+keeps one core busy for seconds while the others idle. So a long book is cut,
+before layout, into pieces that each begin with a chapter opening on a right-hand
+page (its parity is then known: odd), and each piece is laid out and written as
+its own document, in its own process where fork is there. What crosses a cut:
+
+- page numbers: a piece is laid out without its folios; once every piece's page
+  count is known, its margin boxes (folios, running heads) are made with its real
+  page numbers (`deferred_margins`, `finish`);
+- the printed contents: the front piece (title pages, contents, and any chapters
+  before the first right-hand opening) is laid out once the others are, with the
+  page numbers of their headings written in (`data-page`); a first layout with
+  numbers of the likely width, made while they are laid out, gives its length,
+  from which they are numbered;
+- links and bookmarks: a piece holds an empty anchor for each target it links to
+  elsewhere; in the joined PDF each name goes to the piece that really has it, and
+  the outlines, the structure tree and its parent tree are joined (`join`).
+
+The first piece and the front are made in the process that joins them (the PDF's
+child, pdfjob.py), every other piece in a process forked from it. The plan depends
+on the book alone, never on the machine: the same book gives the same pieces, and
+the same bytes, with or without fork, on any number of cores. Without fork (or if
+a piece's process is lost) the pieces are made one after another here."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from publisher.forked import Channel, Forked, Lost, can_fork
+from publisher.pagination import PageStart, page_places, starts_from_places
+from publisher.xhtml import parse_body
+
+if TYPE_CHECKING:
+    from publisher.pdf.layout import Layout, PdfInputs
+
+# Below this much text, one process lays the book out sooner than pieces would
+# (each piece pays for its own style cascade, and the front piece waits for all).
+SPLIT_TEXT = 60_000
+PIECE_TEXT = 120_000  # text per piece, roughly, beyond the first cut
+MAX_PIECES = 4
+# Laying out and drawing one line of the printed contents (its dot leader is a box
+# per dot) costs about as much as this much text.
+FRONT_ENTRY_TEXT = 250
+# Section classes that open on a right-hand page in a profile whose chapters do.
+_OPENINGS = {"chapter", "bodymatter", "backmatter", "part"}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """chapters[:front] go with the title pages and contents (the front piece);
+    piece i holds chapters[starts[i]:starts[i + 1]] (the last, up to the end)."""
+
+    front: int
+    starts: tuple[int, ...]
+    text: int  # characters of text in the book
+
+
+def plan(inputs: PdfInputs) -> Plan | None:
+    """Where to cut the book, or None to lay it out whole."""
+    book = inputs.book
+    if (
+        book.single_article
+        or inputs.profile.chapter_break != "right"
+        or book.meta.direction == "rtl"
+        or len(book.chapters) < 2
+    ):
+        return None
+    sections = [parse_body(chapter.body)[0] for chapter in book.chapters]
+    sizes = [sum(len(text) for text in section.itertext()) for section in sections]
+    total = sum(sizes)
+    if total < SPLIT_TEXT:
+        return None
+    cuts = {
+        i
+        for i, (chapter, section) in enumerate(zip(book.chapters, sections, strict=True))
+        if not chapter.in_part and set(str(section.get("class", "")).split()) & _OPENINGS
+    }
+    if not cuts:
+        return None
+    front = min(cuts)
+    count = max(2, min(MAX_PIECES, total // PIECE_TEXT))
+    # The process of the first piece also lays out the front (twice) and writes
+    # it: a lighter piece of the body evens out the work.
+    done = 2 * sum(sizes[:front]) + FRONT_ENTRY_TEXT * len(book.toc)
+    work = done + sum(sizes[front:])
+    starts = [front]
+    for i in range(front, len(sizes)):
+        if i in cuts and i != front and done >= work * len(starts) / count:
+            starts.append(i)
+            if len(starts) == count:
+                break
+        done += sizes[i]
+    if len(starts) < 2:
+        return None
+    return Plan(front, tuple(starts), total)
+
+
+# --- one piece ------------------------------------------------------------------
+
+
+@dataclass
+class Deferred:
+    """What the margin boxes of a piece's pages need, kept from its layout."""
+
+    context: Any = None
+    states: list[Any] = field(default_factory=list)
+    # Before the first `finish`: each page's own boxes and its page counter, which
+    # a later `finish` (with other numbers) starts from again.
+    children: list[tuple[Any, ...]] | None = None
+    numbers: list[int] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def deferred_margins(kept: Deferred) -> Iterator[None]:
+    """While a piece is laid out, its pages get no margin boxes (their folios would
+    be wrong) and no background layout (done after them, as WeasyPrint does): the
+    page states that `finish` needs are kept instead."""
+    import weasyprint.layout as layout
+
+    make_margin_boxes, layout_backgrounds = layout.make_margin_boxes, layout.layout_backgrounds
+
+    def keep(context: Any, page: Any, state: Any) -> list[Any]:
+        kept.context = context
+        kept.states.append(state)
+        return []
+
+    layout.make_margin_boxes = keep
+    layout.layout_backgrounds = lambda page, get_image: None
+    try:
+        yield
+    finally:
+        layout.make_margin_boxes = make_margin_boxes
+        layout.layout_backgrounds = layout_backgrounds
+
+
+def finish(document: Any, kept: Deferred, first: int, total: int) -> None:
+    """The margin boxes of a piece laid out with `deferred_margins`, now that its
+    first page's number and the book's page count are known (again, if they change)."""
+    from weasyprint.layout import layout_backgrounds, make_margin_boxes
+
+    context = kept.context
+    if context is None:
+        return
+    boxes = [page._page_box for page in document.pages]
+    if kept.children is None:
+        kept.children = [box.children for box in boxes]
+        kept.numbers = [state[1]["page"][0] for state in kept.states]
+    for index, (box, state) in enumerate(zip(boxes, kept.states, strict=True)):
+        state[1]["page"] = [kept.numbers[index] + first - 1]
+        state[1]["pages"] = [total]
+        context.current_page = index + 1  # the running strings are kept by local page
+        box.children = (*kept.children[index], *make_margin_boxes(context, box, state))
+        layout_backgrounds(box, context.get_image_from_uri)
+
+
+@dataclass(frozen=True)
+class Sketch:
+    """A laid-out piece, before its folios: what the others need to know of it."""
+
+    pages: int
+    places: tuple[tuple[str, int] | None, ...]  # where each page begins (pagination)
+    targets: dict[str, int]  # contents targets found here: id -> page index in the piece
+    stubs: frozenset[str]  # anchors it links to but does not hold
+
+
+class Piece:
+    """One piece: laid out (`sketch`), then finished and written (`write`)."""
+
+    def __init__(
+        self,
+        inputs: PdfInputs,
+        chapters: range,
+        front: bool = False,
+        numbers: dict[str, str] | None = None,
+    ) -> None:
+        self.inputs = inputs
+        self.chapters = chapters
+        self.front = front
+        self.numbers = numbers
+        self.kept = Deferred()
+        self.layout: Layout | None = None
+
+    def sketch(self, targets: frozenset[str]) -> Sketch:
+        """Lays the piece out. The front piece has the other pieces' page numbers
+        written in, and its margin boxes made as usual; the others defer theirs."""
+        from publisher.pdf.layout import piece_html, render_html
+
+        book = self.inputs.book
+        html, stubs = piece_html(book, self.chapters, front=self.front, numbers=self.numbers)
+        if self.front:
+            self.layout = render_html(self.inputs, html)
+        else:
+            with deferred_margins(self.kept):
+                self.layout = render_html(self.inputs, html)
+        boxes = [page._page_box for page in self.layout.document.pages]
+        found = _find_targets(boxes, targets)
+        return Sketch(len(boxes), tuple(page_places(boxes)), found, stubs)
+
+    def write(self, first: int, total: int) -> bytes:
+        """The piece's PDF, its first page numbered `first`; it may be written again
+        with other numbers until `release`."""
+        assert self.layout is not None
+        finish(self.layout.document, self.kept, first, total)
+        return self.layout.write()
+
+    def release(self) -> None:
+        self.layout = None
+
+
+def _find_targets(boxes: list[Any], targets: frozenset[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for index, page_box in enumerate(boxes):
+        for box in page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is None:
+                continue
+            name = element.get("id")
+            if name in targets and name not in found:
+                found[name] = index
+    return found
+
+
+# --- the whole book -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Made:
+    starts: tuple[PageStart, ...]
+    pages: int
+
+
+class PieceWork:
+    """The pieces of one book: `pages` lays them all out, `result` joins them."""
+
+    def __init__(self, inputs: PdfInputs, cut: Plan, parallel: bool) -> None:
+        self.inputs = inputs
+        self.plan = cut
+        self.parallel = parallel
+        book = inputs.book
+        ends = (*cut.starts[1:], len(book.chapters))
+        self.targets = frozenset(e.href.split("#", 1)[1] for e in book.toc if "#" in e.href)
+        # The first piece is made in this process (with the front), the others in
+        # forked ones: one process fewer holding WeasyPrint and its own copy of
+        # what it touches.
+        self.workers: list[_Worker] = [
+            _Worker(Piece(inputs, range(start, end)), self.targets, parallel and index > 0)
+            for index, (start, end) in enumerate(zip(cut.starts, ends, strict=True))
+        ]
+        self.sketches: list[Sketch] = []
+        self.front: Piece | None = None
+        self.front_sketch: Sketch | None = None
+        self.firsts: list[int] = []
+        self.total = 0
+
+    def pages(self) -> Made:
+        # The front piece's contents carry the other pieces' page numbers, which
+        # depend on its own length. A first layout with numbers of the likely width
+        # (here while the other pieces are laid out) gives that length; the pieces
+        # are numbered from it and written while the front is laid out again with
+        # the real numbers. If its length changed (a contents line wrapping with
+        # wider numbers), they are numbered and written again, until it holds.
+        width = len(str(self.plan.text // 500 + 10))
+        likely = {name: "8" * width for name in self.targets}
+        mine = self.workers[0].sketch()  # here, while the others are made elsewhere
+        pages = self._front(likely).pages
+        if self.parallel and not _prints_page_total(self.inputs):
+            # While the others are still laid out: the first piece's numbers follow
+            # from the front's length alone.
+            self.workers[0].write_early(_numbering(pages, [mine.pages])[0][0])
+        sketches = [mine] + [worker.sketch() for worker in self.workers[1:]]
+        for _ in range(4):
+            firsts, total = _numbering(pages, [s.pages for s in sketches])
+            for worker, first in zip(self.workers, firsts, strict=True):
+                worker.number(first, total)
+            numbers = {
+                name: str(first + index)
+                for sketch, first in zip(sketches, firsts, strict=True)
+                for name, index in sketch.targets.items()
+            }
+            front = self._front(numbers)
+            if front.pages == pages:
+                break
+            pages = front.pages
+        else:
+            raise Unsettled("the front pages' length did not settle")
+        front_sketch = front.sketch
+        self.front, self.firsts, self.total = front.piece, firsts, total
+        self.sketches, self.front_sketch = sketches, front_sketch
+        places: list[tuple[str, int] | None] = list(front_sketch.places)
+        for sketch, first in zip(sketches, firsts, strict=True):
+            places += [None] * (first - 1 - len(places))  # a blank verso
+            places += sketch.places
+        return Made(tuple(starts_from_places(places)), total)
+
+    def _front(self, numbers: dict[str, str]) -> _Front:
+        piece = Piece(self.inputs, range(self.plan.front), front=True, numbers=numbers)
+        return _Front(piece, piece.sketch(frozenset()))
+
+    def result(self) -> bytes:
+        assert self.front is not None and self.front_sketch is not None
+        front = self.front.write(1, self.total)
+        self.front.release()
+        parts = [(front, self.front_sketch.stubs, 1)]
+        for worker, sketch, first in zip(self.workers, self.sketches, self.firsts, strict=True):
+            parts.append((worker.result(), sketch.stubs, first))
+        return join(parts)
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
+
+
+@dataclass(frozen=True)
+class _Front:
+    piece: Piece
+    sketch: Sketch
+
+    @property
+    def pages(self) -> int:
+        return self.sketch.pages
+
+
+class Unsettled(Exception):
+    """The pieces could not be joined consistently: the book is laid out whole."""
+
+
+def _prints_page_total(inputs: PdfInputs) -> bool:
+    """Whether a sheet prints the book's page count (`counter(pages)`)."""
+    import re
+
+    from publisher.pdf.layout import sheet_paths
+
+    texts = [inputs.profile.css()] + [p.read_text(encoding="utf-8") for p in sheet_paths(inputs)]
+    return any(re.search(r"counters?\(\s*pages\b", text) for text in texts)
+
+
+def _numbering(front_pages: int, pages: list[int]) -> tuple[list[int], int]:
+    """Each piece's first page number (odd: a right-hand page) and the total."""
+    firsts = []
+    done = front_pages
+    for count in pages:
+        first = done + 1 + (done % 2)  # after a blank verso if `done` is odd
+        firsts.append(first)
+        done = first - 1 + count
+    return firsts, done
+
+
+class _Worker:
+    """A piece made in a forked process, or here when there is no fork."""
+
+    def __init__(self, piece: Piece, targets: frozenset[str], parallel: bool) -> None:
+        self.piece = piece
+        self.targets = targets
+        self.child: Forked | None = None
+        self._numbers = (0, 0)
+        self._sent = 0  # numberings sent: as many PDFs will come back, the last one counts
+        self._early: tuple[int, bytes] | None = None  # (first page number, PDF)
+        if parallel and can_fork():
+            with contextlib.suppress(Lost):  # no process to be had: made here
+                self.child = Forked(lambda channel: _serve(piece, targets, channel))
+
+    def sketch(self) -> Sketch:
+        value = self._receive()
+        if isinstance(value, Sketch):
+            return value
+        return self.piece.sketch(self.targets)  # no fork, or its process was lost
+
+    def number(self, first: int, total: int) -> None:
+        """Its first page number and the book's page count: a forked piece starts
+        writing at once; here, the piece is written when its result is wanted."""
+        self._numbers = (first, total)
+        if self.child is not None:
+            try:
+                self.child.send(self._numbers)
+            except Lost:
+                self.close()
+                return
+            self._sent += 1
+
+    def write_early(self, first: int) -> None:
+        """Writes a piece made here before the book's page count is known (none of
+        the sheets prints it): kept if its first page number holds."""
+        self._early = (first, self.piece.write(first, 0))
+
+    def result(self) -> bytes:
+        if self._early is not None and self._early[0] == self._numbers[0]:
+            self.piece.release()
+            return self._early[1]
+        if self.child is not None:
+            self.child.finish_sending()  # no other numbers: the piece can finish
+            value: object = None
+            for _ in range(self._sent):  # the last PDF is the one with the right numbers
+                value = self._receive()
+            if isinstance(value, bytes):
+                self.close()
+                return value
+        if self.piece.layout is None:  # its process was lost: made here, the same
+            self.piece.sketch(self.targets)
+        data = self.piece.write(*self._numbers)
+        self.piece.release()
+        return data
+
+    def _receive(self) -> object:
+        """The process's next message (its error raised here), or None if the
+        process is gone or its message cannot be read: the piece is made here then."""
+        if self.child is None:
+            return None
+        try:
+            return self.child.receive()[1]
+        except Lost:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self.child is not None:
+            self.child.close()
+            self.child = None
+
+
+def _serve(piece: Piece, targets: frozenset[str], channel: Channel) -> None:
+    """The forked process of one piece: sketch, wait for its numbers, write."""
+    try:
+        channel.send("sketch", piece.sketch(targets))
+        while True:
+            try:
+                first, total = channel.receive()
+            except EOFError:  # the last numbering was the right one
+                break
+            channel.send("pdf", piece.write(first, total))
+    except Exception as exc:
+        channel.send("error", exc)
+
+
+# --- joining --------------------------------------------------------------------
+
+
+def join(parts: list[tuple[bytes, frozenset[str], int]]) -> bytes:
+    """One PDF from the pieces' PDFs, each given with the anchors it only holds as
+    link targets and its first page number (a blank page fills a gap before it).
+    The first piece's catalogue (metadata, language, output intents) is the book's."""
+    import pikepdf
+
+    first_data, first_stubs, _ = parts[0]
+    out = pikepdf.open(io.BytesIO(first_data))
+    tags = _Tags(out, first_stubs) if "/StructTreeRoot" in out.Root else None
+    names = _dests(out, first_stubs)
+    outline_items = _outline_items(out)
+    for data, stubs, first in parts[1:]:
+        piece = pikepdf.open(io.BytesIO(data))
+        while len(out.pages) < first - 1:  # a blank verso before the piece's opening
+            _blank_page(out, out.pages[len(out.pages) - 1])
+            if tags is not None:
+                tags.pages.append((out.pages[len(out.pages) - 1].obj, pikepdf.Array()))
+        # Detached from the piece's own roots, so that copying stops at them.
+        items = _outline_items(piece)
+        for item in items:
+            for link in ("/Parent", "/Prev", "/Next"):
+                if link in item:
+                    del item[link]
+        piece_names = _dests(piece, stubs)
+        kids = _detached_kids(piece, stubs) if tags is not None else []
+        start = len(out.pages)
+        with warnings.catch_warnings():
+            # "does not preserve named destinations": they are joined here.
+            warnings.simplefilter("ignore", pikepdf.PageCopyWarning)
+            out.pages.extend(piece.pages)
+        # One copy of all the rest: the pages it points at are those just copied.
+        nums: Any = piece.Root.StructTreeRoot.ParentTree.Nums if tags is not None else []
+        bundle = piece.make_indirect(
+            pikepdf.Dictionary(
+                Kids=pikepdf.Array(kids),
+                Nums=pikepdf.Array(nums),
+                Items=pikepdf.Array(items),
+                Dests=pikepdf.Array([dest for _, dest in piece_names]),
+            )
+        )
+        copied = out.copy_foreign(bundle)
+        if tags is not None:
+            old = [page.obj.get("/StructParents") for page in piece.pages]
+            new = [out.pages[start + i].obj for i in range(len(piece.pages))]
+            tags.add(copied.Kids, copied.Nums, list(zip(new, old, strict=True)))
+        outline_items += list(copied.Items)
+        names += [(name, dest) for (name, _), dest in zip(piece_names, copied.Dests, strict=True)]
+    if tags is not None:
+        tags.close()
+    _set_outlines(out, outline_items)
+    _set_dests(out, names)
+    buffer = io.BytesIO()
+    # Object streams, as WeasyPrint writes from PDF 1.5 on (not for PDF/X-1a and
+    # X-3, which are 1.4): the structure tree is thousands of small dictionaries,
+    # 2.5 times the file's size without them.
+    streams = out.pdf_version >= "1.5"
+    out.save(
+        buffer,
+        deterministic_id=True,
+        object_stream_mode=pikepdf.ObjectStreamMode.generate
+        if streams
+        else pikepdf.ObjectStreamMode.disable,
+        fix_metadata_version=False,  # the XMP packet as WeasyPrint wrote it
+    )
+    return buffer.getvalue()
+
+
+class _Tags:
+    """The joined structure tree: the pieces' elements under the first piece's
+    Document element, and one parent tree numbered again from scratch, pages first
+    (in order), then every annotation."""
+
+    def __init__(self, out: Any, stubs: frozenset[str]) -> None:
+        import pikepdf
+
+        tree = out.Root.StructTreeRoot
+        self.out = out
+        self.tree = tree
+        self.document = tree.K[0]
+        if stubs:
+            _drop_stand_ins(self.document, len(stubs))
+        values = _numbers(tree.ParentTree.Nums)
+        self.pages: list[tuple[Any, Any]] = []  # (page, its marked content's elements)
+        self.annotations: list[tuple[Any, Any]] = []  # (annotation, its element)
+        for page in out.pages:
+            key = page.obj.get("/StructParents")
+            self.pages.append((page.obj, values[int(key)] if key is not None else pikepdf.Array()))
+            self._annotations(page.obj, values)
+
+    def add(self, kids: Any, nums: Any, pages: list[tuple[Any, Any]]) -> None:
+        """A piece's copied elements, parent tree, and (copied page, its old key)."""
+        import pikepdf
+
+        for kid in kids:
+            kid.P = self.document
+            self.document.K.append(kid)
+        values = _numbers(nums)
+        for page, key in pages:
+            self.pages.append((page, values[int(key)] if key is not None else pikepdf.Array()))
+            self._annotations(page, values)
+
+    def _annotations(self, page: Any, values: dict[int, Any]) -> None:
+        for annot in page.get("/Annots", ()):
+            if "/StructParent" in annot:
+                self.annotations.append((annot, values[int(annot.StructParent)]))
+
+    def close(self) -> None:
+        import pikepdf
+
+        flat = pikepdf.Array()
+        for key, (page, value) in enumerate(self.pages):
+            page.StructParents = key
+            flat.append(key)
+            flat.append(value)
+        for key, (annot, value) in enumerate(self.annotations, start=len(self.pages)):
+            annot.StructParent = key
+            flat.append(key)
+            flat.append(value)
+        self.tree.ParentTree = self.out.make_indirect(pikepdf.Dictionary(Nums=flat))
+        self.tree.ParentTreeNextKey = len(self.pages) + len(self.annotations)
+
+
+def _numbers(nums: Any) -> dict[int, Any]:
+    items = list(nums)
+    return {int(items[i]): items[i + 1] for i in range(0, len(items), 2)}
+
+
+def _detached_kids(piece: Any, stubs: frozenset[str]) -> list[Any]:
+    """The piece's top structure elements, without their parent (its Document)."""
+    document = piece.Root.StructTreeRoot.K[0]
+    if stubs:
+        _drop_stand_ins(document, len(stubs))
+    kids = list(document.K)
+    for kid in kids:
+        del kid.P
+    return kids
+
+
+def _drop_stand_ins(document: Any, count: int) -> None:
+    """The stand-in anchors' element is no content: out of the structure tree. It
+    is a Div of `count` empty Spans on the piece's last page (before that page's
+    notes, which come last)."""
+    kids = document.K
+    last_page = kids[len(kids) - 1].get("/Pg") if len(kids) else None
+    for index in range(len(kids) - 1, -1, -1):
+        kid = kids[index]
+        if kid.get("/Pg") != last_page:
+            return
+        inner = list(kid.get("/K", ()))
+        if (
+            kid.get("/S") == "/Div"
+            and len(inner) == count
+            and all(span.get("/S") == "/Span" and not len(span.get("/K", ())) for span in inner)
+        ):
+            del kids[index]
+            return
+
+
+def _dests(pdf: Any, stubs: frozenset[str]) -> list[tuple[bytes, Any]]:
+    """The named destinations (the name's bytes as written, its place), but those of
+    stand-in anchors."""
+    names = pdf.Root.get("/Names")
+    if names is None or "/Dests" not in names:
+        return []
+    flat = list(names.Dests.Names)
+    return [
+        (bytes(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2) if str(flat[i]) not in stubs
+    ]
+
+
+def _set_dests(pdf: Any, names: list[tuple[bytes, Any]]) -> None:
+    """One name tree node, its keys in byte order (as a name tree wants), each the
+    bytes the links' /Dest strings were written with."""
+    import pikepdf
+
+    if not names:
+        return
+    flat = pikepdf.Array()
+    for name, dest in sorted(names, key=lambda item: item[0]):
+        flat.append(pikepdf.String(name))
+        flat.append(dest)
+    if "/Names" not in pdf.Root:
+        pdf.Root.Names = pikepdf.Dictionary()
+    pdf.Root.Names.Dests = pdf.make_indirect(pikepdf.Dictionary(Names=flat))
+
+
+def _outline_items(pdf: Any) -> list[Any]:
+    outlines = pdf.Root.get("/Outlines")
+    items = []
+    item = outlines.get("/First") if outlines is not None else None
+    while item is not None:
+        items.append(item)
+        item = item.get("/Next")
+    return items
+
+
+def _set_outlines(pdf: Any, items: list[Any]) -> None:
+    import pikepdf
+
+    if not items:
+        return
+    outlines = pdf.Root.get("/Outlines")
+    if outlines is None:
+        outlines = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Outlines))
+        pdf.Root.Outlines = outlines
+    count = 0
+    for index, item in enumerate(items):
+        item.Parent = outlines
+        if index:
+            item.Prev = items[index - 1]
+        if index + 1 < len(items):
+            item.Next = items[index + 1]
+        elif "/Next" in item:
+            del item.Next
+        count += 1 + max(0, int(item.get("/Count", 0)))
+    outlines.First = items[0]
+    outlines.Last = items[-1]
+    outlines.Count = count
+
+
+def _blank_page(pdf: Any, like: Any) -> None:
+    """An empty page the size of `like` (the page before it), as WeasyPrint makes a
+    blank verso."""
+    import pikepdf
+
+    page = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page,
+        MediaBox=pikepdf.Array(list(like.obj.MediaBox)),
+        Resources=pikepdf.Dictionary(),
+        Contents=pdf.make_stream(b""),
+        Tabs=pikepdf.Name.S,
+    )
+    for box in ("/TrimBox", "/BleedBox"):
+        if box in like.obj:
+            page[box] = pikepdf.Array(list(like.obj[box]))
+    pdf.pages.append(pikepdf.Page(page))

@@ -1,0 +1,584 @@
+"""Manuscript -> RenderedBook: every chapter rendered once to well-formed XHTML.
+
+Three passes: parse every file (heading ids are made unique across the book),
+cut the token streams into chapters and parts, then render each chapter with its
+own notes and with links resolved across chapters. No file I/O here: resources
+are located through the function the caller passes."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from lxml import etree
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+from publisher.errors import InternalError, Location
+from publisher.model import (
+    BACK,
+    BODY,
+    FRONT,
+    BookMeta,
+    Manuscript,
+    RenderedBook,
+    RenderedChapter,
+    Resource,
+    SourceFile,
+    TocEntry,
+)
+from publisher.render.markdown import (
+    Heading,
+    ParseEnv,
+    RenderEnv,
+    make_parser,
+    parse,
+    render_tokens,
+    unique_id,
+    walk,
+)
+from publisher.source.styles import Numbering, already_numbered, roman
+from publisher.xhtml import parse_body
+
+log = logging.getLogger("publisher")
+
+
+# (chapter source, src as written, line) -> the resource, or None when the fence
+# stopped it (the locator has warned)
+Locate = Callable[[Path, str, int | None], Resource | None]
+
+# epub:type -> (DPUB-ARIA role, where it goes), after Pandoc's EPUB writer.
+SECTION_TYPES: dict[str, tuple[str | None, str]] = {
+    "chapter": ("doc-chapter", BODY),
+    "part": ("doc-part", BODY),
+    "prologue": ("doc-prologue", BODY),
+    "epilogue": ("doc-epilogue", BODY),
+    "introduction": ("doc-introduction", BODY),
+    "conclusion": ("doc-conclusion", BODY),
+    "foreword": ("doc-foreword", FRONT),
+    "preface": ("doc-preface", FRONT),
+    "dedication": ("doc-dedication", FRONT),
+    "epigraph": ("doc-epigraph", FRONT),
+    "acknowledgments": ("doc-acknowledgments", FRONT),
+    "abstract": ("doc-abstract", FRONT),
+    "titlepage": (None, FRONT),
+    "copyright-page": (None, FRONT),
+    "appendix": ("doc-appendix", BACK),
+    "afterword": ("doc-afterword", BACK),
+    "bibliography": ("doc-bibliography", BACK),
+    "glossary": ("doc-glossary", BACK),
+    "colophon": ("doc-colophon", BACK),
+    "endnotes": ("doc-endnotes", BACK),
+}
+EXTERNAL_SCHEMES = ("http", "https", "mailto", "ftp", "tel")
+RESERVED_IDS = {"toc", "landmarks", "page-list", "cover", "titlepage", "copyright", "dedication"}
+# The accessible name of a scene break (`***`), by language; English otherwise.
+SCENE_BREAK = {
+    "en": "Scene break",
+    "de": "Szenenwechsel",
+    "fr": "Changement de scène",
+    "es": "Cambio de escena",
+    "it": "Cambio di scena",
+    "pt": "Mudança de cena",
+    "nl": "Scènewisseling",
+    "ru": "Смена сцены",
+    "uk": "Зміна сцени",
+    "pl": "Zmiana sceny",
+}
+
+
+@dataclass
+class ParsedFile:
+    source: SourceFile
+    tokens: list[Token]
+    env: ParseEnv
+    notes: dict[int, list[Token]]
+
+
+@dataclass
+class Plan:
+    """One chapter (or part page) before rendering."""
+
+    parsed: ParsedFile
+    start: int  # the chapter's tokens: parsed.tokens[start:end]
+    end: int
+    heading: Heading | None  # the title heading at its start, if any
+    kind: str
+    matter: str
+    chapter_level: int  # heading level chapters are split at in its file
+    in_part: bool = False
+    part_title: str | None = None  # a part page made from book.yaml
+    file_name: str = ""
+
+    @property
+    def tokens(self) -> list[Token]:
+        return self.parsed.tokens[self.start : self.end]
+
+
+def render_book(
+    manuscript: Manuscript, locate: Locate, numbering: Numbering | None = None
+) -> RenderedBook:
+    """`numbering`: the chapter and section numbers the book's style prints."""
+    numbering = numbering or Numbering()
+    meta = manuscript.meta
+    md = make_parser(meta.lang, raw_html=meta.raw_html)
+    used_ids = set(RESERVED_IDS)
+    parsed = [_parse_file(md, source, used_ids) for source in manuscript.sources]
+    plans = _plan(parsed, meta)
+    width = max(2, len(str(len(plans))))
+    id_files: dict[str, str] = {}
+    first_file: dict[Path, str] = {}
+    anchors = {p.source.path.resolve(): p.env.anchors for p in parsed}
+    for number, plan in enumerate(plans, start=1):
+        plan.file_name = f"{'part' if plan.kind == 'part' else 'chapter'}-{number:0{width}d}.xhtml"
+        for token in walk(plan.tokens):
+            ident = token.attrGet("id") if token.attrs else None
+            if ident:
+                id_files.setdefault(str(ident), plan.file_name)
+        first_file.setdefault(plan.parsed.source.path.resolve(), plan.file_name)
+
+    article = len(plans) == 1 and plans[0].heading is None
+    resources: dict[str, Resource] = {}
+    chapters = []
+    counted = 0  # body chapters so far: their printed numbers
+    for number, plan in enumerate(plans, start=1):
+        links = Links(anchors, id_files, first_file, used_ids)
+        numbers: dict[str, tuple[str, str]] = {}
+        if article:
+            numbers = _heading_numbers(plan, None, numbering)
+        elif (
+            plan.kind == "chapter"
+            and plan.matter == BODY
+            and plan.heading is not None
+            and not plan.heading.unnumbered
+        ):
+            counted += 1
+            numbers = _heading_numbers(plan, counted, numbering)
+        chapter = _render_plan(md, plan, number, meta, locate, links, resources, article, numbers)
+        chapters.append(chapter)
+    front = _front_pages(meta)
+    return RenderedBook(
+        meta, tuple(chapters), front, tuple(resources.values()), single_article=article
+    )
+
+
+def _parse_file(md: MarkdownIt, source: SourceFile, used_ids: set[str]) -> ParsedFile:
+    env = ParseEnv(used_ids)
+    tokens, _ = parse(md, source.text, env)
+    notes: dict[int, list[Token]] = {}
+    if any(t.type == "footnote_block_open" for t in tokens):
+        start = next(i for i, t in enumerate(tokens) if t.type == "footnote_block_open")
+        current: int | None = None
+        for token in tokens[start + 1 :]:
+            if token.type == "footnote_open":
+                current = token.meta["id"]
+                notes[current] = []
+            elif token.type == "footnote_close":
+                current = None
+            elif current is not None and token.type != "footnote_anchor":
+                notes[current].append(token)
+        tokens = tokens[:start]
+    return ParsedFile(source, tokens, env, notes)
+
+
+# --- cutting files into chapters ------------------------------------------------
+
+
+def _levels(parsed: ParsedFile, meta: BookMeta) -> tuple[int | None, int]:
+    """(part level or None, chapter level) for one file.
+
+    Pandoc's rule: chapters start at level-1 headings. Where every level-1 heading
+    only groups level-2 ones (`# VOLUME I` over `## CHAPTER I`), the level-1
+    headings are parts and chapters start at level 2. `split-level` overrides."""
+    top = [h for h in parsed.env.headings if parsed.tokens[h.index].level == 0]
+    if meta.split_level is not None:
+        level = meta.split_level
+        return (level - 1 if level > 1 and any(h.level < level for h in top) else None), level
+    ones = [h for h in top if h.level == 1]
+    if len(ones) < 2:
+        # One level-1 heading is a chapter's title, even when a section follows it
+        # at once; parts need at least two of them in the file (or split-level).
+        return None, 1
+    grouping = True
+    for n, heading in enumerate(ones):
+        end = ones[n + 1].index if n + 1 < len(ones) else len(parsed.tokens)
+        inside = [h for h in top if heading.index < h.index < end]
+        if not inside or inside[0].level != 2:
+            grouping = False
+            break
+        # A part page may carry an epigraph (a block quote), nothing else: a heading
+        # followed by text is a chapter with sections.
+        between = parsed.tokens[heading.index + 3 : inside[0].index]
+        if any(
+            t.level == 0 and t.nesting >= 0 and t.type != "blockquote_open"
+            for t in between
+            if t.type != "blockquote_close"
+        ):
+            grouping = False
+            break
+    return (1, 2) if grouping else (None, 1)
+
+
+def _has_content(tokens: Sequence[Token]) -> bool:
+    return any(t.type != "inline" or t.content.strip() for t in tokens)
+
+
+def _plan(files: list[ParsedFile], meta: BookMeta) -> list[Plan]:
+    plans: list[Plan] = []
+    in_part = False
+    for parsed in files:
+        part_level, chapter_level = _levels(parsed, meta)
+        if parsed.source.part:
+            plans.append(
+                Plan(parsed, 0, 0, None, "part", BODY, chapter_level, part_title=parsed.source.part)
+            )
+            in_part = True
+        top = [
+            h
+            for h in parsed.env.headings
+            if parsed.tokens[h.index].level == 0 and h.level <= chapter_level
+        ]
+        cuts = [h.index for h in top]
+        starts = [0, *cuts] if not cuts or cuts[0] != 0 else cuts
+        for n, start in enumerate(starts):
+            end = starts[n + 1] if n + 1 < len(starts) else len(parsed.tokens)
+            heading = next((h for h in top if h.index == start), None)
+            if heading is None and not _has_content(parsed.tokens[start:end]):
+                continue  # blank lines before the first heading
+            kind, matter = _kind(heading, part_level)
+            if kind == "part":
+                in_part = True
+            elif matter != BODY:
+                in_part = False
+            plans.append(
+                Plan(
+                    parsed,
+                    start,
+                    end,
+                    heading,
+                    kind,
+                    matter,
+                    chapter_level,
+                    in_part=in_part and kind != "part",
+                )
+            )
+    return plans
+
+
+def _kind(heading: Heading | None, part_level: int | None) -> tuple[str, str]:
+    if heading is None:
+        return "chapter", BODY
+    if part_level is not None and heading.level <= part_level:
+        return "part", BODY
+    kind = heading.epub_type if heading.epub_type in SECTION_TYPES else "chapter"
+    assert kind is not None
+    return kind, SECTION_TYPES[kind][1]
+
+
+# --- rendering -----------------------------------------------------------------
+
+
+def _heading_numbers(
+    plan: Plan, chapter: int | None, numbering: Numbering
+) -> dict[str, tuple[str, str]]:
+    """heading id -> (class, number shown) for one chapter: the chapter's own number
+    (unless its title already says it), then 1.1, 1.1.1 for the sections below it."""
+    numbers: dict[str, tuple[str, str]] = {}
+    title = plan.heading
+    if (
+        chapter is not None
+        and title is not None
+        and numbering.chapters != "none"
+        and not already_numbered(title.text)
+    ):
+        shown = roman(chapter) if numbering.chapters == "roman" else str(chapter)
+        numbers[title.ident] = ("chapter-number", shown)
+    if not numbering.sections:
+        return numbers
+    top = title.level if title is not None else 1
+    counters = [0, 0, 0]
+    for heading in plan.parsed.env.headings:
+        if not plan.start <= heading.index < plan.end or heading is title:
+            continue
+        depth = heading.level - top  # 1: a section of the chapter
+        if plan.parsed.tokens[heading.index].level != 0 or not 1 <= depth <= 3:
+            continue
+        if heading.unnumbered:
+            continue
+        counters[depth - 1] += 1
+        counters[depth:] = [0] * (3 - depth)
+        parts = ([str(chapter)] if chapter is not None else []) + [str(n) for n in counters[:depth]]
+        numbers[heading.ident] = ("section-number", ".".join(parts))
+    return numbers
+
+
+def _render_plan(
+    md: MarkdownIt,
+    plan: Plan,
+    number: int,
+    meta: BookMeta,
+    locate: Locate,
+    links: Links,
+    resources: dict[str, Resource],
+    article: bool,
+    numbers: dict[str, tuple[str, str]],
+) -> RenderedChapter:
+    source = plan.parsed.source.path
+
+    def resolve_image(src: str, line: int | None) -> str | None:
+        resource = locate(source, src, line)
+        if resource is None:
+            return None
+        resources.setdefault(resource.href, resource)
+        return resource.href
+
+    def resolve_link(href: str, line: int | None) -> str | None:
+        return links.resolve(href, source, line, plan.file_name)
+
+    shift = plan.heading.level - 1 if plan.heading else 0
+
+    def warn(note: str, line: int | None) -> None:
+        log.warning("%s: warning: raw HTML: %s", Location(source, line), note)
+
+    env = RenderEnv(
+        f"c{number}",
+        resolve_image,
+        resolve_link,
+        heading_shift=shift,
+        used_ids=links.used_ids,
+        warn=warn,
+        heading_numbers=numbers,
+        scene_break=SCENE_BREAK.get(meta.lang.split("-")[0].lower(), SCENE_BREAK["en"]),
+    )
+    html = render_tokens(md, plan.tokens, env)
+    html += _render_notes(md, plan, env)
+
+    toc: list[TocEntry] = []
+    base = plan.chapter_level - (1 if plan.in_part else 0)
+    if plan.part_title:
+        title = plan.part_title
+        ident = unique_id(f"part-{number}", links.used_ids)
+        html = f'<h1 id="{ident}">{escape(title)}</h1>\n' + html
+        toc.append(TocEntry(1, title, f"{plan.file_name}#{ident}"))
+    elif article:
+        title = meta.title
+        ident = unique_id(f"title-{number}", links.used_ids)
+        html = _article_header(meta, ident) + _with_dateline(html, meta.dateline)
+        toc.append(TocEntry(1, title, f"{plan.file_name}#{ident}"))
+    elif plan.heading is not None:
+        title = plan.heading.text
+    else:
+        title = ""
+    if plan.kind == "part":
+        base = plan.heading.level if plan.heading else 1
+    for heading in plan.parsed.env.headings:
+        if not plan.start <= heading.index < plan.end:
+            continue
+        level = max(1, heading.level - base + 1)
+        if plan.parsed.tokens[heading.index].level == 0 and level <= meta.toc_depth:
+            # The contents show the numbers the headings show.
+            shown = numbers.get(heading.ident)
+            label = f"{shown[1]} {heading.text}" if shown else heading.text
+            toc.append(TocEntry(level, label, f"{plan.file_name}#{heading.ident}"))
+    role, _ = SECTION_TYPES[plan.kind]
+    section_id = unique_id(f"section-{number}", links.used_ids)
+    role_attr = f' role="{role}"' if role else ""
+    label = f' aria-labelledby="{plan.heading.ident}"' if plan.heading else ""
+    body = (
+        f'<section id="{section_id}" class="{plan.kind}" epub:type="{plan.kind}"'
+        f"{role_attr}{label}>\n{html}</section>\n"
+    )
+    check_well_formed(body, source)
+    return RenderedChapter(
+        plan.file_name,
+        title,
+        body,
+        tuple(toc),
+        kind=plan.kind,
+        matter=plan.matter,
+        in_part=plan.in_part,
+        source=source,
+    )
+
+
+def _render_notes(md: MarkdownIt, plan: Plan, env: RenderEnv) -> str:
+    """The chapter's notes, in the order of their first call; notes called from
+    inside notes follow, until none is left."""
+    notes = plan.parsed.notes
+    done: set[int] = set()
+    parts: list[str] = []
+    while True:
+        pending = [
+            n
+            for n in sorted(env.note_numbers, key=env.note_numbers.__getitem__)
+            if n not in done and n in notes
+        ]
+        if not pending:
+            break
+        tokens: list[Token] = []
+        for note in pending:
+            done.add(note)
+            open_token = Token("footnote_open", "", 1)
+            open_token.meta = {"id": note}
+            tokens += [open_token, *notes[note], Token("footnote_close", "", -1)]
+        parts.append(render_tokens(md, tokens, env))
+    if not parts:
+        return ""
+    return '<section class="footnotes" aria-label="Notes">\n' + "".join(parts) + "</section>\n"
+
+
+@dataclass(frozen=True)
+class Links:
+    """Resolves links between chapters: `#id`, `other.md`, `other.md#id`."""
+
+    anchors: dict[Path, dict[str, str]]  # file -> id as written -> id in the book
+    id_files: dict[str, str]  # id in the book -> the document holding it
+    first_file: dict[Path, str]  # source file -> its first document
+    used_ids: set[str]  # every id in the book, for the ids made here
+
+    def resolve(self, href: str, source: Path, line: int | None, here: str) -> str | None:
+        parts = urlsplit(href)
+        if parts.scheme:
+            scheme = parts.scheme.lower()
+            if scheme not in EXTERNAL_SCHEMES:
+                _dropped(href, source, line, "links of this kind are not kept")
+                return None
+            if scheme in ("http", "https", "ftp") and not _valid_host(parts.netloc):
+                _dropped(href, source, line, "it has no valid host name")
+                return None
+            return href
+        target = source.resolve()
+        if parts.path:
+            target = (source.parent / unquote(parts.path)).resolve()
+            if target not in self.first_file:
+                _dropped(href, source, line, "it is not a chapter of this book")
+                return None
+        fragment = unquote(parts.fragment)
+        if not fragment:
+            return self.first_file[target]
+        ident = self.anchors.get(target, {}).get(fragment)
+        if ident is None and fragment in self.id_files:
+            ident = fragment  # an id as it stands in the book, such as a note's
+        if ident is None:
+            _dropped(href, source, line, f"no heading or element has the id '{fragment}'")
+            return None
+        file = self.id_files[ident]
+        return f"#{ident}" if file == here else f"{file}#{ident}"
+
+
+_HOST_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")
+
+
+def _valid_host(netloc: str) -> bool:
+    """A host EPUBCheck accepts: non-empty dot-separated labels, or an IP literal."""
+    host = netloc.rsplit("@", 1)[-1]
+    if host.startswith("["):
+        return host.endswith("]") or "]:" in host
+    host = host.split(":", 1)[0].rstrip(".")
+    return bool(host) and all(_HOST_LABEL.match(label) for label in host.split("."))
+
+
+def _dropped(href: str, source: Path, line: int | None, why: str) -> None:
+    log.warning("%s: warning: link '%s' removed: %s", Location(source, line), href, why)
+
+
+def _with_dateline(html: str, dateline: str | None) -> str:
+    """The dateline runs in at the start of the story's first paragraph."""
+    if not dateline:
+        return html
+    at = html.find("<p>")
+    if at < 0:
+        return f'<p class="dateline">{escape(dateline)}</p>\n' + html
+    run_in = f'<p class="has-dateline"><span class="dateline">{escape(dateline)}</span> \u2014 '
+    return html[:at] + run_in + html[at + 3 :]
+
+
+def _article_header(meta: BookMeta, ident: str) -> str:
+    parts = [f'<header class="article-head">\n<h1 id="{ident}">{escape(meta.title)}</h1>\n']
+    if meta.subtitle:
+        parts.append(f'<p class="subtitle" role="doc-subtitle">{escape(meta.subtitle)}</p>\n')
+    if meta.authors:
+        parts.append(f'<p class="byline">{escape(", ".join(meta.authors))}</p>\n')
+    parts.append("</header>\n")
+    return "".join(parts)
+
+
+# --- front matter pages ------------------------------------------------------------
+
+
+def _front_pages(meta: BookMeta) -> tuple[RenderedChapter, ...]:
+    pages = []
+    parts = [
+        '<section class="titlepage" epub:type="titlepage" id="titlepage">\n',
+        f'<h1 class="title">{escape(meta.title)}</h1>\n',
+    ]
+    if meta.subtitle:
+        parts.append(f'<p class="subtitle">{escape(meta.subtitle)}</p>\n')
+    if meta.authors:
+        parts.append(f'<p class="authors">{escape(", ".join(meta.authors))}</p>\n')
+    if meta.publisher:
+        parts.append(f'<p class="publisher">{escape(meta.publisher)}</p>\n')
+    parts.append("</section>\n")
+    pages.append(
+        RenderedChapter(
+            "titlepage.xhtml", meta.title, "".join(parts), (), kind="titlepage", matter=FRONT
+        )
+    )
+
+    lines = []
+    if meta.rights:
+        lines.append(escape(meta.rights))
+    if meta.edition:
+        lines.append(escape(meta.edition))
+    if meta.publisher:
+        lines.append(f"Published by {escape(meta.publisher)}")
+    if meta.identifier.scheme == "ISBN":
+        lines.append(f"ISBN {escape(meta.identifier.value)}")
+    elif meta.identifier.scheme not in ("UUID", None) or (
+        meta.identifier.scheme is None and not meta.identifier.value.startswith("urn:uuid:")
+    ):
+        lines.append(escape(meta.identifier.value))
+    if lines:
+        body = "".join(f"<p>{line}</p>\n" for line in lines)
+        pages.append(
+            RenderedChapter(
+                "copyright.xhtml",
+                "Copyright",
+                f'<section class="copyright-page" epub:type="copyright-page" '
+                f'id="copyright" aria-label="Copyright">\n{body}</section>\n',
+                (),
+                kind="copyright-page",
+                matter=FRONT,
+            )
+        )
+    if meta.dedication:
+        pages.append(
+            RenderedChapter(
+                "dedication.xhtml",
+                "Dedication",
+                '<section class="dedication" epub:type="dedication" role="doc-dedication" '
+                f'id="dedication" aria-label="Dedication">\n<p>{escape(meta.dedication)}</p>\n'
+                "</section>\n",
+                (),
+                kind="dedication",
+                matter=FRONT,
+            )
+        )
+    return tuple(pages)
+
+
+def check_well_formed(body: str, source: Path) -> None:
+    try:
+        parse_body(body)
+    except etree.XMLSyntaxError as exc:
+        # Never expected: raw HTML is escaped. A bug in a render rule, reported as such.
+        raise InternalError(
+            f"rendered XHTML is not well-formed ({exc.msg})",
+            where=Location(source),
+            hint="please report it with the manuscript",
+        ) from None

@@ -1,0 +1,706 @@
+"""The Markdown dialect: one configured MarkdownIt and the rules that give EPUB
+semantics (heading ids and attributes, figures, notes, links, code). Pure: text
+in, tokens and XHTML text out; files are reached only through callbacks."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+from mdit_py_plugins.attrs import attrs_plugin
+from mdit_py_plugins.deflist import deflist_plugin
+from mdit_py_plugins.footnote import footnote_plugin
+
+from publisher.render.highlight import highlight
+from publisher.render.sanitize import HtmlSanitizer
+from publisher.source.text import FORBIDDEN
+
+# Primary and secondary quote marks by language (CLDR): open double, close double,
+# open single, close single.
+QUOTES: dict[str, tuple[str, str, str, str]] = {
+    "en": ("“", "”", "‘", "’"),
+    "de": ("„", "“", "‚", "‘"),
+    "fr": ("«\u202f", "\u202f»", "‹\u202f", "\u202f›"),
+    "ru": ("«", "»", "„", "“"),
+    "uk": ("«", "»", "„", "“"),
+    "be": ("«", "»", "„", "“"),
+    "pl": ("„", "”", "«", "»"),
+    "cs": ("„", "“", "‚", "‘"),
+    "it": ("«", "»", "“", "”"),
+    "es": ("«", "»", "“", "”"),
+    "pt": ("«", "»", "“", "”"),
+    "nl": ("‘", "’", "“", "”"),
+    "sv": ("”", "”", "’", "’"),
+    "fi": ("”", "”", "’", "’"),
+    "da": ("»", "«", "›", "‹"),
+    "el": ("«", "»", "“", "”"),
+    "zh": ("“", "”", "‘", "’"),
+    "ja": ("「", "」", "『", "』"),
+    "he": ("”", "”", "’", "’"),
+    "ar": ("”", "“", "’", "‘"),
+}
+
+# Attributes an author may set with `{...}`; anything else (onclick=, style=) is dropped.
+SPAN_ATTRIBUTES = ("id", "class", "lang", "dir")
+HEADING_ATTRIBUTES = ("lang", "dir", "epub:type")
+_NAME = re.compile(r"^[^\W\d][\w.-]*$")
+_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+def quotes_for(lang: str) -> list[str]:
+    return list(QUOTES.get(lang.split("-")[0].lower(), QUOTES["en"]))
+
+
+@dataclass
+class Heading:
+    index: int  # position of heading_open in the file's token stream
+    level: int
+    text: str
+    ident: str
+    epub_type: str | None = None
+    unnumbered: bool = False
+
+
+@dataclass
+class ParseEnv:
+    """State while one file is parsed."""
+
+    used_ids: set[str]  # ids taken anywhere in the book
+    headings: list[Heading] = field(default_factory=list)
+    anchors: dict[str, str] = field(default_factory=dict)  # id as written -> id in the book
+    duplicates: list[tuple[str, int | None]] = field(default_factory=list)  # written id, line
+
+
+@dataclass
+class RenderEnv:
+    """State while one chapter is rendered."""
+
+    doc_id: str  # note ids are unique per chapter
+    resolve_image: Callable[[str, int | None], str | None]  # (src, line) -> href, None: dropped
+    resolve_link: Callable[[str, int | None], str | None]  # (href, line) -> href, None: dropped
+    heading_shift: int = 0  # the chapter's title becomes <h1>
+    note_numbers: dict[int, int] = field(default_factory=dict)  # note id -> number shown
+    ref_counts: dict[int, int] = field(default_factory=dict)
+    line: int | None = None  # the block being rendered, for messages
+    used_ids: set[str] = field(default_factory=set)  # ids taken in the book (raw HTML's too)
+    warn: Callable[[str, int | None], None] = lambda note, line: None  # (message, line)
+    # heading id -> (class, number) printed before it: the style's chapter and
+    # section numbers (publisher/styles.py)
+    heading_numbers: dict[str, tuple[str, str]] = field(default_factory=dict)
+    scene_break: str = "Scene break"  # the accessible name of `***`, in the book's language
+
+
+def make_parser(lang: str, raw_html: bool = False) -> MarkdownIt:
+    """`raw_html`: HTML in the Markdown is kept, through sanitize.py's allow-list;
+    otherwise (the default) it is shown as text."""
+    md = MarkdownIt(
+        "commonmark",
+        {"typographer": True, "quotes": quotes_for(lang), "html": raw_html, "xhtmlOut": True},
+        renderer_cls=SanitizingRenderer,
+    )
+    md.enable(["smartquotes", "table", "strikethrough"])
+    # markdown-it silently leaves `file:` and `javascript:` links as text; let them
+    # through to the fence and the link resolver, which drop them with a warning.
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    md.use(footnote_plugin).use(deflist_plugin)
+    md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
+    md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
+    md.core.ruler.before("smartquotes", "block_attributes", _block_attributes)
+    md.core.ruler.after("smartquotes", "punctuation", _punctuation)
+    md.core.ruler.push("bounded_nesting", _bounded_nesting)
+    md.core.ruler.push("heading_ids", _heading_ids)
+    md.core.ruler.push("figures", _figures)
+    md.core.ruler.push("pull_quotes", _pull_quotes)
+    md.core.ruler.push("checked_attributes", _checked_attributes)
+    rules: dict[str, Callable[..., str]] = {
+        "image": _render_image,
+        "figure": _render_figure,
+        "heading_open": _render_heading,
+        "heading_close": _render_heading,
+        "link_open": _render_link_open,
+        "link_close": _render_link_close,
+        "fence": _render_code,
+        "code_block": _render_code,
+        "footnote_ref": _render_note_ref,
+        "footnote_block_open": _render_notes_open,
+        "footnote_block_close": lambda *a: "</section>\n",
+        "footnote_open": _render_note_open,
+        "footnote_close": lambda *a: "</aside>\n",
+        "footnote_anchor": lambda *a: "",
+        "paragraph_open": _render_paragraph_open,
+        "span_open": _render_span_open,
+        "th_open": _render_th_open,
+        "hr": _render_scene_break,
+        "pullquote_open": lambda *a: (
+            '<aside class="pullquote" epub:type="pullquote" role="doc-pullquote">\n'
+        ),
+        "pullquote_close": lambda *a: "</aside>\n",
+    }
+    for name, rule in rules.items():
+        md.add_render_rule(name, rule)
+    return md
+
+
+def parse(md: MarkdownIt, text: str, env: ParseEnv) -> tuple[list[Token], dict[str, Any]]:
+    """Tokens for a whole file, and markdown-it's env (it holds the notes)."""
+    holder: dict[str, Any] = {"parse": env}
+    # text.read_text has removed these with a warning; this keeps the parser safe
+    # for text from anywhere else.
+    tokens = md.parse(FORBIDDEN.sub("", text), holder)
+    return tokens, holder
+
+
+def render_tokens(md: MarkdownIt, tokens: Sequence[Token], env: RenderEnv) -> str:
+    return str(md.renderer.render(tokens, md.options, {"render": env}))
+
+
+def _parse_env(env: EnvType) -> ParseEnv:
+    value = env["parse"]
+    assert isinstance(value, ParseEnv)
+    return value
+
+
+def _render_env(env: EnvType) -> RenderEnv:
+    value = env["render"]
+    assert isinstance(value, RenderEnv)
+    return value
+
+
+# --- text helpers -------------------------------------------------------------
+
+
+def plain_text(tokens: Sequence[Token]) -> str:
+    parts = []
+    for token in tokens:
+        if token.type in ("text", "code_inline"):
+            parts.append(token.content)
+        elif token.type == "image":
+            parts.append(plain_text(token.children or []))
+        elif token.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return " ".join("".join(parts).split())
+
+
+def slug(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).lower()
+    words = re.findall(r"\w+", text)
+    return "-".join(words)[:60].strip("-_") or "section"
+
+
+def unique_id(base: str, used: set[str]) -> str:
+    # An XML id must not start with a digit, nor contain a colon.
+    base = base.replace(":", "-")
+    if not _NAME.match(base):
+        base = "s-" + (slug(base) if not re.match(r"^[\w.-]+$", base) else base)
+    candidate, n = base, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{base}-{n}"
+    used.add(candidate)
+    return candidate
+
+
+def walk(tokens: Sequence[Token]) -> Any:
+    """Every token, inline children included."""
+    for token in tokens:
+        yield token
+        if token.children:
+            yield from walk(token.children)
+
+
+# --- core rules -----------------------------------------------------------------
+
+_TRAILING_ATTRS = re.compile(r"\s*\{([^{}]*)\}\s*$")
+_ATTR = re.compile(r'([#.][^\s#.=]+|[\w:-]+=(?:"[^"]*"|\S+)|-)')
+
+
+def _heading_attributes(state: StateCore) -> None:
+    """Pandoc's `# Title {#id .class key=value}` on headings."""
+    tokens = state.tokens
+    for i, token in enumerate(tokens):
+        if token.type != "heading_open":
+            continue
+        inline = tokens[i + 1]
+        children = inline.children or []
+        if not children or children[-1].type != "text":
+            continue
+        match = _TRAILING_ATTRS.search(children[-1].content)
+        if not match:
+            continue
+        children[-1].content = children[-1].content[: match.start()]
+        inline.content = _TRAILING_ATTRS.sub("", inline.content)
+        for item in _ATTR.findall(match.group(1)):
+            if item.startswith("#"):
+                token.meta["id"] = item[1:]
+            elif item.startswith("."):
+                if item == ".unnumbered":
+                    token.meta["unnumbered"] = True
+                else:
+                    token.attrJoin("class", item[1:])
+            elif item == "-":
+                token.meta["unnumbered"] = True
+            else:
+                key, value = item.split("=", 1)
+                value = value.strip('"')
+                if key == "epub:type" and _NAME.match(value):
+                    token.meta["epub_type"] = value
+                elif key in ("lang", "dir") and _valid_attribute(key, value):
+                    token.attrSet(key, value)
+
+
+# A line of only `{.class #id lang=xx}` before a block: its attributes.
+_BLOCK_ATTRS = re.compile(r"^\{\s*((?:(?:[.#][^\s{}#.=]+|(?:lang|dir)=[\w-]+)\s*)+)\}$")
+
+
+def _block_attributes(state: StateCore) -> None:
+    """`{.pullquote}` on the line before a block gives that block the attributes.
+    Only classes, an id, lang and dir; anything else stays text, so that nothing an
+    author wrote disappears silently."""
+    tokens = state.tokens
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        found = (
+            _BLOCK_ATTRS.match(tokens[i + 1].content.strip())
+            if token.type == "paragraph_open" and i + 3 < len(tokens)
+            else None
+        )
+        target = tokens[i + 3] if found else None
+        if found and target is not None and target.nesting == 1 and target.level == token.level:
+            for item in found.group(1).split():
+                if item.startswith("."):
+                    classes = str(target.attrGet("class") or "").split()
+                    target.attrSet("class", " ".join([*classes, item[1:]]))
+                elif item.startswith("#"):
+                    target.attrSet("id", item[1:])
+                else:
+                    key, value = item.split("=", 1)
+                    target.attrSet(key, value)
+            i += 3  # the attribute line's paragraph is gone
+            continue
+        out.append(token)
+        i += 1
+    state.tokens = out
+
+
+def _valid_attribute(key: str, value: str) -> bool:
+    if key == "lang":
+        return bool(_LANG.match(value))
+    if key == "dir":
+        return value in ("ltr", "rtl", "auto")
+    if key == "id":
+        return bool(_NAME.match(value))
+    return key == "class" and all(_NAME.match(c) for c in value.split())
+
+
+def _checked_attributes(state: StateCore) -> None:
+    """Values of `{...}` attributes must be sane (a bad lang or id is dropped), and
+    ids unique across the book."""
+    env = _parse_env(state.env)
+    for token in walk(state.tokens):
+        if token.type == "heading_open" or not token.attrs:
+            continue
+        for key in SPAN_ATTRIBUTES:
+            if key in token.attrs and not _valid_attribute(key, str(token.attrs[key])):
+                del token.attrs[key]
+        ident = token.attrs.get("id")
+        if ident is not None:
+            if str(ident) in env.used_ids:
+                env.duplicates.append((str(ident), token.map[0] + 1 if token.map else None))
+            final = unique_id(str(ident), env.used_ids)
+            env.anchors.setdefault(str(ident), final)
+            token.attrSet("id", final)
+
+
+_DASHES = (
+    (re.compile(r"(?<!-)---(?!-)"), "\u2014"),
+    (re.compile(r"(?<!-)--(?!-)"), "\u2013"),
+    (re.compile(r"\.\.\."), "\u2026"),
+)
+
+
+def _punctuation(state: StateCore) -> None:
+    """Pandoc's `smart` set: em and en dashes and the ellipsis, nothing more
+    (markdown-it's own `replacements` also rewrites (c), +- and '?....'). Soft
+    hyphens go."""
+    for block in state.tokens:
+        if block.type != "inline":
+            continue
+        for token in block.children or ():
+            if token.type == "text" and "\u00ad" in token.content:
+                # Soft hyphens break e-readers' dictionaries (Kobo); print hyphenates itself.
+                token.content = token.content.replace("\u00ad", "")
+            if token.type == "text" and ("--" in token.content or "..." in token.content):
+                for pattern, replacement in _DASHES:
+                    token.content = pattern.sub(replacement, token.content)
+
+
+MAX_INLINE_DEPTH = 64
+_EMPHASIS = ("em_open", "strong_open", "s_open")
+
+
+def _as_text(token: Token) -> None:
+    token.type, token.tag, token.nesting, token.content = "text", "", 0, token.markup
+
+
+def _bounded_nesting(state: StateCore) -> None:
+    """Emphasis nested deeper than any text needs (`*****…x…*****`) is kept as its
+    literal marks: XML parsers refuse documents nested thousands deep."""
+    for block in state.tokens:
+        if block.type != "inline" or not block.children:
+            continue
+        depth = 0
+        flattened: list[bool] = []
+        for token in block.children:
+            if token.nesting == 1:
+                depth += 1
+                flat = depth > MAX_INLINE_DEPTH and token.type in _EMPHASIS
+                flattened.append(flat)
+                if flat:
+                    _as_text(token)
+            elif token.nesting == -1 and flattened:
+                depth -= 1
+                if flattened.pop():
+                    _as_text(token)
+
+
+def _heading_ids(state: StateCore) -> None:
+    env = _parse_env(state.env)
+    tokens = state.tokens
+    for i, token in enumerate(tokens):
+        if token.type != "heading_open":
+            continue
+        text = plain_text(tokens[i + 1].children or [])
+        written = token.meta.get("id")
+        if written and written in env.used_ids:
+            env.duplicates.append((written, token.map[0] + 1 if token.map else None))
+        base = written if written and _NAME.match(written) else slug(text)
+        ident = unique_id(base, env.used_ids)
+        token.attrSet("id", ident)
+        env.anchors.setdefault(written or slug(text), ident)
+        env.headings.append(
+            Heading(
+                i,
+                int(token.tag[1]),
+                text,
+                ident,
+                token.meta.get("epub_type"),
+                bool(token.meta.get("unnumbered")),
+            )
+        )
+
+
+def _figures(state: StateCore) -> None:
+    """An image alone in a paragraph becomes a figure (Pandoc's implicit_figures)."""
+    tokens = state.tokens
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if (
+            token.type == "paragraph_open"
+            and i + 2 < len(tokens)
+            and tokens[i + 2].type == "paragraph_close"
+            and [c.type for c in tokens[i + 1].children or ()] == ["image"]
+        ):
+            figure = Token("figure", "figure", 0)
+            figure.map = token.map
+            figure.level = token.level
+            figure.children = tokens[i + 1].children
+            figure.block = True
+            out.append(figure)
+            i += 3
+            continue
+        out.append(token)
+        i += 1
+    # Heading positions moved: recompute them.
+    if len(out) != len(tokens):
+        positions = {id(t): n for n, t in enumerate(out)}
+        for heading in _parse_env(state.env).headings:
+            heading.index = positions[id(tokens[heading.index])]
+    state.tokens = out
+
+
+# --- the renderer: raw HTML through the allow-list ---------------------------------
+
+
+class SanitizingRenderer(RendererHTML):
+    """markdown-it's renderer, with raw HTML (when the `html` option is on) passed
+    through sanitize.HtmlSanitizer, which keeps the output well-formed around
+    Markdown's own elements: a tag opened in one token and closed in another is
+    balanced at the Markdown level it was opened at."""
+
+    def render(self, tokens: Sequence[Token], options: OptionsDict, env: EnvType) -> str:
+        if "render" not in env:
+            return str(super().render(tokens, options, env))
+        render = _render_env(env)
+        sanitizer = self._sanitizer(env, inline=False)
+        out = []
+        for i, token in enumerate(tokens):
+            if token.map and token.nesting >= 0:
+                render.line = token.map[0] + 1  # for messages about what it holds
+            if token.nesting == -1:
+                out.append(sanitizer.close(token.level))
+            if token.type == "html_block":
+                out.append(self._feed(sanitizer, token, env, in_link=False))
+            elif sanitizer.hiding:
+                continue
+            elif token.type == "inline":
+                out.append(self.renderInline(token.children or [], options, env))
+            elif token.type in self.rules:
+                out.append(self.rules[token.type](tokens, i, options, env))
+            else:
+                out.append(self.renderToken(tokens, i, options, env))
+        out.append(sanitizer.close())
+        return "".join(out)
+
+    def renderInline(self, tokens: Sequence[Token], options: OptionsDict, env: EnvType) -> str:
+        if not options.get("html") or "render" not in env:
+            return str(super().renderInline(tokens, options, env))
+        sanitizer = self._sanitizer(env, inline=True)
+        out = []
+        in_link = False
+        for i, token in enumerate(tokens):
+            if token.nesting == -1:
+                out.append(sanitizer.close(token.level))
+            if token.type in ("link_open", "link_close"):
+                in_link = token.type == "link_open"
+                if "a" in sanitizer.open_tags:
+                    continue  # a link inside a raw <a>: its text only (links never nest)
+            if token.type == "html_inline":
+                out.append(self._feed(sanitizer, token, env, in_link=in_link))
+            elif sanitizer.hiding:
+                continue
+            elif token.type in self.rules:
+                out.append(self.rules[token.type](tokens, i, options, env))
+            else:
+                out.append(self.renderToken(tokens, i, options, env))
+        out.append(sanitizer.close())
+        return "".join(out)
+
+    @staticmethod
+    def _sanitizer(env: EnvType, *, inline: bool) -> HtmlSanitizer:
+        render = _render_env(env)
+        return HtmlSanitizer(
+            inline=inline,
+            used_ids=render.used_ids,
+            resolve_src=lambda src: render.resolve_image(src, render.line),
+            resolve_href=lambda href: render.resolve_link(href, render.line),
+        )
+
+    @staticmethod
+    def _feed(sanitizer: HtmlSanitizer, token: Token, env: EnvType, *, in_link: bool) -> str:
+        render = _render_env(env)
+        if token.map:
+            render.line = token.map[0] + 1
+        xhtml, notes = sanitizer.feed(token.content, token.level, in_link=in_link)
+        for note in notes:
+            render.warn(note, render.line)
+        return xhtml
+
+
+# --- render rules ---------------------------------------------------------------
+
+Rule = Callable[[RendererHTML, Sequence[Token], int, OptionsDict, EnvType], str]
+
+
+def _line(token: Token, env: RenderEnv) -> int | None:
+    return token.map[0] + 1 if token.map else env.line
+
+
+def _attrs(token: Token, skip: tuple[str, ...] = ()) -> str:
+    out = []
+    for key, value in (token.attrs or {}).items():
+        if key in skip:
+            continue
+        out.append(f' {key}="{escape(str(value))}"')
+        if key == "lang":
+            out.append(f' xml:lang="{escape(str(value))}"')
+    return "".join(out)
+
+
+def _image_tag(token: Token, env: EnvType, line: int | None) -> str:
+    render = _render_env(env)
+    src = str(token.attrGet("src") or "")
+    alt = plain_text(token.children or [])
+    href = render.resolve_image(src, line if line is not None else render.line)
+    if href is None:  # stopped by the fence: the text stays, the reference goes
+        return f'<span class="image-dropped">{escape(alt)}</span>'
+    return (
+        f'<img src="{escape(href)}" alt="{escape(alt)}"{_attrs(token, ("src", "alt", "title"))} />'
+    )
+
+
+def _render_image(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return _image_tag(tokens[idx], env, None)
+
+
+def _render_figure(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    figure = tokens[idx]
+    image = (figure.children or [])[0]
+    line = figure.map[0] + 1 if figure.map else None
+    caption_text = str(image.attrGet("title") or "") or plain_text(image.children or [])
+    tag = _image_tag(image, env, line)
+    if tag.startswith("<span"):
+        return f"<p>{tag}</p>\n"
+    caption = f"<figcaption>{escape(caption_text)}</figcaption>" if caption_text else ""
+    return f"<figure>{tag}{caption}</figure>\n"
+
+
+def _render_heading(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    render_env = _render_env(env)
+    level = max(1, min(6, int(token.tag[1]) - render_env.heading_shift))
+    if token.nesting == -1:
+        return f"</h{level}>\n"
+    number = render_env.heading_numbers.get(str(token.attrGet("id")))
+    shown = f'<span class="{number[0]}">{escape(number[1])}</span> ' if number else ""
+    return f"<h{level}{_attrs(token)}>{shown}"
+
+
+def _render_scene_break(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    """`***`: a scene break, named for assistive technology; the style draws it."""
+    token = tokens[idx]
+    label = escape(_render_env(env).scene_break)
+    classes = escape(" ".join(["scene-break", *str(token.attrGet("class") or "").split()]))
+    return f'<hr class="{classes}" aria-label="{label}"{_attrs(token, ("class",))} />\n'
+
+
+def _pull_quotes(state: StateCore) -> None:
+    """A block quote with the class `pullquote` repeats a line of the text for
+    display: it becomes an aside (doc-pullquote) that readers can skip."""
+    stack: list[bool] = []
+    for token in state.tokens:
+        if token.type == "blockquote_open":
+            classes = str(token.attrGet("class") or "").split()
+            pull = "pullquote" in classes
+            stack.append(pull)
+            if pull:
+                token.type, token.tag = "pullquote_open", "aside"
+        elif token.type == "blockquote_close" and stack and stack.pop():
+            token.type, token.tag = "pullquote_close", "aside"
+
+
+def _render_link_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    render = _render_env(env)
+    href = render.resolve_link(str(token.attrGet("href") or ""), render.line)
+    token.meta["dropped"] = href is None
+    if href is None:
+        return '<span class="link-dropped">'
+    title = token.attrGet("title")
+    extra = f' title="{escape(str(title))}"' if title else ""
+    return f'<a href="{escape(href)}"{extra}{_attrs(token, ("href", "title"))}>'
+
+
+def _render_link_close(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # Find the matching opening token to know whether it was dropped.
+    depth = 0
+    for i in range(idx - 1, -1, -1):
+        if tokens[i].type == "link_close":
+            depth += 1
+        elif tokens[i].type == "link_open":
+            if depth == 0:
+                return "</span>" if tokens[i].meta.get("dropped") else "</a>"
+            depth -= 1
+    return "</a>"
+
+
+def _render_code(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    token = tokens[idx]
+    language = token.info.strip().split()[0] if token.info.strip() else ""
+    code, lexer = highlight(token.content, language)
+    css = f' class="language-{escape(lexer)}"' if lexer else ""
+    return f'<pre class="code"><code{css}>{code}</code></pre>\n'
+
+
+def _render_th_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    # Header cells name what they head: readers and the PDF's tags say "column".
+    tokens[idx].attrSet("scope", "col")
+    return str(self.renderToken(tokens, idx, options, env))
+
+
+def _render_span_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return f"<span{_attrs(tokens[idx])}>"
+
+
+def _render_paragraph_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    render = _render_env(env)
+    token = tokens[idx]
+    if token.map:
+        render.line = token.map[0] + 1
+    label = str(env.pop("pending_label", ""))
+    return str(self.renderToken(tokens, idx, options, env)) + label
+
+
+# Notes: numbered per chapter in the order of their first call, the same in the
+# EPUB and in the PDF; the plugin's own ids stay internal.
+
+
+def _note_ids(env: RenderEnv, number: int, call: int = 1) -> tuple[str, str]:
+    ref = f"fnref-{env.doc_id}-{number}" + (f"-{call}" if call > 1 else "")
+    return f"fn-{env.doc_id}-{number}", ref
+
+
+def _render_note_ref(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    render = _render_env(env)
+    note = tokens[idx].meta["id"]
+    number = render.note_numbers.setdefault(note, len(render.note_numbers) + 1)
+    call = render.ref_counts[note] = render.ref_counts.get(note, 0) + 1
+    note_id, ref_id = _note_ids(render, number, call)
+    return (
+        f'<a class="noteref" epub:type="noteref" role="doc-noteref" id="{ref_id}" '
+        f'href="#{note_id}">{number}</a>'
+    )
+
+
+def _render_notes_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    return '<section class="footnotes" aria-label="Notes">\n'
+
+
+def _render_note_open(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    render = _render_env(env)
+    number = render.note_numbers[tokens[idx].meta["id"]]
+    note_id, ref_id = _note_ids(render, number)
+    label = f'<a class="note-label" role="doc-backlink" href="#{ref_id}">{number}</a> '
+    head = f'<aside class="footnote" epub:type="footnote" role="doc-footnote" id="{note_id}">'
+    if idx + 1 < len(tokens) and tokens[idx + 1].type == "paragraph_open":
+        env["pending_label"] = label  # placed inside the note's first paragraph
+        return head
+    return head + f"<p>{label}</p>"
