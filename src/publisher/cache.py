@@ -108,7 +108,7 @@ PRINT_ONLY = {"print.css", ".ttf", ".otf"}  # what only the PDF reads
 
 def style_digests(styles: Path, style_files: list[Path]) -> tuple[str, str]:
     """(EPUB styles, print styles), fonts included; `style_files`: the book's style
-    folder (publisher/styles.py). A change to its epub.css rebuilds only the EPUB."""
+    folder (publisher/source/styles.py). A change to its epub.css rebuilds only the EPUB."""
     fonts = styles / "fonts"
     woff2 = sorted(fonts.rglob("*.woff2")) if fonts.is_dir() else []
     ttf = sorted(p for p in fonts.rglob("*") if p.suffix in (".ttf", ".otf"))

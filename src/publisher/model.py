@@ -40,7 +40,7 @@ class BookMeta:
     crop_marks: bool = False
     pdf_standard: str = "ua-1"
     raw_html: bool = False  # keep raw HTML (through the allow-list) instead of showing it
-    style: str | None = None  # a folder under styles/ (publisher/styles.py); None: default
+    style: str | None = None  # a folder under styles/ (publisher/source/styles.py); None: default
     style_line: int | None = None  # where `style:` is written, for messages
     dateline: str | None = None  # an article's place (and date) line: "BEIJING, Oct. 17"
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from lxml import etree
 
@@ -20,7 +19,6 @@ from publisher.xhtml import EPUB_NS, TEXT_BLOCKS, XHTML_NS, insert_at_text
 TOC_DOCUMENT = "nav.xhtml"
 # Text in a nested block counts for that block.
 BLOCKS = TEXT_BLOCKS
-_HYPHENS = ("\u2010", "-", "\u00ad")
 
 
 @dataclass(frozen=True)
@@ -45,40 +43,7 @@ def mark_blocks(section: etree._Element, document: str) -> None:
                 element.set("data-block", block)
 
 
-def page_starts(document: Any) -> list[PageStart]:
-    """Where each page of a laid-out WeasyPrint document begins."""
-    return starts_from_places(page_places([page._page_box for page in document.pages]))
-
-
 Place = tuple[str, int] | None  # (data-block, letters before the page) or None: no text
-
-
-def page_places(page_boxes: list[Any]) -> list[Place]:
-    """The block and letter each laid-out page (a WeasyPrint page box) begins at."""
-    from weasyprint.formatting_structure import boxes
-
-    skipped = (boxes.MarginBox, boxes.FootnoteAreaBox)
-    counts: dict[str, int] = {}
-    found: list[Place] = []
-    for page_box in page_boxes:
-        first: Place = None
-        for box in _walk(page_box, skipped):
-            element = getattr(box, "element", None)
-            block = element.get("data-block") if element is not None else None
-            if not block or "::" in str(getattr(box, "element_tag", "")):
-                continue
-            if isinstance(box, boxes.TextBox):
-                text = box.text.rstrip()
-                letters = sum(1 for c in text if not c.isspace())
-                if text.endswith(_HYPHENS) and letters:
-                    letters -= 1  # the hyphen added where a word was broken
-                if first is None and letters:
-                    first = (block, counts.get(block, 0))
-                counts[block] = counts.get(block, 0) + letters
-            elif isinstance(box, boxes.ReplacedBox) and first is None:
-                first = (block, counts.get(block, 0))
-        found.append(first)
-    return found
 
 
 def starts_from_places(found: list[Place]) -> list[PageStart]:
@@ -94,14 +59,6 @@ def starts_from_places(found: list[Place]) -> list[PageStart]:
         document_name, _, index = place[0].partition(":")
         starts.append(PageStart(str(number), document_name, int(index), place[1]))
     return starts[::-1]
-
-
-def _walk(box: Any, skipped: tuple[type, ...]) -> Iterator[Any]:
-    if isinstance(box, skipped):
-        return
-    yield box
-    for child in getattr(box, "children", ()):
-        yield from _walk(child, skipped)
 
 
 def marker(label: str) -> etree._Element:

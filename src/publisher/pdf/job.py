@@ -25,7 +25,9 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from publisher.errors import PublisherError
 from publisher.forked import Channel, Forked, Lost, can_fork, reap_exited
+from publisher.pdf.weasyprint.guard import note
 from publisher.pdf.weasyprint.load import load_weasyprint
 
 if TYPE_CHECKING:
@@ -49,9 +51,9 @@ class PdfJob:
         self._inputs = inputs
 
     def pages(self) -> tuple[Pages, int]:
-        from publisher.pagination import page_starts
         from publisher.pdf.layout import check, layout
-        from publisher.pdf.pieces import PieceWork, Unsettled, plan
+        from publisher.pdf.pieces import PieceWork, plan
+        from publisher.pdf.weasyprint.boxes import page_starts
 
         assert self._inputs is not None
         load_weasyprint()
@@ -62,7 +64,11 @@ class PdfJob:
             try:
                 made = self._pieces.pages()
                 return made.starts, made.pages
-            except Unsettled:
+            except PublisherError:  # the author's to fix: laying out whole would say the same
+                self.close()
+                raise
+            except Exception as error:  # Unsettled, or WeasyPrint not as the pieces expect
+                note("pieces", f"fell back to a whole-book layout: {error!r}")
                 self.close()
         self._layout = layout(self._inputs)
         document = self._layout.document
@@ -74,8 +80,16 @@ class PdfJob:
         if self._pieces is not None:
             try:
                 return self._pieces.result()
+            except PublisherError:
+                raise
+            except Exception as error:  # joining failed: the same pages, laid out whole
+                note("pieces", f"fell back to a whole-book layout when joining: {error!r}")
             finally:
                 self.close()
+            from publisher.pdf.layout import layout  # loaded by `pages` already
+
+            assert self._inputs is not None
+            self._layout = layout(self._inputs)
         assert self._layout is not None
         data = self._layout.write()
         self._layout = None  # frees the laid-out pages before the EPUB is written out

@@ -7,13 +7,10 @@ across chapters. Every file WeasyPrint asks for goes through a fenced fetcher.""
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import datetime as dt
 import logging
 import re
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -26,6 +23,7 @@ from publisher.errors import Location, ResourceError
 from publisher.model import RenderedBook, RenderedChapter
 from publisher.pagination import TOC_DOCUMENT, mark_blocks
 from publisher.pdf.profiles import Profile, make_profile
+from publisher.pdf.weasyprint.hooks import first_line_only_once, stable_document_id
 from publisher.pdf.weasyprint.speed import fewer_collections
 from publisher.source.styles import DEFAULT, Style, load_style
 from publisher.xhtml import EPUB_NS, parse_body
@@ -421,50 +419,6 @@ def _first_line(path: Path, char: str) -> int | None:
     return text.count("\n", 0, index) + 1 if index >= 0 else None
 
 
-@contextlib.contextmanager
-def _stable_document_id(identifier: str) -> Iterator[None]:
-    """WeasyPrint gives PDF/X-4 files a random XMP DocumentID (uuid4); ours is
-    derived from the book's identifier, so that builds stay byte-identical."""
-    import weasyprint.pdf.metadata as xmp
-
-    stable = uuid.uuid5(uuid.NAMESPACE_URL, f"publisher-pdf:{identifier}")
-    original = xmp.uuid4
-    xmp.uuid4 = lambda: stable
-    try:
-        yield
-    finally:
-        xmp.uuid4 = original
-
-
-@contextlib.contextmanager
-def _first_line_only_once() -> Iterator[None]:
-    """WeasyPrint gives the first line of a paragraph's continuation on the next page
-    the ::first-line (and ::first-letter) style again: the classic style's small caps
-    came back at the top of the page. A paragraph resumed from a page break (a
-    skip stack) has no first line; the patch says so while the book is laid out."""
-    import weasyprint.layout.block as block
-
-    original = block.iter_line_boxes
-
-    def iter_line_boxes(
-        context: Any, box: Any, position_y: Any, bottom_space: Any, skip_stack: Any,
-        containing_block: Any, absolute_boxes: Any, fixed_boxes: Any,
-        first_letter_style: Any, first_line_style: Any,
-    ) -> Any:  # fmt: skip
-        if skip_stack is not None:
-            first_letter_style = first_line_style = None
-        return original(
-            context, box, position_y, bottom_space, skip_stack, containing_block,
-            absolute_boxes, fixed_boxes, first_letter_style, first_line_style,
-        )  # fmt: skip
-
-    block.iter_line_boxes = iter_line_boxes
-    try:
-        yield
-    finally:
-        block.iter_line_boxes = original
-
-
 @dataclass
 class Layout:
     """A laid-out PDF: its pages are known before its bytes are written."""
@@ -477,7 +431,7 @@ class Layout:
     def write(self) -> bytes:
         # pdf_identifier=True: the file id is a hash of the content, never random.
         with (
-            _stable_document_id(self.inputs.book.meta.identifier.value),
+            stable_document_id(self.inputs.book.meta.identifier.value),
             fewer_collections(freeze=True),
         ):
             data: bytes = self.document.write_pdf(
@@ -545,7 +499,7 @@ def render_html(inputs: PdfInputs, html: str) -> Layout:
         if not book.meta.date:
             dates += f'<meta name="dcterms.created" content="{stamp}">\n'
         html = html.replace("</head>", dates + "</head>", 1)
-    with _first_line_only_once(), fewer_collections():
+    with first_line_only_once(), fewer_collections():
         document = weasyprint.HTML(
             string=html, base_url=inputs.styles.resolve().as_uri() + "/", url_fetcher=fence.fetcher
         ).render(stylesheets=css, font_config=fonts)

@@ -8,7 +8,7 @@ its own document, in its own process where fork is there. What crosses a cut:
 
 - page numbers: a piece is laid out without its folios; once every piece's page
   count is known, its margin boxes (folios, running heads) are made with its real
-  page numbers (`deferred_margins`, `finish`);
+  page numbers (`deferred_margins`, `finish_margins` in weasyprint/hooks.py);
 - the printed contents: the front piece (title pages, contents, and any chapters
   before the first right-hand opening) is laid out once the others are, with the
   page numbers of their headings written in (`data-page`); a first layout with
@@ -19,7 +19,7 @@ its own document, in its own process where fork is there. What crosses a cut:
   the outlines, the structure tree and its parent tree are joined (`join`).
 
 The first piece and the front are made in the process that joins them (the PDF's
-child, pdfjob.py), every other piece in a process forked from it. The plan depends
+child, job.py), every other piece in a process forked from it. The plan depends
 on the book alone, never on the machine: the same book gives the same pieces, and
 the same bytes, with or without fork, on any number of cores. Without fork (or if
 a piece's process is lost) the pieces are made one after another here."""
@@ -29,12 +29,20 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from publisher.forked import Channel, Forked, Lost, can_fork
-from publisher.pagination import PageStart, page_places, starts_from_places
+from publisher.pagination import PageStart, starts_from_places
+from publisher.pdf.weasyprint.boxes import find_targets, page_places
+from publisher.pdf.weasyprint.hooks import (
+    Deferred,
+    deferred_margins,
+    finish_margins,
+    margins_deferrable,
+    page_boxes,
+)
 from publisher.xhtml import parse_body
 
 if TYPE_CHECKING:
@@ -70,6 +78,8 @@ def plan(inputs: PdfInputs) -> Plan | None:
         or inputs.profile.chapter_break != "right"
         or book.meta.direction == "rtl"
         or len(book.chapters) < 2
+        or not margins_deferrable()
+        or page_dependent_css(inputs)
     ):
         return None
     sections = [parse_body(chapter.body)[0] for chapter in book.chapters]
@@ -103,61 +113,6 @@ def plan(inputs: PdfInputs) -> Plan | None:
 
 
 # --- one piece ------------------------------------------------------------------
-
-
-@dataclass
-class Deferred:
-    """What the margin boxes of a piece's pages need, kept from its layout."""
-
-    context: Any = None
-    states: list[Any] = field(default_factory=list)
-    # Before the first `finish`: each page's own boxes and its page counter, which
-    # a later `finish` (with other numbers) starts from again.
-    children: list[tuple[Any, ...]] | None = None
-    numbers: list[int] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def deferred_margins(kept: Deferred) -> Iterator[None]:
-    """While a piece is laid out, its pages get no margin boxes (their folios would
-    be wrong) and no background layout (done after them, as WeasyPrint does): the
-    page states that `finish` needs are kept instead."""
-    import weasyprint.layout as layout
-
-    make_margin_boxes, layout_backgrounds = layout.make_margin_boxes, layout.layout_backgrounds
-
-    def keep(context: Any, page: Any, state: Any) -> list[Any]:
-        kept.context = context
-        kept.states.append(state)
-        return []
-
-    layout.make_margin_boxes = keep
-    layout.layout_backgrounds = lambda page, get_image: None
-    try:
-        yield
-    finally:
-        layout.make_margin_boxes = make_margin_boxes
-        layout.layout_backgrounds = layout_backgrounds
-
-
-def finish(document: Any, kept: Deferred, first: int, total: int) -> None:
-    """The margin boxes of a piece laid out with `deferred_margins`, now that its
-    first page's number and the book's page count are known (again, if they change)."""
-    from weasyprint.layout import layout_backgrounds, make_margin_boxes
-
-    context = kept.context
-    if context is None:
-        return
-    boxes = [page._page_box for page in document.pages]
-    if kept.children is None:
-        kept.children = [box.children for box in boxes]
-        kept.numbers = [state[1]["page"][0] for state in kept.states]
-    for index, (box, state) in enumerate(zip(boxes, kept.states, strict=True)):
-        state[1]["page"] = [kept.numbers[index] + first - 1]
-        state[1]["pages"] = [total]
-        context.current_page = index + 1  # the running strings are kept by local page
-        box.children = (*kept.children[index], *make_margin_boxes(context, box, state))
-        layout_backgrounds(box, context.get_image_from_uri)
 
 
 @dataclass(frozen=True)
@@ -197,34 +152,23 @@ class Piece:
         if self.front:
             self.layout = render_html(self.inputs, html)
         else:
-            with deferred_margins(self.kept):
+            with deferred_margins(self.kept) as deferred:
+                if not deferred:  # WeasyPrint not as expected: the book is laid out whole
+                    raise Unsettled("margin boxes cannot be deferred")
                 self.layout = render_html(self.inputs, html)
-        boxes = [page._page_box for page in self.layout.document.pages]
-        found = _find_targets(boxes, targets)
+        boxes = page_boxes(self.layout.document)
+        found = find_targets(boxes, targets)
         return Sketch(len(boxes), tuple(page_places(boxes)), found, stubs)
 
     def write(self, first: int, total: int) -> bytes:
         """The piece's PDF, its first page numbered `first`; it may be written again
         with other numbers until `release`."""
         assert self.layout is not None
-        finish(self.layout.document, self.kept, first, total)
+        finish_margins(self.layout.document, self.kept, first, total)
         return self.layout.write()
 
     def release(self) -> None:
         self.layout = None
-
-
-def _find_targets(boxes: list[Any], targets: frozenset[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for index, page_box in enumerate(boxes):
-        for box in page_box.descendants():
-            element = getattr(box, "element", None)
-            if element is None:
-                continue
-            name = element.get("id")
-            if name in targets and name not in found:
-                found[name] = index
-    return found
 
 
 # --- the whole book -------------------------------------------------------------
@@ -329,6 +273,101 @@ class _Front:
 
 class Unsettled(Exception):
     """The pieces could not be joined consistently: the book is laid out whole."""
+
+
+# Counters whose values do not depend on what came before a piece: the page
+# numbers (set again when a piece's margin boxes are made) and list items.
+_CARRIED_COUNTERS = frozenset({"page", "pages", "list-item"})
+_COUNTER_PROPERTIES = frozenset({"counter-increment", "counter-reset", "counter-set"})
+_TARGET_FUNCTIONS = frozenset({"target-counter", "target-counters", "target-text"})
+
+
+def page_dependent_css(inputs: PdfInputs) -> list[str]:
+    """The declarations in the print's style sheets whose result a piece cannot know
+    (a counter other than page/pages, a target-counter, a string set in the front
+    matter, a footnote counted across the book) and that publisher's own print.css,
+    which the pieces are built to carry, does not make. Empty: the book may be cut."""
+    from publisher.pdf.layout import sheet_paths
+    from publisher.source.styles import shipped_styles
+
+    def rule(found: str) -> str:
+        return found.partition(": ")[2]
+
+    handled = {rule(d) for d in _dependent_declarations(shipped_styles() / "print.css")}
+    found: list[str] = []
+    for path in sheet_paths(inputs):
+        found += [d for d in _dependent_declarations(path) if rule(d) not in handled]
+    found += [d for d in _dependent_in(inputs.profile.css(), "profile") if rule(d) not in handled]
+    return found
+
+
+def _dependent_declarations(path: Path) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return [f"{path.name}: unreadable"]  # the layout reports it; no pieces meanwhile
+    return _dependent_in(text, path.name)
+
+
+def _dependent_in(text: str, where: str) -> list[str]:
+    import tinycss2
+
+    found: list[str] = []
+
+    def rules(nodes: list[Any], outer: str) -> None:
+        for rule in nodes:
+            if rule.type == "qualified-rule":
+                declarations(tinycss2.serialize(rule.prelude), rule.content, outer)
+            elif rule.type == "at-rule" and rule.content is not None:
+                prelude = f"@{rule.at_keyword}{tinycss2.serialize(rule.prelude)}"
+                if rule.lower_at_keyword in {"media", "supports", "layer"}:
+                    rules(tinycss2.parse_rule_list(rule.content, True, True), outer + prelude)
+                else:  # @page and its margin boxes: declarations inside
+                    declarations(prelude, rule.content, outer)
+
+    def declarations(selector: str, content: list[Any], outer: str) -> None:
+        for item in tinycss2.parse_blocks_contents(content, True, True):
+            if item.type == "qualified-rule":  # a margin box inside @page
+                declarations(selector + tinycss2.serialize(item.prelude), item.content, outer)
+                continue
+            if item.type == "at-rule" and item.content is not None:
+                declarations(f"{selector} @{item.at_keyword}", item.content, outer)
+                continue
+            if item.type != "declaration":
+                continue
+            if _depends_on_pages(item.lower_name, item.value):
+                value = " ".join(tinycss2.serialize(item.value).split())
+                rule = " ".join(f"{outer} {selector}".split())
+                found.append(f"{where}: {rule} {{ {item.lower_name}: {value} }}")
+
+    rules(tinycss2.parse_stylesheet(text, True, True), "")
+    return found
+
+
+def _depends_on_pages(name: str, value: list[Any]) -> bool:
+    if name == "string-set":
+        return True
+    if name == "float" and any(t.type == "ident" and t.lower_value == "footnote" for t in value):
+        return True
+    if name in _COUNTER_PROPERTIES:
+        names = {t.lower_value for t in value if t.type == "ident"} - {"none"}
+        return bool(names - _CARRIED_COUNTERS)
+    return _uses_dependent_function(value)
+
+
+def _uses_dependent_function(tokens: list[Any]) -> bool:
+    for token in tokens:
+        if token.type != "function":
+            continue
+        if token.lower_name in _TARGET_FUNCTIONS:
+            return True
+        if token.lower_name in {"counter", "counters"}:
+            first = next((t for t in token.arguments if t.type == "ident"), None)
+            if first is not None and first.lower_value not in _CARRIED_COUNTERS:
+                return True
+        if _uses_dependent_function(token.arguments):
+            return True
+    return False
 
 
 def _prints_page_total(inputs: PdfInputs) -> bool:

@@ -94,7 +94,7 @@ class RenderEnv:
     used_ids: set[str] = field(default_factory=set)  # ids taken in the book (raw HTML's too)
     warn: Callable[[str, int | None], None] = lambda note, line: None  # (message, line)
     # heading id -> (class, number) printed before it: the style's chapter and
-    # section numbers (publisher/styles.py)
+    # section numbers (publisher/source/styles.py)
     heading_numbers: dict[str, tuple[str, str]] = field(default_factory=dict)
     scene_break: str = "Scene break"  # the accessible name of `***`, in the book's language
 

@@ -1,43 +1,31 @@
 """Patches that make WeasyPrint's per-page work cheaper without changing a byte.
 
-Each patch is applied once (`install`), only on the WeasyPrint it was written for
-(>=70,<71), and only when the internals it replaces are shaped as expected: if
-not, it is skipped and WeasyPrint runs as it is. Each patched function keeps its
-original reachable (`publisher_original`; the tokenizer's cache is undone with a
-plain dict) so that tests can compare both. `fewer_collections` is no patch: the
-PDF step renders and writes inside it."""
+Each is installed once per process (`install`) through guard.install: only on the
+WeasyPrint it was written for, and only when the internals it replaces are shaped
+as expected; if not, it is skipped and WeasyPrint runs as it is. Each patched
+function keeps its original reachable (`publisher_original`; the tokenizer's cache
+is undone with a plain dict) so that tests can compare both. `fewer_collections`
+is no patch: the PDF step renders and writes inside it."""
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import inspect
 import re
 from collections.abc import Iterator
 from typing import Any
 
-_tried: set[str] = set()  # the patches already applied or skipped, by name
-# The patches skipped, and why: nothing a reader can act on, so no message; the
-# tests check that, on the pinned WeasyPrint, every patch applies.
-skipped: dict[str, str] = {}
+from publisher.pdf.weasyprint.guard import expect, expect_parameters, parameters
+from publisher.pdf.weasyprint.guard import install as guarded
 
 
 def install() -> None:
     """Applies every patch that fits the WeasyPrint in use (idempotent)."""
-    import weasyprint
-
-    if not str(getattr(weasyprint, "__version__", "")).startswith("70."):
-        return
     for patch in (
-        _share_page_styles, _cache_tokenizer_regexes, _skip_plain_backgrounds, _write_streams_once,
+        _share_page_styles, _cache_tokenizer_regexes, _skip_plain_backgrounds,
+        _write_streams_once, _cache_page_references,
     ):  # fmt: skip
-        if patch.__name__ in _tried:
-            continue
-        _tried.add(patch.__name__)
-        try:
-            patch()
-        except Exception as error:  # an internal not as expected: run unpatched
-            skipped[patch.__name__] = repr(error)
+        guarded(patch.__name__.lstrip("_"), patch)
 
 
 # Objects allocated (net) between two youngest-generation collections while
@@ -77,10 +65,6 @@ def fewer_collections(threshold: int = GC_THRESHOLD, freeze: bool = False) -> It
         if frozen:
             gc.unfreeze()
         gc.set_threshold(*old)
-
-
-def _parameters(function: Any) -> list[str]:
-    return list(inspect.signature(function).parameters)
 
 
 class _PageStyles:
@@ -139,9 +123,9 @@ def _share_page_styles() -> None:
     original = page_module.set_page_type_computed_styles
     if hasattr(original, "publisher_original"):
         return
-    if _parameters(original) != ["page_type", "html", "style_for"]:
+    if parameters(original) != ["page_type", "html", "style_for"]:
         raise TypeError("set_page_type_computed_styles is not (page_type, html, style_for)")
-    if _parameters(StyleFor.set_computed_styles)[:6] != [
+    if parameters(StyleFor.set_computed_styles)[:6] != [
         "self", "element", "parent", "root", "pseudo_type", "base_url",
     ]:  # fmt: skip
         raise TypeError("StyleFor.set_computed_styles has changed")
@@ -333,9 +317,9 @@ def _skip_plain_backgrounds() -> None:
     if hasattr(original, "publisher_original"):
         return
     expected = ["page", "box", "get_image_from_uri", "layout_children", "style"]
-    if _parameters(original) != expected:
+    if parameters(original) != expected:
         raise TypeError("layout_box_backgrounds is not (page, box, get_image_from_uri...)")
-    if _parameters(background.resolve_radii_percentages) != ["box"]:
+    if parameters(background.resolve_radii_percentages) != ["box"]:
         raise TypeError("resolve_radii_percentages is not (box)")
     plain_background = _PlainBackgrounds()
 
@@ -378,7 +362,7 @@ def _write_streams_once() -> None:
     original = pydyf.PDF.write
     if hasattr(original, "publisher_original"):
         return
-    if _parameters(original) != ["self", "output", "version", "identifier", "compress"]:
+    if parameters(original) != ["self", "output", "version", "identifier", "compress"]:
         raise TypeError("PDF.write is not (output, version, identifier, compress)")
     stream_data = pydyf.Stream.__dict__.get("data")
     if not isinstance(stream_data, property) or stream_data.fget is None:
@@ -404,3 +388,30 @@ def _write_streams_once() -> None:
 
     write.publisher_original = original  # type: ignore[attr-defined]
     pydyf.PDF.write = write
+
+
+def _cache_page_references() -> None:
+    """pydyf's `PDF.page_references` builds the tuple of every page's reference
+    anew on each call, and WeasyPrint's tagging (PDF/UA) calls it for every tagged
+    box: quadratic, about 0.8 s of a 300-page book. Pages are only ever appended,
+    so the tuple is kept until the page count changes. Same values, same bytes."""
+    import pydyf
+
+    original = pydyf.PDF.__dict__.get("page_references")
+    expect(isinstance(original, property), "pydyf.PDF.page_references is not a property")
+    if hasattr(original.fget, "pydyf_original"):
+        return
+    expect_parameters(original.fget, ["self"], "PDF.page_references")
+    fget: Any = original.fget
+
+    def page_references(pdf: Any) -> tuple[bytes, ...]:
+        count = len(pdf.pages["Kids"])
+        cached = pdf.__dict__.get("_publisher_page_references")
+        if cached is None or cached[0] != count:
+            cached = (count, fget(pdf))
+            pdf.__dict__["_publisher_page_references"] = cached
+        references: tuple[bytes, ...] = cached[1]
+        return references
+
+    page_references.pydyf_original = original  # type: ignore[attr-defined]
+    pydyf.PDF.page_references = property(page_references)
