@@ -47,11 +47,29 @@ class EpubInputs:
 
 
 def make_epub(inputs: EpubInputs) -> bytes:
-    """The finished EPUB file as bytes."""
+    """The finished EPUB file as bytes: one ebooklib book filled in named steps."""
+    book = epub.EpubBook()
+    _metadata(book, inputs)
+    sheets = _styles_and_fonts(book, inputs)
+    cover_href = _cover_image(book, inputs)
+    _images(book, inputs)
+    documents = _documents(book, inputs, sheets, cover_href)
+    _navigation(book, inputs, sheets, many=len(documents.chapters) > 1)
+    _spine_and_guide(book, inputs, documents)
+    return _written(book, inputs)
+
+
+def _add(book: epub.EpubBook, item: epub.EpubItem, properties: tuple[str, ...] = ()) -> Any:
+    item.properties = list(properties)
+    book.add_item(item)
+    return item
+
+
+def _metadata(book: epub.EpubBook, inputs: EpubInputs) -> None:
+    """Identifier, titles, language, creators, Dublin Core, the print source the page
+    list comes from, accessibility metadata, the EPUB 2 cover hint."""
     rendered = inputs.book
     meta = rendered.meta
-    lang = meta.lang
-    book = epub.EpubBook()
     book.IDENTIFIER_ID = "pub-id"
     book.set_identifier(meta.identifier.value)
     if meta.identifier.scheme:
@@ -68,7 +86,7 @@ def make_epub(inputs: EpubInputs) -> bytes:
         book.add_metadata(
             None, "meta", "subtitle", {"refines": "#title-sub", "property": "title-type"}
         )
-    book.set_language(lang)
+    book.set_language(meta.lang)
     for n, author in enumerate(meta.authors, start=1):
         book.add_author(author, uid=f"creator-{n}", role="aut")
     for key, value in (
@@ -90,27 +108,31 @@ def make_epub(inputs: EpubInputs) -> bytes:
         book.add_metadata(None, "meta", value, {"property": prop})
     book.add_metadata(None, "meta", "", {"name": "cover", "content": COVER_IMAGE_ID})
 
-    def add(item: epub.EpubItem, properties: tuple[str, ...] = ()) -> epub.EpubItem:
-        item.properties = list(properties)
-        book.add_item(item)
-        return item
 
-    # Stylesheets (shared, then the style's; the code sheet only in books with
-    # code) and the fonts they use, no others.
+def _styles_and_fonts(book: epub.EpubBook, inputs: EpubInputs) -> tuple[str, ...]:
+    """The style sheets (shared, then the style's; the code sheet only in books with
+    code) and the fonts they use, no others. Gives the sheets' hrefs."""
     style = inputs.style or load_style(inputs.styles, DEFAULT)
-    css = package_css(epub_sheets(inputs.styles, style, has_code(rendered)), inputs.styles)
-    sheets = tuple(href for href, _ in css.sheets)
+    css = package_css(epub_sheets(inputs.styles, style, has_code(inputs.book)), inputs.styles)
     for n, (href, content) in enumerate(css.sheets, start=1):
-        add(epub.EpubItem(uid=f"css-{n}", file_name=href, media_type="text/css", content=content))
+        _add(
+            book,
+            epub.EpubItem(uid=f"css-{n}", file_name=href, media_type="text/css", content=content),
+        )
     for n, (href, source) in enumerate(css.fonts, start=1):
         media = FONT_TYPES.get(source.suffix.lower(), "font/woff2")
-        add(
+        _add(
+            book,
             epub.EpubItem(
                 uid=f"font-{n}", file_name=href, media_type=media, content=source.read_bytes()
-            )
+            ),
         )
+    return tuple(href for href, _ in css.sheets)
 
-    # Cover: the given image or one made from the metadata.
+
+def _cover_image(book: epub.EpubBook, inputs: EpubInputs) -> str:
+    """The given cover image, or one made from the metadata. Gives its href."""
+    meta = inputs.book.meta
     if meta.cover_image:
         cover_bytes = meta.cover_image.read_bytes()
         suffix = meta.cover_image.suffix.lower()
@@ -124,24 +146,45 @@ def make_epub(inputs: EpubInputs) -> bytes:
             "image/jpeg",
         )
     cover_href = f"images/cover{suffix}"
-    add(
+    _add(
+        book,
         epub.EpubItem(
             uid=COVER_IMAGE_ID, file_name=cover_href, media_type=cover_type, content=cover_bytes
         ),
         ("cover-image",),
     )
-    for n, resource in enumerate(rendered.resources, start=1):
-        add(
+    return cover_href
+
+
+def _images(book: epub.EpubBook, inputs: EpubInputs) -> None:
+    """The chapters' images, each scaled down to the style's largest side if larger."""
+    for n, resource in enumerate(inputs.book.resources, start=1):
+        _add(
+            book,
             epub.EpubItem(
                 uid=f"img-{n}",
                 file_name=resource.href,
                 media_type=resource.media_type,
-                content=epub_image(resource, meta.image_max),
-            )
+                content=epub_image(resource, inputs.book.meta.image_max),
+            ),
         )
 
-    # Documents, in reading order, with the print edition's page breaks.
-    direction = meta.direction
+
+@dataclass(frozen=True)
+class _Documents:
+    cover: Any
+    front: list[Any]
+    chapters: list[Any]
+
+
+def _documents(
+    book: epub.EpubBook, inputs: EpubInputs, sheets: tuple[str, ...], cover_href: str
+) -> _Documents:
+    """The cover page, then the front matter and the chapters in reading order, with
+    the print edition's page breaks."""
+    rendered = inputs.book
+    meta = rendered.meta
+    lang, direction = meta.lang, meta.direction
     by_document: dict[str, list[PageStart]] = {}
     for start in inputs.pages:
         by_document.setdefault(start.document, []).append(start)
@@ -156,7 +199,8 @@ def make_epub(inputs: EpubInputs) -> bytes:
         # The page's <html> declares both namespaces; the section need not repeat them.
         return xhtml.replace(_SECTION_NS, "", 1) + "\n"
 
-    cover_page = add(
+    cover = _add(
+        book,
         _doc(
             COVER_PAGE,
             "cover",
@@ -169,54 +213,74 @@ def make_epub(inputs: EpubInputs) -> bytes:
                 sheets,
                 direction=direction,
             ),
-        )
+        ),
     )
     front = [
-        add(
+        _add(
+            book,
             _doc(
                 page.file_name,
                 page.file_name.split(".")[0],
                 _page(lang, page.title, paged(page), sheets, direction=direction),
-            )
+            ),
         )
         for page in rendered.front
     ]
     chapters = [
-        add(
+        _add(
+            book,
             _doc(
                 ch.file_name,
                 ch.file_name.split(".")[0],
                 _page(lang, ch.title or meta.title, paged(ch), sheets, direction=direction),
-            )
+            ),
         )
         for ch in rendered.chapters
     ]
-    many = len(chapters) > 1
-    nav_body = _nav_body(rendered, many, inputs.pages)
-    add(_doc(NAV, "nav", _page(lang, "Contents", nav_body, sheets, direction=direction)), ("nav",))
-    add(
+    return _Documents(cover, front, chapters)
+
+
+def _navigation(
+    book: epub.EpubBook, inputs: EpubInputs, sheets: tuple[str, ...], *, many: bool
+) -> None:
+    """The EPUB 3 navigation document (contents, landmarks, page list) and the EPUB 2
+    NCX for older readers."""
+    rendered = inputs.book
+    body = _nav_body(rendered, many, inputs.pages)
+    page = _page(rendered.meta.lang, "Contents", body, sheets, direction=rendered.meta.direction)
+    _add(book, _doc(NAV, "nav", page), ("nav",))
+    _add(
+        book,
         epub.EpubItem(
             uid="ncx",
             file_name="toc.ncx",
             media_type="application/x-dtbncx+xml",
             content=_ncx(rendered),
-        )
+        ),
     )
 
-    spine: list[object] = [cover_page, *front]
+
+def _spine_and_guide(book: epub.EpubBook, inputs: EpubInputs, documents: _Documents) -> None:
+    """Reading order (the contents in it only when there is more than one chapter),
+    the page-progression direction, and the EPUB 2 guide."""
+    many = len(documents.chapters) > 1
+    spine: list[object] = [documents.cover, *documents.front]
     if many:
         spine.append(book.get_item_with_id("nav"))
-    book.spine = spine + chapters
-    if direction == "rtl":
+    book.spine = spine + documents.chapters
+    if inputs.book.meta.direction == "rtl":
         book.set_direction("rtl")
     book.guide = [
         {"type": "cover", "title": "Cover", "href": COVER_PAGE},
         {"type": "title-page", "title": "Title Page", "href": TITLE_PAGE},
-        {"type": "text", "title": "Beginning", "href": _start(rendered)},
+        {"type": "text", "title": "Beginning", "href": _start(inputs.book)},
     ]
     if many:
         book.guide.insert(2, {"type": "toc", "title": "Contents", "href": NAV})
 
+
+def _written(book: epub.EpubBook, inputs: EpubInputs) -> bytes:
+    """The zip, byte-reproducible: fixed times and order (see _ReproducibleWriter)."""
     out = io.BytesIO()
     writer = _ReproducibleWriter(out, book, {"mtime": inputs.modified, "epub3_pages": False})
     writer.process()
