@@ -21,7 +21,10 @@ from publisher.source.resources import Locator
 from publisher.source.styles import DEFAULT, Style, load_style
 
 if TYPE_CHECKING:
+    from publisher.model import Manuscript
     from publisher.pagination import PageStart
+    from publisher.pdf.job import PdfJob
+    from publisher.pdf.profiles import Profile
 
 STYLES = ("Regular", "Italic", "Bold", "BoldItalic")
 FORMATS = ("epub", "pdf", "kepub")  # kepub: the Kobo edition, made from the EPUB
@@ -93,32 +96,104 @@ def output_paths(book: RenderedBook | BookMeta, output: Path) -> dict[str, Path]
 
 
 Stage = Callable[[str], None]
+Made = dict[str, tuple[bytes, float, int | None]]  # format -> (bytes, seconds, pages or marks)
+
+
+class _Clock:
+    """What was done, and how long it took; each stage is also told to `on_stage`."""
+
+    def __init__(self, on_stage: Stage | None) -> None:
+        self.stages: list[tuple[str, float]] = []
+        self._last = time.perf_counter()
+        self._on_stage = on_stage
+
+    def stage(self, label: str) -> None:
+        now = time.perf_counter()
+        self.stages.append((label, now - self._last))
+        self._last = now
+        if self._on_stage is not None:
+            self._on_stage(label)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the build is asked for, read and checked before any work."""
+
+    manuscript: Manuscript
+    profile: Profile
+    variant: str | None
+    style: Style
+    modified: dt.datetime
+    from_env: bool  # `modified` came from SOURCE_DATE_EPOCH
+    paths: dict[str, Path]
+    want: tuple[str, ...]
+    extra: str  # the options that change the outputs, for the digests
+    record: cache.Record | None  # the last build's, unless forced
+
+    @property
+    def meta(self) -> BookMeta:
+        return self.manuscript.meta
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    """What is up to date, and the digests the record will keep."""
+
+    epub_ok: bool
+    pdf_ok: bool
+    sources: str
+    epub_style: str
+    pdf_style: str
+    stack: dict[str, str]
 
 
 def build(
     options: BuildOptions, *, force: bool = False, on_stage: Stage | None = None
 ) -> BuildResult:
-    """Builds what is out of date (everything with `force`); see cache.py."""
+    """Builds what is out of date (everything with `force`): read and check, decide
+    what is up to date (cache.up_to_date), render once, make the outputs in memory,
+    then write them all and the record."""
+    _check_options(options)
+    clock = _Clock(on_stage)
+    plan = _read(options, force)
+    clock.stage(f"read {len(plan.manuscript.sources)} file(s)")
+    job = None
+    if "pdf" in plan.want and plan.record is None:  # nothing to compare with: a PDF is due
+        job = _start_pdf(options, plan.meta)  # a child loads WeasyPrint meanwhile
+    fresh = _decide(options, plan)
+    if fresh.pdf_ok and fresh.epub_ok:
+        clock.stage("up to date")
+        return BuildResult(None, _untouched(plan), tuple(clock.stages))
+    if job is None and "pdf" in plan.want and not fresh.pdf_ok:
+        job = _start_pdf(options, plan.meta)
+    # Lazy imports, here and below: an up-to-date build needs none of these libraries
+    # (markdown-it, Pygments, ebooklib, Pillow), and skips their import time.
+    from publisher.epub.cover import prepare_cover
+    from publisher.render.book import render_book
+
+    if job is None and not fresh.epub_ok and plan.meta.cover_image is None:
+        prepare_cover(plan.meta, options.styles / "fonts", aside=True)  # while rendering here
+    book = render_book(plan.manuscript, Locator(plan.manuscript.root), plan.style.numbering)
+    clock.stage(f"rendered {len(book.chapters)} chapter(s)")
+    made, pages = _make(options, plan, fresh, book, job, clock)
+    outputs = _write(options, plan, made)
+    _save_record(options, plan, fresh, book, pages)
+    return BuildResult(book, outputs, tuple(clock.stages))
+
+
+def _check_options(options: BuildOptions) -> None:
     for fmt in options.formats:
         if fmt not in FORMATS:
             raise OptionError(f"unknown output format '{fmt}'", hint="choose epub, pdf or kepub")
     _check_styles(options.styles)
     if options.output.exists() and not options.output.is_dir():
         raise OptionError("the output path is a file, not a folder", where=Location(options.output))
-    stages: list[tuple[str, float]] = []
-    clock = time.perf_counter()
 
-    def stage(label: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        stages.append((label, now - clock))
-        clock = now
-        if on_stage is not None:
-            on_stage(label)
 
+def _read(options: BuildOptions, force: bool) -> _Plan:
+    """The manuscript, and every option checked: a bad one costs no rendering."""
     manuscript = load(options.manuscript)
     meta = manuscript.meta
-    # Options are checked before any work: a bad one costs no rendering.
     profile = make_profile(
         options.profile or meta.profile,
         size=meta.page_size,
@@ -129,114 +204,132 @@ def build(
     variant = pdf_variant(options.pdf_standard or meta.pdf_standard)
     style = choose_style(options, meta)
     modified, from_env = source_date(meta)
-    paths = output_paths(meta, options.output)
-    slug = slugify(meta.title)
-    stage(f"read {len(manuscript.sources)} file(s)")
-
-    files = sorted(
-        {s.path.resolve() for s in manuscript.sources}
-        | {p.resolve() for p in (meta.source, meta.cover_image) if p is not None}
-    )
     want = tuple(fmt for fmt in FORMATS if fmt in options.formats)
     extra = repr((want, profile, variant, style.name, style.numbering))
-    record = None if force else cache.load_record(options.output, slug)
-    job = None
-    if "pdf" in want and record is None:  # nothing to compare with: the PDF will be made
-        from publisher.pdf import job as pdfjob
+    record = None if force else cache.load_record(options.output, slugify(meta.title))
+    paths = output_paths(meta, options.output)
+    return _Plan(
+        manuscript, profile, variant, style, modified, from_env, paths, want, extra, record
+    )
 
-        job = pdfjob.start(options.styles, meta.lang)  # a child loads WeasyPrint meanwhile
-    epub_style, pdf_style = cache.style_digests(options.styles, style.files())
-    pdf_style = cache.digest(pdf_style, extra)
+
+def _start_pdf(options: BuildOptions, meta: BookMeta) -> PdfJob:
+    from publisher.pdf import job as pdfjob  # lazy: an EPUB-only build never loads it
+
+    return pdfjob.start(options.styles, meta.lang)
+
+
+def _decide(options: BuildOptions, plan: _Plan) -> _Fresh:
+    """What is up to date, from the digests of everything each output is made from."""
+    meta = plan.meta
+    files = sorted(
+        {s.path.resolve() for s in plan.manuscript.sources}
+        | {p.resolve() for p in (meta.source, meta.cover_image) if p is not None}
+    )
+    epub_style, pdf_style = cache.style_digests(options.styles, plan.style.files())
+    pdf_style = cache.digest(pdf_style, plan.extra)
     stack = cache.stack_versions()
     # Taken once, as the files were read: a file saved during the build must make
     # the next build redo it, so the record may not read the files again at the end.
     sources = cache.file_digest(files)
-    content = cache.content_digest(sources, record.resources if record else [], extra, stack)
-
+    record = plan.record
+    content = cache.content_digest(sources, record.resources if record else [], plan.extra, stack)
     now = cache.Record(content, epub_style, pdf_style)
-    stamps = {fmt: cache.output_stamp(paths[fmt]) for fmt in want}
-    epub_ok, pdf_ok = cache.up_to_date(record, now, want, stamps)
-    if pdf_ok and epub_ok:
-        unchanged = tuple(
-            Output(fmt, paths[fmt], paths[fmt].stat().st_size, 0.0, rebuilt=False) for fmt in want
-        )
-        stage("up to date")
-        return BuildResult(None, unchanged, tuple(stages))
+    stamps = {fmt: cache.output_stamp(plan.paths[fmt]) for fmt in plan.want}
+    epub_ok, pdf_ok = cache.up_to_date(record, now, plan.want, stamps)
+    return _Fresh(epub_ok, pdf_ok, sources, epub_style, pdf_style, stack)
 
-    if job is None and "pdf" in want and not pdf_ok:
-        from publisher.pdf import job as pdfjob
 
-        job = pdfjob.start(options.styles, meta.lang)
-    if job is None and not epub_ok and meta.cover_image is None:
-        from publisher.epub.cover import prepare_cover
+def _untouched(plan: _Plan) -> tuple[Output, ...]:
+    return tuple(
+        Output(fmt, plan.paths[fmt], plan.paths[fmt].stat().st_size, 0.0, rebuilt=False)
+        for fmt in plan.want
+    )
 
-        prepare_cover(meta, options.styles / "fonts", aside=True)  # while rendering here
-    from publisher.render.book import render_book
 
-    book = render_book(manuscript, Locator(manuscript.root), style.numbering)
-    stage(f"rendered {len(book.chapters)} chapter(s)")
-    made: dict[str, tuple[bytes, float, int | None]] = {}
+def _make(
+    options: BuildOptions,
+    plan: _Plan,
+    fresh: _Fresh,
+    book: RenderedBook,
+    job: PdfJob | None,
+    clock: _Clock,
+) -> tuple[Made, tuple[PageStart, ...]]:
+    """Every output due, in memory: the PDF laid out first (the EPUB's page list
+    needs its page starts), the EPUB written while the PDF's child writes the PDF."""
+    from publisher.epub.cover import prepare_cover
+    from publisher.epub.kobo import kepub
+    from publisher.epub.writer import EpubInputs, make_epub
+
+    made: Made = {}
     pages: tuple[PageStart, ...] = ()
-    source = ""
     if job is not None:
-        from publisher.pdf.layout import PdfInputs
+        from publisher.pdf.layout import PdfInputs  # lazy: with the PDF's job only
 
         pdf_start = time.perf_counter()
         # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
-        stamp = modified if from_env or str(variant).startswith("pdf/x") else None
-        job.submit(PdfInputs(book, options.styles, stamp, profile, variant, style))
-        if not epub_ok and meta.cover_image is None:
-            from publisher.epub.cover import prepare_cover
-
-            prepare_cover(meta, options.styles / "fonts")  # while the child lays out
+        stamp = plan.modified if plan.from_env or str(plan.variant).startswith("pdf/x") else None
+        job.submit(PdfInputs(book, options.styles, stamp, plan.profile, plan.variant, plan.style))
+        if not fresh.epub_ok and plan.meta.cover_image is None:
+            prepare_cover(plan.meta, options.styles / "fonts")  # while the child lays out
         pages, count = job.pages()
-        stage(f"PDF laid out: {count} pages")
-    elif "pdf" in want and record is not None:
-        pages = record.page_starts  # the PDF is up to date: so are its page breaks
-    if pages:
-        source = f"{paths['pdf'].name} ({len(pages)} pages)"
-    if not epub_ok:
-        from publisher.epub.writer import EpubInputs, make_epub
-
+        clock.stage(f"PDF laid out: {count} pages")
+    elif "pdf" in plan.want and plan.record is not None:
+        pages = plan.record.page_starts  # the PDF is up to date: so are its page breaks
+    if not fresh.epub_ok:
+        source = f"{plan.paths['pdf'].name} ({len(pages)} pages)" if pages else ""
         start = time.perf_counter()
-        data = make_epub(EpubInputs(book, options.styles, modified, pages, source, style))
+        inputs = EpubInputs(book, options.styles, plan.modified, pages, source, plan.style)
+        data = make_epub(inputs)
         made["epub"] = (data, time.perf_counter() - start, len(pages) or None)
-        if "kepub" in want:
-            from publisher.epub.kobo import kepub
-
+        if "kepub" in plan.want:
             start = time.perf_counter()
             made["kepub"] = (kepub(data), time.perf_counter() - start, len(pages) or None)
-        stage("EPUB written")
+        clock.stage("EPUB written")
     if job is not None:  # written by the child while the EPUB was made here
         made["pdf"] = (job.result(), time.perf_counter() - pdf_start, count)
         job.close()
-        stage("PDF written")
-    # Every output is finished in memory before any is written: a failure above
-    # leaves all earlier outputs as they were.
+        clock.stage("PDF written")
+    return made, pages
+
+
+def _write(options: BuildOptions, plan: _Plan, made: Made) -> tuple[Output, ...]:
+    """Every output is finished in memory before any is written: a failure before
+    this leaves all earlier outputs as they were."""
     _ensure_folder(options.output)
     outputs: list[Output] = []
-    for fmt in want:
+    for fmt in plan.want:
+        path = plan.paths[fmt]
         if fmt in made:
             data, seconds, pages_or_marks = made[fmt]
-            atomic_write(paths[fmt], data)
-            outputs.append(Output(fmt, paths[fmt], len(data), seconds, pages_or_marks))
+            atomic_write(path, data)
+            outputs.append(Output(fmt, path, len(data), seconds, pages_or_marks))
         else:
-            outputs.append(Output(fmt, paths[fmt], paths[fmt].stat().st_size, 0.0, rebuilt=False))
+            outputs.append(Output(fmt, path, path.stat().st_size, 0.0, rebuilt=False))
+    return tuple(outputs)
+
+
+def _save_record(
+    options: BuildOptions,
+    plan: _Plan,
+    fresh: _Fresh,
+    book: RenderedBook,
+    pages: tuple[PageStart, ...],
+) -> None:
     resources = sorted(str(r.source) for r in book.resources)
     cache.save_record(
         options.output,
-        slug,
+        slugify(plan.meta.title),
         cache.Record(
-            content=cache.content_digest(sources, resources, extra, stack),
-            epub_style=epub_style,
-            pdf_style=pdf_style,
+            content=cache.content_digest(fresh.sources, resources, plan.extra, fresh.stack),
+            epub_style=fresh.epub_style,
+            pdf_style=fresh.pdf_style,
             resources=resources,
             pages=[asdict(p) for p in pages],
-            outputs={fmt: cache.output_stamp(paths[fmt]) or [] for fmt in want},
-            stack=stack,
+            outputs={fmt: cache.output_stamp(plan.paths[fmt]) or [] for fmt in plan.want},
+            stack=fresh.stack,
         ),
     )
-    return BuildResult(book, tuple(outputs), tuple(stages))
 
 
 STYLE_FILES = (
