@@ -438,6 +438,10 @@ class Case:
     patch: Callable[[pytest.MonkeyPatch], None] | None = None  # simulated faults
 
 
+def _disk_full(path: Path, data: bytes) -> Path:
+    raise OSError(28, "No space left on device")
+
+
 def epub(manuscript: str = "book.md", *more: str) -> tuple[str, ...]:
     return ("epub", "--manuscript", manuscript, "--output", "out", *more)
 
@@ -1026,6 +1030,13 @@ CASES: dict[str, Case] = {
         "(see publisher build --help)",
         call=_publisher("build", "book.md", "--manuscript", "other.md"),
         files=body("Text.\n"),
+    ),
+    "O22": Case(
+        "out: error: cannot write the outputs: No space left on device (the earlier outputs"
+        " are unchanged; choose an output folder you can write to, with room for the book)",
+        epub(),
+        files=body("Text.\n"),
+        patch=lambda mp: mp.setattr("publisher.atomic._written_beside", _disk_full),
     ),
     "O14": Case(
         "out/catalogue.pdf: error: no PDF to proof (run 'invoke build' first)",

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher import cache
-from publisher.atomic import atomic_write
+from publisher.atomic import commit_all
 from publisher.errors import Location, OptionError
 from publisher.model import BookMeta, BuildOptions, RenderedBook
 from publisher.pdf.profiles import make_profile, pdf_variant
@@ -294,15 +294,24 @@ def _make(
 
 
 def _write(options: BuildOptions, plan: _Plan, made: Made) -> tuple[Output, ...]:
-    """Every output is finished in memory before any is written: a failure before
-    this leaves all earlier outputs as they were."""
+    """Every output is finished in memory before any is written, and all are written
+    together (atomic.commit_all): a failure at any step leaves every earlier output
+    as it was."""
     _ensure_folder(options.output)
+    try:
+        commit_all({plan.paths[fmt]: made[fmt][0] for fmt in plan.want if fmt in made})
+    except OSError as exc:
+        raise OptionError(
+            f"cannot write the outputs: {exc.strerror or exc}",
+            where=Location(options.output),
+            hint="the earlier outputs are unchanged; choose an output folder you can write to,"
+            " with room for the book",
+        ) from None
     outputs: list[Output] = []
     for fmt in plan.want:
         path = plan.paths[fmt]
         if fmt in made:
             data, seconds, pages_or_marks = made[fmt]
-            atomic_write(path, data)
             outputs.append(Output(fmt, path, len(data), seconds, pages_or_marks))
         else:
             outputs.append(Output(fmt, path, path.stat().st_size, 0.0, rebuilt=False))

@@ -176,9 +176,14 @@ def load_record(output: Path, slug: str) -> Record | None:
 
 
 def save_record(output: Path, slug: str, record: Record) -> None:
+    """Kept for the next build; if it cannot be written, the outputs (already in
+    place) are still right and the next build simply makes them again."""
     path = cache_path(output, slug)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, (json.dumps(asdict(record), indent=1, sort_keys=True) + "\n").encode())
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, (json.dumps(asdict(record), indent=1, sort_keys=True) + "\n").encode())
+    except OSError:
+        path.unlink(missing_ok=True)  # a stale record must not claim the new outputs
 
 
 def output_stamp(path: Path) -> list[int] | None:
