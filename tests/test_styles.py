@@ -341,6 +341,106 @@ def test_the_news_style_sets_a_drop_cap_in_print(styled: dict[tuple[str, str], B
 # --- print typography, on the laid-out pages --------------------------------------
 
 
+_DROP_CAP_BOOK = """---
+title: Drop
+lang: en
+style: {style}
+---
+
+# The harbour
+
+The lamps were lit along the harbour wall before the boats came in, and she waited
+by the steps with the others until the light went and the wind came round to the
+north, and still there was no word of the ship or of the men who had sailed her.
+
+A second paragraph, long enough to run over a line or two of the page's column.
+
+# The quay
+
+One line only.
+
+And a paragraph after it, long enough to fill a line or two of the page's column.
+
+# The steps
+
+One line again.
+
+## A heading after it
+
+Text after the heading, long enough to fill a line or two of the page's column.
+"""
+
+
+def _drop_caps(folder: Path, style: str) -> list[tuple[Any, Any, list[Any], list[Any]]]:
+    """Each paragraph opening with a floated initial on the laid-out pages: the
+    paragraph, the initial's box, the paragraph's own lines, and the blocks after it
+    on the same page."""
+    from weasyprint.formatting_structure import boxes
+
+    from publisher.pdf.layout import PdfInputs, layout
+    from publisher.render.book import render_book
+    from publisher.source.manuscript import load
+    from publisher.source.resources import Locator
+
+    source = folder / "drop.md"
+    source.write_text(_DROP_CAP_BOOK.format(style=style), "utf-8")
+    chosen = load_style(STYLES, style)
+    manuscript = load(source)
+    book = render_book(manuscript, Locator(manuscript.root), chosen.numbering)
+    document = layout(PdfInputs(book, STYLES, None, style=chosen)).document
+    found = []
+    for page in document.pages:
+        blocks = [b for b in page._page_box.descendants() if isinstance(b, boxes.BlockBox)]
+        for index, block in enumerate(blocks):
+            if block.element_tag != "p":
+                continue
+            initial = next(
+                (b for b in block.descendants() if b.is_floated() and b.element_tag == "span"),
+                None,
+            )
+            if initial is None:
+                continue
+            own = set(map(id, initial.descendants()))
+            lines = [
+                line
+                for line in block.descendants()
+                if isinstance(line, boxes.LineBox) and id(line) not in own
+            ]
+            inside = set(map(id, block.descendants()))
+            after = [
+                b
+                for b in blocks[index + 1 :]
+                if b.element_tag in ("p", "h2", "h3") and id(b) not in inside
+            ]
+            found.append((block, initial, lines, after))
+    return found
+
+
+@pytest.mark.parametrize("style", STYLE_NAMES)
+def test_drop_caps_span_exactly_their_lines(tmp_path: Path, style: str) -> None:
+    """The initial sits beside the lines its letter spans (those that begin above
+    its baseline) and no others: no third line indented under a two-line initial,
+    and no following block (a heading after a one-line paragraph) beside it."""
+    from weasyprint.formatting_structure import boxes
+
+    caps = _drop_caps(tmp_path, style)
+    if style != "news":
+        assert caps == []
+        return
+    assert len(caps) == 3
+    for block, initial, lines, after in caps:
+        glyph = next(b for b in initial.descendants() if isinstance(b, boxes.LineBox))
+        baseline = glyph.position_y + glyph.baseline
+        bottom = initial.position_y + initial.margin_height()
+        left = block.content_box_x()
+        for line in lines:
+            text = [b for b in line.descendants() if isinstance(b, boxes.TextBox)]
+            indented = min(b.position_x for b in text) > left + 1
+            assert indented == (line.position_y < baseline), (style, text[0].text)
+        for following in after:
+            assert following.border_box_y() >= bottom - 0.01, (style, following.element_tag)
+
+
 def _stress_book(folder: Path, style: str) -> Path:
     """Paragraphs of every length with scene breaks and sections, so that breaks,
     headings and paragraph ends fall at every place on the page."""
