@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pikepdf
+import pytest
 from lxml import etree
 
 from publisher.build import render
@@ -251,3 +252,29 @@ def test_large_images_are_scaled_down_for_the_epub_only(tmp_path: Path) -> None:
     with pikepdf.open(built.pdf) as pdf:
         widths = [int(img.Width) for page in pdf.pages for img in page.get_images().values()]
     assert 2400 in widths  # full resolution for print
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("Alice's Adventures in Wonderland", "alices-adventures-in-wonderland"),
+        ("Alice\u2019s Adventures", "alices-adventures"),
+        ("'Tis the Season", "tis-the-season"),
+        ("Rock 'n' Roll", "rock-n-roll"),
+        ("Crème brûlée", "creme-brulee"),
+        ("", "book"),
+    ],
+)
+def test_file_names_from_titles(title: str, name: str) -> None:
+    from publisher.source.metadata import slugify
+
+    assert slugify(title) == name
+
+
+def test_a_long_title_in_any_script_makes_a_file_name_the_system_accepts() -> None:
+    from publisher.source.metadata import SLUG_BYTES, slugify
+
+    for letter in ("a", "\u65e5", "\U00020000"):  # 1, 3 and 4 bytes in UTF-8
+        slug = slugify(letter * 300)
+        assert 0 < len(slug.encode("utf-8")) <= SLUG_BYTES
+        assert len((slug + ".kepub.epub").encode("utf-8")) < 255

@@ -305,12 +305,22 @@ def _identifier(
     return Identifier(text, scheme)
 
 
+# Bytes of a file name from a title: with ".kepub.epub" it stays under the 255
+# bytes file systems allow, whatever the script (a CJK letter is 3-4 bytes).
+SLUG_BYTES = 200
+_APOSTROPHE = re.compile(r"(?<=\w)['\u2019\u02bc](?=\w)")
+
+
 def slugify(text: str) -> str:
-    """A file name from a title: lower case, letters and digits joined by '-'."""
+    """A file name from a title: lower case, letters and digits joined by '-'; an
+    apostrophe inside a word is dropped ("Alice's" gives "alices", not "alice-s")."""
     import unicodedata
 
     folded = unicodedata.normalize("NFKD", text)
     folded = "".join(c for c in folded if not unicodedata.combining(c))
+    folded = _APOSTROPHE.sub("", folded)
     words = re.findall(r"\w+", folded.lower().replace("_", " "))
-    slug = "-".join(words)[:80].strip("-")
-    return slug or "book"
+    slug = "-".join(words)[:80]
+    while len(slug.encode("utf-8")) > SLUG_BYTES:
+        slug = slug[:-1]
+    return slug.strip("-") or "book"
