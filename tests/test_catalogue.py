@@ -938,7 +938,7 @@ CASES: dict[str, Case] = {
     ),
     "F03": Case(
         "book.md: error: the book has 10001 notes; the PDF sets at most 10000 at the foot of "
-        "its pages (build the EPUB alone (invoke epub), or turn some notes into text)",
+        "its pages (build the EPUB alone (publisher build --only epub), or turn some notes into text)",
         ("pdf", "--manuscript", "book.md", "--output", "out"),
         files=body(
             "".join(f"Call[^{n}].\n" for n in range(10_001))
@@ -1028,7 +1028,7 @@ CASES: dict[str, Case] = {
         files=body("Text.\n"),
     ),
     "O14": Case(
-        "out/catalogue.pdf: error: no PDF to proof (run 'invoke build' first)",
+        "out/catalogue.pdf: error: no PDF to proof (run 'publisher build' first)",
         ("proof", "--manuscript", "book.md", "--output", "out"),
         files=body("Text.\n"),
     ),
@@ -1049,8 +1049,7 @@ CASES: dict[str, Case] = {
         patch=lambda mp: mp.setattr("publisher.app.serve.make_server", _port_taken),
     ),
     "O19": Case(
-        "error: '--help' looks like an option, not a folder name "
-        "(for help: invoke --help new, or publisher new --help)",
+        "error: '--help' looks like an option, not a folder name (for help: publisher new --help)",
         call=_new_dash,
     ),
     "O18": Case(
@@ -1169,7 +1168,7 @@ CASES: dict[str, Case] = {
     # --- invoke check
     "C01": Case(
         "out/catalogue.epub: error: nothing to check: output not built "
-        "(run 'publisher build' (or 'invoke build') with the same manuscript and --output first)",
+        "(run 'publisher build' with the same manuscript and --output first)",
         check(),
         files=body("Text.\n"),
     ),

@@ -213,8 +213,7 @@ def check_outputs(manuscript: Path, output: Path) -> Report:
         raise PublisherError(
             "nothing to check: output not built",
             where=Location(missing[0]),
-            hint="run 'publisher build' (or 'invoke build') with the same manuscript and "
-            "--output first",
+            hint="run 'publisher build' with the same manuscript and --output first",
         )
     report = Report()
     epubs = [paths["epub"]] + ([paths["kepub"]] if paths["kepub"].is_file() else [])
@@ -285,7 +284,7 @@ def run_ace_findings(epub: Path) -> list[Finding]:
 
 
 def lint_findings(manuscript: Path) -> list[Finding]:
-    """The manuscript linter's findings (`invoke lint-manuscript`) as check findings."""
+    """The manuscript linter's findings (`publisher lint`) as check findings."""
     from publisher.check.lint import lint_manuscript
 
     return [
