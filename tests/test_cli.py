@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -187,3 +188,26 @@ def test_a_port_that_is_no_port_is_named_for_what_it_is(
 ) -> None:
     assert main(["serve", str(ARTICLE), "--port", port]) == 2
     assert capsys.readouterr().err.splitlines() == [message]
+
+
+def test_the_help_and_the_readme_name_every_pdf_standard(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """profiles.STANDARDS is the one list; every help text and the README give it whole."""
+    from publisher.pdf.profiles import STANDARDS
+
+    with pytest.raises(SystemExit):
+        main(["build", "--help"])
+    cli_help = " ".join(capsys.readouterr().out.split())
+    spec = importlib.util.spec_from_file_location("repo_tasks", ROOT / "tasks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    task_help = module.HELP["pdf_standard"]
+    readme = (ROOT / "README.md").read_text()
+    option = re.search(r"--pdf-standard ([a-z0-9|-]+)", readme)
+    assert option is not None
+    assert option.group(1).split("|") == [*STANDARDS, "none"]
+    for standard in STANDARDS:
+        assert re.search(rf"\b{standard}\b", cli_help), f"publisher build --help lacks {standard}"
+        assert re.search(rf"\b{standard}\b", task_help), f"tasks.py's help lacks {standard}"
