@@ -16,6 +16,7 @@ with small stand-ins; the one real EPUBCheck run is C02.
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import json
 import logging
@@ -509,6 +510,18 @@ def _publisher(*argv: str) -> Callable[[Path], Result]:
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return call
+
+
+def _check_after_pdf_only(tmp: Path) -> Result:
+    """`publisher build --only pdf`, then `publisher check`: a real PDF, checked."""
+    from publisher.app.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        built = main(["build", "book.md", "-o", "out", "--only", "pdf", "-q"])
+        assert built == 0, err.getvalue()
+        code = main(["check", "book.md", "-o", "out"])
+    return Result(code, out.getvalue(), err.getvalue())
 
 
 def _port_taken(preview: object, port: int) -> object:
@@ -1131,8 +1144,9 @@ CASES: dict[str, Case] = {
         path=lambda tmp: tool_path(tmp / "bin", fakes={"java": BROKEN_JAVA}),
     ),
     "X05": Case(
-        "error: DAISY Ace is not installed (npm install -g @daisy/ace, with a Chromium "
-        "(apt-get install chromium, or set PUPPETEER_EXECUTABLE_PATH); in a checkout: ./setup.sh)",
+        "error: DAISY Ace is not installed (npm install -g @daisy/ace, with a Chromium: "
+        "apt-get install chromium, or set PUPPETEER_EXECUTABLE_PATH; in a checkout: "
+        ".ci/install-checkers, which ./setup.sh skips with --no-checkers)",
         call=_ace(300),
         path=_empty_bin,
     ),
@@ -1183,9 +1197,10 @@ CASES: dict[str, Case] = {
         cli=True,
     ),
     "C03": Case(
-        "out/catalogue.epub: error: ACE-MISSING DAISY Ace is not installed: "
-        "npm install -g @daisy/ace, with a Chromium (apt-get install chromium, or set "
-        "PUPPETEER_EXECUTABLE_PATH); in a checkout: ./setup.sh [ace]",
+        "out/catalogue.epub: error: ACE-MISSING DAISY Ace did not run, so the EPUB's "
+        "accessibility is unchecked: it is not installed (npm install -g @daisy/ace, with a "
+        "Chromium: apt-get install chromium, or set PUPPETEER_EXECUTABLE_PATH; in a checkout: "
+        ".ci/install-checkers, which ./setup.sh skips with --no-checkers) [ace]",
         check(),
         files={**body("Text.\n"), **BUILT},
         stream="stdout",
@@ -1294,6 +1309,14 @@ CASES: dict[str, Case] = {
         stream="stdout",
         only=False,
         path=_fake_java,
+    ),
+    "C16": Case(
+        "out/catalogue.epub: note: NOT-BUILT the EPUB is not built, so it is not checked "
+        "(build it: publisher build --only epub, or publisher build for both) [check]",
+        call=_check_after_pdf_only,
+        files=body("Text.\n"),
+        stream="stdout",
+        only=False,
     ),
     # --- the manuscript linter
     "MS001": Case(
