@@ -21,6 +21,8 @@ SRC = ROOT / "src"
 if str(SRC) not in sys.path:  # works before `pip install -e .` too
     sys.path.insert(0, str(SRC))
 
+from publisher.pdf.profiles import STANDARDS  # noqa: E402 (small: the list, no WeasyPrint)
+
 MANUSCRIPT = "manuscript"
 OUTPUT = "build"
 STYLES = str(ROOT / "styles")
@@ -32,7 +34,7 @@ HELP = {
     "style": "book style: default, classic, modern, news, or a folder of the styles folder",
     "styles": "the styles folder (default: styles/)",
     "profile": "PDF profile: print (trade book, mirrored margins; default) or screen (A4)",
-    "pdf_standard": "ua-1 (default), ua-2, a-3b, a-3a, a-2b, x-4, x-3, x-1a or none",
+    "pdf_standard": f"PDF standard: {', '.join(STANDARDS)} or none (default: ua-1)",
     "kobo": "also write <slug>.kepub.epub, the Kobo edition",
     "force": "rebuild even if up to date",
     "quiet": "errors only",

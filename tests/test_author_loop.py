@@ -194,3 +194,23 @@ def screenshot(url: str, folder: Path) -> Path | None:
     )
     assert target.is_file(), "chromium took no screenshot"
     return target
+
+
+def test_the_preview_says_why_page_images_are_missing_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without poppler, /state's error names it once: no 'error: ... error:'."""
+    from types import SimpleNamespace
+
+    from publisher.app.serve import Preview
+
+    pdf = tmp_path / "book.pdf"
+    pdf.write_bytes(b"%PDF-1.7\n")
+    monkeypatch.setattr("publisher.app.proof.shutil.which", lambda name: None)
+    preview = Preview(tmp_path / "pages")
+    output = SimpleNamespace(format="pdf", path=pdf)
+    preview.built(SimpleNamespace(outputs=[output]))  # type: ignore[arg-type]
+    assert preview.error == (
+        "error: page images unavailable: pdftoppm is not installed (apt-get install poppler-utils)"
+    )
+    assert preview.version == 1

@@ -16,6 +16,7 @@ with small stand-ins; the one real EPUBCheck run is C02.
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import json
 import logging
@@ -515,6 +516,18 @@ def _publisher(*argv: str) -> Callable[[Path], Result]:
     return call
 
 
+def _check_after_pdf_only(tmp: Path) -> Result:
+    """`publisher build --only pdf`, then `publisher check`: a real PDF, checked."""
+    from publisher.app.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        built = main(["build", "book.md", "-o", "out", "--only", "pdf", "-q"])
+        assert built == 0, err.getvalue()
+        code = main(["check", "book.md", "-o", "out"])
+    return Result(code, out.getvalue(), err.getvalue())
+
+
 def _port_taken(preview: object, port: int) -> object:
     raise OSError(98, "Address already in use")
 
@@ -942,7 +955,7 @@ CASES: dict[str, Case] = {
     ),
     "F03": Case(
         "book.md: error: the book has 10001 notes; the PDF sets at most 10000 at the foot of "
-        "its pages (build the EPUB alone (invoke epub), or turn some notes into text)",
+        "its pages (build the EPUB alone (publisher build --only epub), or turn some notes into text)",
         ("pdf", "--manuscript", "book.md", "--output", "out"),
         files=body(
             "".join(f"Call[^{n}].\n" for n in range(10_001))
@@ -1039,7 +1052,7 @@ CASES: dict[str, Case] = {
         patch=lambda mp: mp.setattr("publisher.atomic._written_beside", _disk_full),
     ),
     "O14": Case(
-        "out/catalogue.pdf: error: no PDF to proof (run 'invoke build' first)",
+        "out/catalogue.pdf: error: no PDF to proof (run 'publisher build' first)",
         ("proof", "--manuscript", "book.md", "--output", "out"),
         files=body("Text.\n"),
     ),
@@ -1060,8 +1073,7 @@ CASES: dict[str, Case] = {
         patch=lambda mp: mp.setattr("publisher.app.serve.make_server", _port_taken),
     ),
     "O19": Case(
-        "error: '--help' looks like an option, not a folder name "
-        "(for help: invoke --help new, or publisher new --help)",
+        "error: '--help' looks like an option, not a folder name (for help: publisher new --help)",
         call=_new_dash,
     ),
     "O18": Case(
@@ -1143,8 +1155,9 @@ CASES: dict[str, Case] = {
         path=lambda tmp: tool_path(tmp / "bin", fakes={"java": BROKEN_JAVA}),
     ),
     "X05": Case(
-        "error: DAISY Ace is not installed (npm install -g @daisy/ace, with a Chromium "
-        "(apt-get install chromium, or set PUPPETEER_EXECUTABLE_PATH); in a checkout: ./setup.sh)",
+        "error: DAISY Ace is not installed (npm install -g @daisy/ace, with a Chromium: "
+        "apt-get install chromium, or set PUPPETEER_EXECUTABLE_PATH; in a checkout: "
+        ".ci/install-checkers, which ./setup.sh skips with --no-checkers)",
         call=_ace(300),
         path=_empty_bin,
     ),
@@ -1180,7 +1193,7 @@ CASES: dict[str, Case] = {
     # --- invoke check
     "C01": Case(
         "out/catalogue.epub: error: nothing to check: output not built "
-        "(run 'publisher build' (or 'invoke build') with the same manuscript and --output first)",
+        "(run 'publisher build' with the same manuscript and --output first)",
         check(),
         files=body("Text.\n"),
     ),
@@ -1195,9 +1208,10 @@ CASES: dict[str, Case] = {
         cli=True,
     ),
     "C03": Case(
-        "out/catalogue.epub: error: ACE-MISSING DAISY Ace is not installed: "
-        "npm install -g @daisy/ace, with a Chromium (apt-get install chromium, or set "
-        "PUPPETEER_EXECUTABLE_PATH); in a checkout: ./setup.sh [ace]",
+        "out/catalogue.epub: error: ACE-MISSING DAISY Ace did not run, so the EPUB's "
+        "accessibility is unchecked: it is not installed (npm install -g @daisy/ace, with a "
+        "Chromium: apt-get install chromium, or set PUPPETEER_EXECUTABLE_PATH; in a checkout: "
+        ".ci/install-checkers, which ./setup.sh skips with --no-checkers) [ace]",
         check(),
         files={**body("Text.\n"), **BUILT},
         stream="stdout",
@@ -1306,6 +1320,14 @@ CASES: dict[str, Case] = {
         stream="stdout",
         only=False,
         path=_fake_java,
+    ),
+    "C16": Case(
+        "out/catalogue.epub: note: NOT-BUILT the EPUB is not built, so it is not checked "
+        "(build it: publisher build --only epub, or publisher build for both) [check]",
+        call=_check_after_pdf_only,
+        files=body("Text.\n"),
+        stream="stdout",
+        only=False,
     ),
     # --- the manuscript linter
     "MS001": Case(

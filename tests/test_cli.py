@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import shutil
 from pathlib import Path
 
@@ -159,3 +160,54 @@ def test_proof_renders_the_built_pdf(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["proof", str(ARTICLE), "-o", out, "-r", "20"]) == 0
     assert "proof: 2 page images" in capsys.readouterr().out
     assert len(list((tmp_path / "out" / "proof").glob("*.png"))) >= 3  # pages + sheet
+
+
+def test_gallery_of_the_current_folder_names_the_book_by_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    need("pdftoppm")
+    book = tmp_path / "mybook"
+    book.mkdir()
+    (book / "book.md").write_text("---\ntitle: Gallery\nlang: en\n---\n\nText.\n")
+    monkeypatch.chdir(book)
+    assert main(["gallery", "-s", "default", "-o", str(tmp_path / "gallery")]) == 0
+    out = capsys.readouterr().out
+    assert "gallery: default / mybook: 1 pages, " in out, out
+    assert (tmp_path / "gallery" / "default" / "mybook" / "proof").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("port", "message"),
+    [
+        ("abc", "error: --port 'abc' is not a number (use 0 to 65535)"),
+        ("99999", "error: --port 99999 is out of range (use 1 to 65535, or 0 for any free one)"),
+    ],
+)
+def test_a_port_that_is_no_port_is_named_for_what_it_is(
+    port: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", str(ARTICLE), "--port", port]) == 2
+    assert capsys.readouterr().err.splitlines() == [message]
+
+
+def test_the_help_and_the_readme_name_every_pdf_standard(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """profiles.STANDARDS is the one list; every help text and the README give it whole."""
+    from publisher.pdf.profiles import STANDARDS
+
+    with pytest.raises(SystemExit):
+        main(["build", "--help"])
+    cli_help = " ".join(capsys.readouterr().out.split())
+    spec = importlib.util.spec_from_file_location("repo_tasks", ROOT / "tasks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    task_help = module.HELP["pdf_standard"]
+    readme = (ROOT / "README.md").read_text()
+    option = re.search(r"--pdf-standard ([a-z0-9|-]+)", readme)
+    assert option is not None
+    assert option.group(1).split("|") == [*STANDARDS, "none"]
+    for standard in STANDARDS:
+        assert re.search(rf"\b{standard}\b", cli_help), f"publisher build --help lacks {standard}"
+        assert re.search(rf"\b{standard}\b", task_help), f"tasks.py's help lacks {standard}"

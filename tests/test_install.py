@@ -71,8 +71,16 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     _run(sys.executable, "-m", "venv", venv, cwd=base)
     command = [str(venv / "bin" / "python"), "-m", "pip", "install"]
     command += ["--disable-pip-version-check", "-q", "-c", str(ROOT / "constraints.txt")]
+    # Without PYTHONPATH, as a user installs: with the checkout's src/ on it, pip would
+    # take the build's src/publisher.egg-info for publisher installed, and skip the wheel.
+    clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     done = subprocess.run(
-        [*command, f"{wheel}[check]"], cwd=base, capture_output=True, text=True, check=False
+        [*command, f"{wheel}[check]"],
+        cwd=base,
+        env=clean,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     offline = any(
         sign in done.stderr for sign in ("Max retries exceeded", "No matching distribution")
@@ -134,6 +142,16 @@ def test_the_installed_package_is_the_one_that_runs(installed: Installed) -> Non
         check=True,
     )
     assert Path(done.stdout.strip()).is_relative_to(installed.venv)
+    # Invoke is for the repository's tasks (the dev extra): a user's install has none.
+    no_invoke = subprocess.run(
+        [str(python), "-c", "import importlib.util as u; print(u.find_spec('invoke'))"],
+        cwd=installed.home,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        check=True,
+    )
+    assert no_invoke.stdout.strip() == "None"
     version = installed.run("--version")
     assert version.returncode == 0 and version.stdout.startswith("publisher ")
 

@@ -91,3 +91,26 @@ def test_the_stages_below_the_app_never_reach_up_into_it() -> None:
         if not name.startswith("publisher.app") and name != "publisher.__main__"
     }
     assert {name: found for name, found in upward.items() if found} == {}
+
+
+def test_publisher_never_imports_invoke_which_only_the_repository_tasks_need() -> None:
+    """Invoke is a dev dependency (tasks.py); the installed `publisher` has none."""
+    importers = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n == "invoke" or n.startswith("invoke.") for n in names):
+                importers.append(name)
+    assert importers == []
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(d.startswith("invoke") for d in project["dependencies"])
+    assert any(d.startswith("invoke") for d in project["optional-dependencies"]["dev"])
+    assert "\ninvoke==" in (ROOT / "constraints.txt").read_text()

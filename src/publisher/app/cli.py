@@ -185,8 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     if verb == "watch":
         return commands.watch(options, verbosity=verbosity)
     if verb == "serve":
-        if not args.port.isdigit() or int(args.port) > 65535:
+        if not args.port.isdigit():
             print(f"error: --port {args.port!r} is not a number (use 0 to 65535)", file=sys.stderr)
+            return 2
+        if int(args.port) > 65535:
+            hint = "use 1 to 65535, or 0 for any free one"
+            print(f"error: --port {args.port} is out of range ({hint})", file=sys.stderr)
             return 2
         return commands.serve(options, port=int(args.port), verbosity=verbosity)
     return commands.build(

@@ -227,12 +227,13 @@ def gallery(manuscripts: list[Path], output: Path, styles: Path, *, only: str | 
             style = load_style(styles, name)
             chosen: list[Path] = []
             for manuscript in manuscripts:
-                folder = output / name / manuscript.stem
+                book_name = _book_name(manuscript)
+                folder = output / name / book_name
                 options = BuildOptions(manuscript, folder, styles, ("pdf",), style=name)
                 result = run_build(options, force=True)
                 pdf = result.outputs[0].path
                 sheet, pages = make_proof(pdf, folder / "proof", 40)
-                print(f"gallery: {name} / {manuscript.stem}: {len(pages)} pages, {sheet}")
+                print(f"gallery: {name} / {book_name}: {len(pages)} pages, {sheet}")
                 book = result.book
                 assert book is not None  # force=True: always built
                 first = 1
@@ -251,6 +252,13 @@ def gallery(manuscripts: list[Path], output: Path, styles: Path, *, only: str | 
         return 0
 
     return guarded(action)
+
+
+def _book_name(manuscript: Path) -> str:
+    """A manuscript's name in the gallery: its file's stem, or its folder's name (the
+    current folder's too, when the manuscript is given as `.`)."""
+    resolved = manuscript.resolve()
+    return resolved.stem if resolved.is_file() else resolved.name
 
 
 def _opening_words(body: str, count: int = 3) -> str:

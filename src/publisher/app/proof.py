@@ -18,7 +18,7 @@ def render_pages(pdf: Path, folder: Path, resolution: int) -> list[Path]:
     """Each page as `page-N.png` (pdftoppm from poppler)."""
     if not pdf.is_file():
         raise PublisherError(
-            "no PDF to proof", where=Location(pdf), hint="run 'invoke build' first"
+            "no PDF to proof", where=Location(pdf), hint="run 'publisher build' first"
         )
     tool = shutil.which("pdftoppm")
     if tool is None:

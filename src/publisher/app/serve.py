@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from lxml import etree
 
 from publisher.build import BuildResult
+from publisher.errors import PublisherError
 from publisher.xhtml import XHTML_NS
 
 TYPES = {
@@ -67,8 +68,13 @@ class Preview:
             try:
                 images = render_pages(outputs["pdf"], self.pages_folder, self.resolution)
                 pages = [p.read_bytes() for p in images]
-            except Exception as exc:  # no poppler: the text preview still works
-                self.error = f"page images unavailable: {exc}"
+            except PublisherError as exc:  # no poppler: the text preview still works
+                # One line, one "error:" (str(exc) has its own).
+                where = f"{exc.where}: " if exc.where else ""
+                hint = f" ({exc.hint})" if exc.hint else ""
+                self.error = f"{where}error: page images unavailable: {exc.message}{hint}"
+            except Exception as exc:
+                self.error = f"error: page images unavailable: {exc}"
         with self.lock:
             self.epub, self.pages = epub, pages
             self.version += 1

@@ -52,7 +52,7 @@ def new_manuscript(folder: Path) -> list[Path]:
     if folder.name.startswith("-"):
         raise OptionError(
             f"'{folder}' looks like an option, not a folder name",
-            hint="for help: invoke --help new, or publisher new --help",
+            hint="for help: publisher new --help",
         )
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise OptionError(

@@ -18,8 +18,9 @@ from publisher.errors import ToolError
 
 REPO_ACE = Path(__file__).resolve().parents[3] / "tests" / "js" / "node_modules" / ".bin"
 INSTALL_HINT = (
-    "npm install -g @daisy/ace, with a Chromium (apt-get install chromium, or set "
-    "PUPPETEER_EXECUTABLE_PATH); in a checkout: ./setup.sh"
+    "npm install -g @daisy/ace, with a Chromium: apt-get install chromium, or set "
+    "PUPPETEER_EXECUTABLE_PATH; in a checkout: .ci/install-checkers, which ./setup.sh "
+    "skips with --no-checkers"
 )
 NO_DOWNLOADS = {
     "PUPPETEER_SKIP_DOWNLOAD": "1",

@@ -22,8 +22,8 @@ ADVISORY_WARNINGS = ("lint",)
 
 @dataclass(frozen=True)
 class Finding:
-    tool: str  # "epubcheck", "pdf", "lint"
-    severity: str  # FATAL, ERROR, WARNING, USAGE, INFO
+    tool: str  # "epubcheck", "ace", "pdf", "lint", "check"
+    severity: str  # FATAL, ERROR, WARNING; notes: USAGE, INFO (EPUBCheck's), NOTE
     code: str
     message: str
     where: str = ""
@@ -49,7 +49,9 @@ class Report:
         return not any(f.failing for f in self.findings)
 
     def lines(self) -> list[str]:
-        out = [str(f) for f in self.findings if f.severity in FAILING]
+        """Every finding the verdict counts (problems, advice and notes alike), the
+        checks that passed, and the verdict."""
+        out = [str(f) for f in self.findings]
         out += [f"ok: {p}" for p in self.passed]
         problems = sum(1 for f in self.findings if f.failing)
         advice = sum(1 for f in self.findings if f.severity in FAILING and not f.failing)
@@ -208,33 +210,47 @@ def check_outputs(manuscript: Path, output: Path) -> Report:
 
     book = render(manuscript)
     paths = output_paths(book, output)
-    missing = [paths[fmt] for fmt in ("epub", "pdf") if not paths[fmt].is_file()]
-    if missing:
+    built = {fmt: paths[fmt].is_file() for fmt in ("epub", "pdf")}
+    if not any(built.values()):
         raise PublisherError(
             "nothing to check: output not built",
-            where=Location(missing[0]),
-            hint="run 'publisher build' (or 'invoke build') with the same manuscript and "
-            "--output first",
+            where=Location(paths["epub"]),
+            hint="run 'publisher build' with the same manuscript and --output first",
         )
     report = Report()
-    epubs = [paths["epub"]] + ([paths["kepub"]] if paths["kepub"].is_file() else [])
-    for epub in epubs:
-        epub_findings = run_epubcheck(epub)
-        report.findings += epub_findings
-        if not any(f.severity in FAILING for f in epub_findings):
-            report.passed.append(f"{epub}: EPUBCheck 0 fatal, 0 errors, 0 warnings")
-    ace_findings = run_ace_findings(paths["epub"])
-    report.findings += ace_findings
-    if not ace_findings:
-        report.passed.append(f"{paths['epub']}: DAISY Ace 0 violations")
-    pdf_findings, facts = inspect_pdf(paths["pdf"], book, nav_titles(paths["epub"]))
-    report.findings += pdf_findings
-    if not pdf_findings:
-        report.passed.append(
-            f"{paths['pdf']}: {facts['pages']} pages, tagged, "
-            f"{len(facts['fonts'])} fonts embedded, "
-            f"{len(facts['outline'])} bookmarks, title and language set"
-        )
+    # What was built is checked; an output built alone (--only) leaves the other out.
+    for fmt in ("epub", "pdf"):
+        if not built[fmt]:
+            report.findings.append(
+                Finding(
+                    "check",
+                    "NOTE",
+                    "NOT-BUILT",
+                    f"the {fmt.upper()} is not built, so it is not checked "
+                    f"(build it: publisher build --only {fmt}, or publisher build for both)",
+                    str(paths[fmt]),
+                )
+            )
+    if built["epub"]:
+        epubs = [paths["epub"]] + ([paths["kepub"]] if paths["kepub"].is_file() else [])
+        for epub in epubs:
+            epub_findings = run_epubcheck(epub)
+            report.findings += epub_findings
+            if not any(f.severity in FAILING for f in epub_findings):
+                report.passed.append(f"{epub}: EPUBCheck 0 fatal, 0 errors, 0 warnings")
+        ace_findings = run_ace_findings(paths["epub"])
+        report.findings += ace_findings
+        if not ace_findings:
+            report.passed.append(f"{paths['epub']}: DAISY Ace 0 violations")
+    if built["pdf"]:
+        pdf_findings, facts = inspect_pdf(paths["pdf"], book, nav_titles(paths["epub"]))
+        report.findings += pdf_findings
+        if not pdf_findings:
+            report.passed.append(
+                f"{paths['pdf']}: {facts['pages']} pages, tagged, "
+                f"{len(facts['fonts'])} fonts embedded, "
+                f"{len(facts['outline'])} bookmarks, title and language set"
+            )
     lint = lint_findings(manuscript)
     report.findings += lint
     if not any(f.failing for f in lint):
@@ -263,8 +279,8 @@ def nav_titles(epub: Path) -> list[str] | None:
 
 
 def run_ace_findings(epub: Path) -> list[Finding]:
-    """DAISY Ace's violations as findings; Ace missing is itself a failure, since
-    the EPUB's accessibility would go unchecked."""
+    """DAISY Ace's violations as findings. Ace missing is itself a failure, since
+    the EPUB's accessibility would go unchecked; the other checks still run."""
     from publisher.check.ace import INSTALL_HINT, find_ace, run_ace, violations
 
     if find_ace() is None:
@@ -273,7 +289,8 @@ def run_ace_findings(epub: Path) -> list[Finding]:
                 "ace",
                 "ERROR",
                 "ACE-MISSING",
-                f"DAISY Ace is not installed: {INSTALL_HINT}",
+                f"DAISY Ace did not run, so the EPUB's accessibility is unchecked: "
+                f"it is not installed ({INSTALL_HINT})",
                 str(epub),
             )
         ]
@@ -285,7 +302,7 @@ def run_ace_findings(epub: Path) -> list[Finding]:
 
 
 def lint_findings(manuscript: Path) -> list[Finding]:
-    """The manuscript linter's findings (`invoke lint-manuscript`) as check findings."""
+    """The manuscript linter's findings (`publisher lint`) as check findings."""
     from publisher.check.lint import lint_manuscript
 
     return [

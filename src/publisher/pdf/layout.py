@@ -467,7 +467,7 @@ def check(inputs: PdfInputs) -> None:
             f"the book has {notes} notes; the PDF sets at most {MAX_FOOTNOTES} at the foot "
             "of its pages",
             where=Location(book.meta.source) if book.meta.source else None,
-            hint="build the EPUB alone (invoke epub), or turn some notes into text",
+            hint="build the EPUB alone (publisher build --only epub), or turn some notes into text",
         )
 
 
