@@ -849,6 +849,11 @@ CASES: dict[str, Case] = {
         epub(),
         files=meta("title: A", "lang: en", "title: B"),
     ),
+    "D23": Case(
+        "book.md:3: error: 'dashes: long' is not one of en, em (write dashes: en or em)",
+        epub(),
+        files=meta("title: A", "dashes: long"),
+    ),
     # --- images, the cover and the fence
     "I01": Case(
         "book.md:6: warning: image 'https://example.org/map.png' dropped: "

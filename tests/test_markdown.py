@@ -121,3 +121,17 @@ def test_locator_fences_paths_outside_the_manuscript(
         locate(chapter, "really-png.jpg", 5)
     with pytest.raises(ResourceError, match=r"ch.md:6: error: image 'gone.png' not found"):
         locate(chapter, "gone.png", 6)
+
+
+def test_two_hyphens_are_an_en_dash_unless_the_book_says_em(tmp_path: Path) -> None:
+    """Pandoc reads `--` as an en dash; Project Gutenberg's texts mean an em dash by it,
+    which `dashes: em` says. Three hyphens are an em dash either way."""
+    from publisher.build import render
+
+    for dashes, expected in (
+        ("en", "1914\u20131918 \u2014 and"),
+        ("em", "1914\u20141918 \u2014 and"),
+    ):
+        book = tmp_path / f"{dashes}.md"
+        book.write_text(f"---\ntitle: D\ndashes: {dashes}\n---\n\n1914--1918 --- and\n", "utf-8")
+        assert expected in render(book).chapters[0].body

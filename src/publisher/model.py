@@ -43,6 +43,7 @@ class BookMeta:
     style: str | None = None  # a folder under styles/ (publisher/source/styles.py); None: default
     style_line: int | None = None  # where `style:` is written, for messages
     dateline: str | None = None  # an article's place (and date) line: "BEIJING, Oct. 17"
+    dashes: str = "en"  # what `--` becomes: an en dash, or an em dash (metadata.DASHES)
 
     @property
     def full_title(self) -> str:

@@ -126,7 +126,7 @@ def render_book(
     """`numbering`: the chapter and section numbers the book's style prints."""
     numbering = numbering or Numbering()
     meta = manuscript.meta
-    md = make_parser(meta.lang, raw_html=meta.raw_html)
+    md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes)
     used_ids = set(RESERVED_IDS)
     parsed = [_parse_file(md, source, used_ids) for source in manuscript.sources]
     plans = _plan(parsed, meta)

@@ -99,9 +99,10 @@ class RenderEnv:
     scene_break: str = "Scene break"  # the accessible name of `***`, in the book's language
 
 
-def make_parser(lang: str, raw_html: bool = False) -> MarkdownIt:
+def make_parser(lang: str, raw_html: bool = False, dashes: str = "en") -> MarkdownIt:
     """`raw_html`: HTML in the Markdown is kept, through sanitize.py's allow-list;
-    otherwise (the default) it is shown as text."""
+    otherwise (the default) it is shown as text. `dashes`: "en" reads `--` as an en
+    dash (Pandoc), "em" as an em dash (Project Gutenberg's texts)."""
     md = MarkdownIt(
         "commonmark",
         {"typographer": True, "quotes": quotes_for(lang), "html": raw_html, "xhtmlOut": True},
@@ -115,7 +116,12 @@ def make_parser(lang: str, raw_html: bool = False) -> MarkdownIt:
     md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
     md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
     md.core.ruler.before("smartquotes", "block_attributes", _block_attributes)
-    md.core.ruler.after("smartquotes", "punctuation", _punctuation)
+    chosen = _EM_DASHES if dashes == "em" else _DASHES
+
+    def punctuation(state: StateCore) -> None:
+        _punctuation(state, chosen)
+
+    md.core.ruler.after("smartquotes", "punctuation", punctuation)
     md.core.ruler.push("bounded_nesting", _bounded_nesting)
     md.core.ruler.push("heading_ids", _heading_ids)
     md.core.ruler.push("figures", _figures)
@@ -327,9 +333,10 @@ _DASHES = (
     (re.compile(r"(?<!-)--(?!-)"), "\u2013"),
     (re.compile(r"\.\.\."), "\u2026"),
 )
+_EM_DASHES = ((re.compile(r"(?<!-)---?(?!-)"), "\u2014"), _DASHES[2])
 
 
-def _punctuation(state: StateCore) -> None:
+def _punctuation(state: StateCore, dashes: tuple[tuple[re.Pattern[str], str], ...]) -> None:
     """Pandoc's `smart` set: em and en dashes and the ellipsis, nothing more
     (markdown-it's own `replacements` also rewrites (c), +- and '?....'). Soft
     hyphens go."""
@@ -341,7 +348,7 @@ def _punctuation(state: StateCore) -> None:
                 # Soft hyphens break e-readers' dictionaries (Kobo); print hyphenates itself.
                 token.content = token.content.replace("\u00ad", "")
             if token.type == "text" and ("--" in token.content or "..." in token.content):
-                for pattern, replacement in _DASHES:
+                for pattern, replacement in dashes:
                     token.content = pattern.sub(replacement, token.content)
 
 

@@ -47,7 +47,11 @@ EXTENSION_KEYS = (
     "raw-html",
     "style",
     "dateline",
+    "dashes",
 )
+# `dashes:` -- what two hyphens mean: an en dash (Pandoc's reading, the default), or
+# an em dash, as in Project Gutenberg's texts. Three hyphens are always an em dash.
+DASHES = ("en", "em")
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -224,6 +228,16 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
             )
         return value
 
+    def choice(key: str, allowed: tuple[str, ...], default: str) -> str:
+        value = data.get(key, default)
+        if not isinstance(value, str) or value.strip().lower() not in allowed:
+            raise MetadataError(
+                f"'{key}: {value}' is not one of {', '.join(allowed)}",
+                where=where(key),
+                hint=f"write {key}: {' or '.join(allowed)}",
+            )
+        return value.strip().lower()
+
     def flag(key: str) -> bool:
         value = data.get(key, False)
         if not isinstance(value, bool):
@@ -260,6 +274,7 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
         style=text("style"),
         style_line=lines.get("style"),
         dateline=text("dateline"),
+        dashes=choice("dashes", DASHES, "en"),
     )
 
 
