@@ -219,3 +219,59 @@ def test_rendered_pages_match_the_reference(
         diff = ImageChops.difference(new.convert("L"), old.convert("L"))
         changed = sum(count for count, value in diff.getcolors(256) or [] if value > 64)
     assert changed / (new.width * new.height) < 0.005, f"{changed} pixels changed"
+
+
+def _long_titled_book(folder: Path) -> Path:
+    passage = " ".join(["the lamps were lit along the harbour wall before the boats came in"] * 4)
+    body = "\n\n".join([passage] * 14)
+    source = folder / "long-titles.md"
+    source.write_text(
+        "---\ntitle: A Book Whose Title Runs On Far Past Anything a Running Head Could Hold"
+        " on One Line\nlang: en\nstyle: {style}\n---\n\n"
+        "# The first chapter, whose title is far too long for a running head at all"
+        ' {{short-title="The First Chapter"}}\n\n' + body + "\n\n" + body + "\n\n"
+        "# The second chapter, whose title is far too long for a running head as well\n\n"
+        + body
+        + "\n",
+        "utf-8",
+    )
+    return source
+
+
+@pytest.mark.parametrize("style", ["default", "classic", "modern", "news"])
+def test_running_heads_fit_on_one_line(tmp_path: Path, style: str) -> None:
+    """A chapter's short-title is its running head; a head too long for the line
+    ends in an ellipsis on that line: its ink (rendered) stays on one line and inside
+    the text block's width, never wrapping into the text or past the margin."""
+    source = _long_titled_book(tmp_path)
+    source.write_text(source.read_text("utf-8").format(style=style), "utf-8")
+    result = build(BuildOptions(source, tmp_path / "out", STYLES))
+    pdf = next(o.path for o in result.outputs if o.format == "pdf")
+    tool = need("pdftoppm")
+    subprocess.run([tool, "-r", "72", "-gray", "-png", str(pdf), str(tmp_path / "p")], check=True)
+    heads = []
+    with pdfplumber.open(pdf) as document:
+        for page in document.pages:
+            words = page.extract_words(extra_attrs=["size"])
+            if not words:
+                continue
+            body = [w for w in words if w["size"] > 9]  # the text, and titles
+            text_top = min(w["top"] for w in body)
+            top = [w for w in words if w["size"] <= 9 and w["bottom"] < text_top]
+            if not top:  # a chapter's opening page: no head
+                continue
+            assert len({round(w["top"]) for w in top}) == 1, (style, page.page_number, top)
+            heads.append(" ".join(w["text"] for w in top))
+            number = str(page.page_number).zfill(len(str(len(document.pages))))
+            image = Image.open(tmp_path / f"p-{number}.png")
+            head_bottom = max(w["bottom"] for w in top)
+            assert head_bottom + 3 < min(w["top"] for w in body), (style, page.page_number)
+            band = image.crop((0, 0, image.width, int(head_bottom) + 3))
+            box = band.point(lambda v: 255 if v < 128 else 0).getbbox()
+            assert box is not None, (style, page.page_number)
+            left = min(w["x0"] for w in body)
+            right = max(w["x1"] for w in body)
+            assert left - 2 <= box[0] and box[2] <= right + 2, (style, page.page_number, box)
+            assert box[3] - box[1] < 16, (style, page.page_number, "one line of 8.5 pt")
+    assert any("The First Chapter" in head for head in heads), heads
+    assert not any("The first chapter, whose" in head for head in heads), heads

@@ -166,8 +166,9 @@ def _print_section(
             h1.set("class", "book-title")
         elif parent is section:
             h1.set("data-book-title", book_title)
-            # The running head: the title alone, without a number or note call.
-            h1.set("data-title", chapter.title)
+            # The running head: the title alone, without a number or note call, or
+            # the shorter one the author gave ({short-title="..."}).
+            h1.set("data-title", h1.get("data-short-title") or chapter.title)
     # Bookmarks: exactly the EPUB's navigation entries, at the same levels.
     for heading in section.iter("h1", "h2", "h3", "h4", "h5", "h6"):
         level = toc_levels.get(heading.get("id", ""))

@@ -261,6 +261,9 @@ def _heading_attributes(state: StateCore) -> None:
                     token.meta["epub_type"] = value
                 elif key in ("lang", "dir") and _valid_attribute(key, value):
                     token.attrSet(key, value)
+                elif key == "short-title" and value.strip():
+                    # The running head's text when the title is too long for it (print).
+                    token.attrSet("data-short-title", " ".join(value.split()))
 
 
 # A line of only `{.class #id lang=xx}` before a block: its attributes.
