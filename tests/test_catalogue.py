@@ -114,8 +114,9 @@ MESSAGE_ARGS: dict[str, tuple[int, ...]] = {
     "Finding": (2, 3),  # check.py: code, message
     "LintFinding": (2, 3),  # lint.py: code, message
     "problem": (0, 1),  # check.inspect_pdf: code, message
-    "_dropped": (3,),  # render.py: why a link is removed
-    "_fenced": (2,),  # resources.py: why an image is dropped
+    "Diagnostic": (3,),  # diagnostics.py: the message of a warning
+    "_dropped": (4,),  # render/book.py: why a link is removed
+    "_fenced": (3,),  # source/resources.py: why an image is dropped
 }
 LOG_METHODS = {"debug", "info", "warning", "error", "critical", "exception"}
 # Local variables holding part of a message, chosen by a condition.
@@ -473,7 +474,7 @@ def _read(path: str) -> Callable[[Path], Result]:
     def call(tmp: Path) -> Result:
         from publisher.source.text import read_text
 
-        return api(lambda: read_text(Path(path)))
+        return api(lambda: read_text(Path(path), []))
 
     return call
 
@@ -516,28 +517,14 @@ def _port_taken(preview: object, port: int) -> object:
 
 
 def _symlinked_chapter(tmp: Path) -> Result:
-    import logging
-
     (tmp / "book").mkdir()
     (tmp / "book" / "01-one.md").write_text("---\ntitle: Catalogue\n---\n\n# One\n\nText.\n")
     (tmp / "secret.md").write_text("# Secret\n")
     (tmp / "book" / "02-link.md").symlink_to(tmp / "secret.md")
     from publisher.source.manuscript import load
 
-    records: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record.getMessage())
-
-    logger = logging.getLogger("publisher")
-    handler = Keep()
-    logger.addHandler(handler)
-    try:
-        load(Path("book"))
-    finally:
-        logger.removeHandler(handler)
-    return Result(0, "", "".join(f"{line}\n" for line in records))
+    found = load(Path("book")).diagnostics
+    return Result(0, "", "".join(f"{diagnostic}\n" for diagnostic in found))
 
 
 def _new_dash(tmp: Path) -> Result:
@@ -550,7 +537,7 @@ def _fifo(tmp: Path) -> Result:
     os.mkfifo(tmp / "pipe.md")
     from publisher.source.text import read_text
 
-    return api(lambda: read_text(Path("pipe.md")))
+    return api(lambda: read_text(Path("pipe.md"), []))
 
 
 def _not_well_formed(tmp: Path) -> Result:

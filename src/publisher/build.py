@@ -6,12 +6,13 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher import cache
 from publisher.atomic import atomic_write
+from publisher.diagnostics import Diagnostic
 from publisher.errors import Location, OptionError
 from publisher.model import BookMeta, BuildOptions, RenderedBook
 from publisher.pdf.profiles import make_profile, pdf_variant
@@ -45,6 +46,7 @@ class BuildResult:
     book: RenderedBook | None  # None when nothing needed doing
     outputs: tuple[Output, ...]
     stages: tuple[tuple[str, float], ...] = ()  # what was done, and how long it took
+    diagnostics: tuple[Diagnostic, ...] = ()  # everything every stage found, in order
 
 
 def source_date(meta: BookMeta, environ: dict[str, str] | None = None) -> tuple[dt.datetime, bool]:
@@ -66,10 +68,12 @@ def source_date(meta: BookMeta, environ: dict[str, str] | None = None) -> tuple[
 
 
 def render(manuscript_path: Path) -> RenderedBook:
+    """The book, with what reading and rendering it found."""
     from publisher.render.book import render_book
 
     manuscript = load(manuscript_path)
-    return render_book(manuscript, Locator(manuscript.root))
+    book = render_book(manuscript, Locator(manuscript.root))
+    return replace(book, diagnostics=manuscript.diagnostics + book.diagnostics)
 
 
 def choose_style(options: BuildOptions, meta: BookMeta) -> Style:
@@ -96,9 +100,16 @@ Stage = Callable[[str], None]
 
 
 def build(
-    options: BuildOptions, *, force: bool = False, on_stage: Stage | None = None
+    options: BuildOptions,
+    *,
+    force: bool = False,
+    on_stage: Stage | None = None,
+    diagnostics: list[Diagnostic] | None = None,
 ) -> BuildResult:
-    """Builds what is out of date (everything with `force`); see cache.py."""
+    """Builds what is out of date (everything with `force`); see cache.py.
+    `diagnostics`: where what the stages find is added as they find it, so that the
+    caller keeps what came before an error (the result carries them too)."""
+    found = [] if diagnostics is None else diagnostics
     for fmt in options.formats:
         if fmt not in FORMATS:
             raise OptionError(f"unknown output format '{fmt}'", hint="choose epub, pdf or kepub")
@@ -117,6 +128,7 @@ def build(
             on_stage(label)
 
     manuscript = load(options.manuscript)
+    found += manuscript.diagnostics
     meta = manuscript.meta
     # Options are checked before any work: a bad one costs no rendering.
     profile = make_profile(
@@ -161,7 +173,7 @@ def build(
             Output(fmt, paths[fmt], paths[fmt].stat().st_size, 0.0, rebuilt=False) for fmt in want
         )
         stage("up to date")
-        return BuildResult(None, unchanged, tuple(stages))
+        return BuildResult(None, unchanged, tuple(stages), tuple(found))
 
     if job is None and "pdf" in want and not pdf_ok:
         from publisher.pdf import job as pdfjob
@@ -174,6 +186,7 @@ def build(
     from publisher.render.book import render_book
 
     book = render_book(manuscript, Locator(manuscript.root), style.numbering)
+    found += book.diagnostics
     stage(f"rendered {len(book.chapters)} chapter(s)")
     made: dict[str, tuple[bytes, float, int | None]] = {}
     pages: tuple[PageStart, ...] = ()
@@ -199,7 +212,7 @@ def build(
         from publisher.epub.writer import EpubInputs, make_epub
 
         start = time.perf_counter()
-        data = make_epub(EpubInputs(book, options.styles, modified, pages, source, style))
+        data = make_epub(EpubInputs(book, options.styles, modified, pages, source, style), found)
         made["epub"] = (data, time.perf_counter() - start, len(pages) or None)
         if "kepub" in want:
             from publisher.epub.kobo import kepub
@@ -236,7 +249,7 @@ def build(
             stack=stack,
         ),
     )
-    return BuildResult(book, tuple(outputs), tuple(stages))
+    return BuildResult(book, tuple(outputs), tuple(stages), tuple(found))
 
 
 STYLE_FILES = (

@@ -18,6 +18,7 @@ from typing import Any
 from ebooklib import epub
 from lxml import etree
 
+from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
@@ -46,8 +47,8 @@ class EpubInputs:
     style: Style | None = None  # None: the default style
 
 
-def make_epub(inputs: EpubInputs) -> bytes:
-    """The finished EPUB file as bytes."""
+def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
+    """The finished EPUB file as bytes; what writing it finds is added to `found`."""
     rendered = inputs.book
     meta = rendered.meta
     lang = meta.lang
@@ -86,7 +87,7 @@ def make_epub(inputs: EpubInputs) -> bytes:
         book.add_metadata(
             None, "meta", "pagination", {"refines": "#print-source", "property": "source-of"}
         )
-    for prop, value in accessibility_metadata(rendered, paginated=bool(inputs.pages)):
+    for prop, value in accessibility_metadata(rendered, found, paginated=bool(inputs.pages)):
         book.add_metadata(None, "meta", value, {"property": prop})
     book.add_metadata(None, "meta", "", {"name": "cover", "content": COVER_IMAGE_ID})
 
