@@ -41,7 +41,7 @@ class Diagnostic:
         return {
             "code": self.code,
             "severity": self.severity,
-            "file": str(self.where.path) if self.where else None,
+            "file": str(Location(self.where.path)) if self.where else None,  # as shown
             "line": self.where.line if self.where else None,
             "message": self.message,
             "hint": self.hint,

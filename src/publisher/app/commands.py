@@ -338,17 +338,13 @@ def serve(options: BuildOptions, *, port: int = 8000, verbosity: int = 1) -> int
         threading.Thread(target=server.serve_forever, daemon=True).start()
         print(f"serve: {url} (Ctrl-C to stop)", flush=True)
 
-        def report(line: str) -> None:
-            print(line, file=sys.stderr, flush=True)
-            if "error:" in line:
-                preview.failed(line)
-
         try:
             run_watch(
                 options,
                 lambda: run_build_and_report(options, force=False, verbosity=verbosity),
-                report,
+                lambda line: print(line, file=sys.stderr, flush=True),
                 on_built=preview.built,
+                on_failed=preview.failed,
             )
         except KeyboardInterrupt:
             print("serve: stopped")

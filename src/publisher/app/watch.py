@@ -53,6 +53,7 @@ def watch(
     stop: threading.Event | None = None,
     interval: float = 0.2,
     on_built: Callable[[BuildResult], None] | None = None,
+    on_failed: Callable[[PublisherError], None] | None = None,
 ) -> None:
     """Builds now, then after every change until `stop` is set (or Ctrl-C). A
     failed build's diagnostics (`error.diagnostics`) are reported before its error;
@@ -73,6 +74,8 @@ def watch(
                 report(str(diagnostic))
             report(f"{error}")
             report("watch: waiting for a fix")
+            if on_failed is not None:
+                on_failed(error)
             return False
         if on_built is not None:
             on_built(result)
