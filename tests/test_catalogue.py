@@ -576,6 +576,22 @@ def _styles_fetching_outside(styles: Path) -> None:
         css.write('\nbody { background: url("file:///etc/hostname.png"); }\n')
 
 
+def _styles_importing_missing(styles: Path) -> None:
+    shutil.copytree(STYLES, styles)
+    sheet = styles / "print.css"
+    sheet.write_text('@import url("missing.css");\n' + sheet.read_text(encoding="utf-8"))
+
+
+def _renderer_message(tmp: Path) -> Result:
+    """The build through the task, with the case's folder (in WeasyPrint's message)
+    written as /TMP."""
+    result = _publisher(
+        "build", "book.md", "--output", "out", "--styles", "styles", "--only", "pdf"
+    )(tmp)
+    stderr = result.stderr.replace(str(tmp.resolve()), "/TMP").replace(str(tmp), "/TMP")
+    return Result(result.code, result.stdout, stderr)
+
+
 def _style(toml: str, sheet: str = "") -> Callable[[Path], None]:
     """A copy of the styles folder with one more style, `bad`."""
 
@@ -922,6 +938,7 @@ CASES: dict[str, Case] = {
         "(only files inside the manuscript and styles folders are used)",
         ("pdf", "--manuscript", "book.md", "--output", "out", "--styles", "styles"),
         files={**body("Text.\n"), "styles": _styles_fetching_outside},
+        only=False,  # after WeasyPrint's own line about it (F04)
     ),
     "F03": Case(
         "book.md: error: the book has 10001 notes; the PDF sets at most 10000 at the foot of "
@@ -932,6 +949,12 @@ CASES: dict[str, Case] = {
             + "\n"
             + "".join(f"[^{n}]: Note.\n" for n in range(10_001))
         ),
+    ),
+    "F04": Case(
+        "warning: WeasyPrint: Failed to load stylesheet at file:///TMP/styles/missing.css : "
+        "FileNotFoundError: [Errno 2] No such file or directory: '/TMP/styles/missing.css'",
+        call=_renderer_message,
+        files={**body("Text.\n"), "styles": _styles_importing_missing},
     ),
     # --- options
     "O01": Case(

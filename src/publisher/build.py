@@ -197,7 +197,7 @@ def build(
         pdf_start = time.perf_counter()
         # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
         stamp = modified if from_env or str(variant).startswith("pdf/x") else None
-        job.submit(PdfInputs(book, options.styles, stamp, profile, variant, style))
+        job.submit(PdfInputs(book, options.styles, stamp, profile, variant, style), found)
         if not epub_ok and meta.cover_image is None:
             from publisher.epub.cover import prepare_cover
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
-import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -29,8 +28,6 @@ from publisher.pdf.profiles import Profile, make_profile
 from publisher.pdf.weasyprint.speed import fewer_collections
 from publisher.source.styles import DEFAULT, Style, load_style
 from publisher.xhtml import EPUB_NS, parse_body
-
-log = logging.getLogger("publisher")
 
 STYLESHEETS = ("base.css", "print.css")
 
