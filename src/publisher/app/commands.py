@@ -26,9 +26,9 @@ log = logging.getLogger("publisher")
 
 
 def setup_logging() -> None:
-    """Log records that still reach the `publisher` logger (a helper process's
-    Python warnings) go to stderr as plain lines. publisher's own warnings are
-    diagnostics, printed by `print_diagnostics`."""
+    """Any log record that reaches the `publisher` logger goes to stderr as a plain
+    line; publisher's own warnings are diagnostics, printed by `print_diagnostics`
+    (WeasyPrint's too, from its records at ERROR and above: pdf/job.py)."""
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
