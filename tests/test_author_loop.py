@@ -151,6 +151,24 @@ def test_serve_previews_and_reloads(tmp_path: Path) -> None:
         wait_for(lambda: state()["version"] == 2)
         with urllib.request.urlopen(url, timeout=5) as response:
             assert "The Very Beginning" in response.read().decode()
+        assert state()["diagnostics"] == []
+        # A warning: shown as data, with its fields, beside the rebuilt book.
+        text = chapter.read_text()
+        chapter.write_text(text + "\nSee [there](#nowhere).\n")
+        wait_for(lambda: state()["version"] == 3)
+        line = len(text.splitlines()) + 2
+        assert state()["diagnostics"] == [
+            {
+                "code": "T05",
+                "severity": "warning",
+                "file": "book/01-beginning.md",
+                "line": line,
+                "message": "link '#nowhere' removed: no heading or element has the id 'nowhere'",
+                "hint": "",
+                "text": f"book/01-beginning.md:{line}: warning: link '#nowhere' removed: "
+                "no heading or element has the id 'nowhere'",
+            }
+        ]
         shot = screenshot(url, tmp_path)
         if shot is not None:
             keep = ROOT / "build" / "serve-preview.png"

@@ -115,8 +115,9 @@ MESSAGE_ARGS: dict[str, tuple[int, ...]] = {
     "Finding": (2, 3),  # check.py: code, message
     "LintFinding": (2, 3),  # lint.py: code, message
     "problem": (0, 1),  # check.inspect_pdf: code, message
-    "_dropped": (3,),  # render.py: why a link is removed
-    "_fenced": (2,),  # resources.py: why an image is dropped
+    "Diagnostic": (3,),  # diagnostics.py: the message of a warning
+    "_dropped": (4,),  # render/book.py: why a link is removed
+    "_fenced": (3,),  # source/resources.py: why an image is dropped
 }
 LOG_METHODS = {"debug", "info", "warning", "error", "critical", "exception"}
 # Local variables holding part of a message, chosen by a condition.
@@ -478,7 +479,7 @@ def _read(path: str) -> Callable[[Path], Result]:
     def call(tmp: Path) -> Result:
         from publisher.source.text import read_text
 
-        return api(lambda: read_text(Path(path)))
+        return api(lambda: read_text(Path(path), []))
 
     return call
 
@@ -533,28 +534,14 @@ def _port_taken(preview: object, port: int) -> object:
 
 
 def _symlinked_chapter(tmp: Path) -> Result:
-    import logging
-
     (tmp / "book").mkdir()
     (tmp / "book" / "01-one.md").write_text("---\ntitle: Catalogue\n---\n\n# One\n\nText.\n")
     (tmp / "secret.md").write_text("# Secret\n")
     (tmp / "book" / "02-link.md").symlink_to(tmp / "secret.md")
     from publisher.source.manuscript import load
 
-    records: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record.getMessage())
-
-    logger = logging.getLogger("publisher")
-    handler = Keep()
-    logger.addHandler(handler)
-    try:
-        load(Path("book"))
-    finally:
-        logger.removeHandler(handler)
-    return Result(0, "", "".join(f"{line}\n" for line in records))
+    found = load(Path("book")).diagnostics
+    return Result(0, "", "".join(f"{diagnostic}\n" for diagnostic in found))
 
 
 def _new_dash(tmp: Path) -> Result:
@@ -567,7 +554,7 @@ def _fifo(tmp: Path) -> Result:
     os.mkfifo(tmp / "pipe.md")
     from publisher.source.text import read_text
 
-    return api(lambda: read_text(Path("pipe.md")))
+    return api(lambda: read_text(Path("pipe.md"), []))
 
 
 def _not_well_formed(tmp: Path) -> Result:
@@ -604,6 +591,22 @@ def _styles_fetching_outside(styles: Path) -> None:
     shutil.copytree(STYLES, styles)
     with (styles / "print.css").open("a", encoding="utf-8") as css:
         css.write('\nbody { background: url("file:///etc/hostname.png"); }\n')
+
+
+def _styles_importing_missing(styles: Path) -> None:
+    shutil.copytree(STYLES, styles)
+    sheet = styles / "print.css"
+    sheet.write_text('@import url("missing.css");\n' + sheet.read_text(encoding="utf-8"))
+
+
+def _renderer_message(tmp: Path) -> Result:
+    """The build through the task, with the case's folder (in WeasyPrint's message)
+    written as /TMP."""
+    result = _publisher(
+        "build", "book.md", "--output", "out", "--styles", "styles", "--only", "pdf"
+    )(tmp)
+    stderr = result.stderr.replace(str(tmp.resolve()), "/TMP").replace(str(tmp), "/TMP")
+    return Result(result.code, result.stdout, stderr)
 
 
 def _style(toml: str, sheet: str = "") -> Callable[[Path], None]:
@@ -957,6 +960,7 @@ CASES: dict[str, Case] = {
         "(only files inside the manuscript and styles folders are used)",
         ("pdf", "--manuscript", "book.md", "--output", "out", "--styles", "styles"),
         files={**body("Text.\n"), "styles": _styles_fetching_outside},
+        only=False,  # after WeasyPrint's own line about it (F04)
     ),
     "F03": Case(
         "book.md: error: the book has 10001 notes; the PDF sets at most 10000 at the foot of "
@@ -967,6 +971,12 @@ CASES: dict[str, Case] = {
             + "\n"
             + "".join(f"[^{n}]: Note.\n" for n in range(10_001))
         ),
+    ),
+    "F04": Case(
+        "warning: WeasyPrint: Failed to load stylesheet at file:///TMP/styles/missing.css : "
+        "FileNotFoundError: [Errno 2] No such file or directory: '/TMP/styles/missing.css'",
+        call=_renderer_message,
+        files={**body("Text.\n"), "styles": _styles_importing_missing},
     ),
     # --- options
     "O01": Case(

@@ -12,7 +12,6 @@ markdown-it-py's own "commonmark" preset, the parser publisher configures."""
 from __future__ import annotations
 
 import json
-import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,8 @@ from markdown_it import MarkdownIt
 from PIL import Image
 
 from publisher.build import BuildResult, build
-from publisher.errors import ResourceError
+from publisher.diagnostics import WARNING, Diagnostic
+from publisher.errors import Location, ResourceError
 from publisher.model import (
     BookMeta,
     BuildOptions,
@@ -39,7 +39,7 @@ from publisher.render.book import parse_body, render_book
 from publisher.render.markdown import ParseEnv, make_parser, parse
 from publisher.source.resources import Locator
 
-from conftest import ROOT, STYLES, Warnings, need
+from conftest import ROOT, STYLES, need
 
 SPEC = ROOT / "tests" / "data" / "commonmark" / "commonmark.json"
 EXAMPLES: list[dict[str, Any]] = json.loads(SPEC.read_text(encoding="utf-8"))
@@ -94,9 +94,9 @@ def render_examples(examples: list[dict[str, Any]]) -> RenderedBook:
     sources = tuple(SourceFile(root / file_name(e), e["markdown"]) for e in examples)
     meta = BookMeta(title="CommonMark Spec", lang="en", identifier=Identifier("urn:x"))
 
-    def locate(source: Path, src: str, line: int | None) -> Resource | None:
+    def locate(source: Path, src: str, line: int | None) -> Resource | Diagnostic:
         if fenced(src):
-            return None
+            return Diagnostic("I01", WARNING, Location(source, line), f"image '{src}' dropped")
         return Resource(root / src, f"images/{Path(src).name}.png", "image/png", 2, 2)
 
     return render_book(Manuscript(meta, sources, root), locate)
@@ -202,14 +202,8 @@ def spec_book(tmp_path_factory: pytest.TempPathFactory) -> SpecBook:
             Image.new("RGB", (2, 2), (40, 40, 160)).save(target, "PNG")
             (folder / src).symlink_to(target)
 
-    collect = Warnings()
-    logger = logging.getLogger("publisher")
-    logger.addHandler(collect)
-    try:
-        result = build(BuildOptions(folder, base / "out", STYLES, formats=("epub",)))
-    finally:
-        logger.removeHandler(collect)
-    return SpecBook(folder, result, collect.messages)
+    result = build(BuildOptions(folder, base / "out", STYLES, formats=("epub",)))
+    return SpecBook(folder, result, [str(d) for d in result.diagnostics])
 
 
 def test_spec_book_has_one_chapter_per_example_in_order(spec_book: SpecBook) -> None:

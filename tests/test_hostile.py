@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import logging
 import os
 import re
 import signal
@@ -84,21 +83,9 @@ def run_build(
             os.environ["SOURCE_DATE_EPOCH"] = saved
 
 
-@pytest.fixture
-def warnings_log(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
-    """caplog on the "publisher" logger even when the CLI has stopped it propagating."""
-    logger = logging.getLogger("publisher")
-    direct = not logger.propagate  # else the root logger's handler sees the records
-    if direct:
-        logger.addHandler(caplog.handler)
-    old = logger.level
-    logger.setLevel(logging.INFO)
-    try:
-        yield caplog
-    finally:
-        if direct:
-            logger.removeHandler(caplog.handler)
-        logger.setLevel(old)
+def warnings_of(result: BuildResult) -> list[str]:
+    """The build's diagnostics as the lines a user sees."""
+    return [str(d) for d in result.diagnostics]
 
 
 def epub_members(path: Path) -> dict[str, bytes]:
@@ -252,7 +239,7 @@ def network_manuscript(url: str, raw: str = "") -> str:
 
 @RAW_HTML
 def test_no_network_request_from_any_reference(
-    tmp_path: Path, listener: Listener, warnings_log: pytest.LogCaptureFixture, raw: str
+    tmp_path: Path, listener: Listener, raw: str
 ) -> None:
     url = f"http://127.0.0.1:{listener.port}"
     book = tmp_path / "book"
@@ -265,7 +252,7 @@ def test_no_network_request_from_any_reference(
     assert listener.connections == []
     # Every image URL the fence stopped was reported with file:line (which line:
     # test_warnings_name_the_line_of_the_reference).
-    messages = [r.getMessage() for r in warnings_log.records]
+    messages = warnings_of(result)
     for needle in ("/image.png", "/titled.png", "/icon.png", "/ref.png", "/note.png", "/cell.png"):
         assert any(re.search(r"book\.md:\d+: warning", m) and needle in m for m in messages), (
             needle,
@@ -287,9 +274,7 @@ def test_no_network_request_from_any_reference(
         "link-in-table",
     ],
 )
-def test_warnings_name_the_line_of_the_reference(
-    tmp_path: Path, warnings_log: pytest.LogCaptureFixture, context: str
-) -> None:
+def test_warnings_name_the_line_of_the_reference(tmp_path: Path, context: str) -> None:
     image = "![x](http://127.0.0.1:9/x.png)"
     link = "[x](../nowhere.md)"
     body = {
@@ -305,10 +290,10 @@ def test_warnings_name_the_line_of_the_reference(
     }[context]
     text = front() + "# Chapter\n\nA first paragraph.\n\n" + body
     book = write(tmp_path / "book" / "book.md", text)
-    run_build(book, tmp_path / "out", ("epub",))
+    result = run_build(book, tmp_path / "out", ("epub",))
     needle = "x.png" if "x.png" in body else "nowhere.md"
     line = line_of(text, needle)
-    messages = [r.getMessage() for r in warnings_log.records if needle in r.getMessage()]
+    messages = [m for m in warnings_of(result) if needle in m]
     assert len(messages) == 1, messages
     assert f"book.md:{line}: warning" in messages[0], (line, messages)
 
@@ -371,9 +356,7 @@ def outside(tmp_path: Path) -> Path:
 
 
 @RAW_HTML
-def test_no_outside_file_in_either_output(
-    outside: Path, warnings_log: pytest.LogCaptureFixture, raw: str
-) -> None:
+def test_no_outside_file_in_either_output(outside: Path, raw: str) -> None:
     book = outside / "book"
     secret_png = (outside / "secret.png").resolve()
     (book / "link.png").symlink_to(secret_png)
@@ -400,7 +383,7 @@ def test_no_outside_file_in_either_output(
     write(book / "book.md", text)
     result = run_build(book, outside / "out")
     assert_no_marker(result)
-    messages = [r.getMessage() for r in warnings_log.records]
+    messages = warnings_of(result)
     for needle in (
         "![parent]",
         "![through a folder]",
@@ -420,9 +403,7 @@ def test_no_outside_file_in_either_output(
         )
 
 
-def test_file_url_references_are_reported(
-    outside: Path, warnings_log: pytest.LogCaptureFixture
-) -> None:
+def test_file_url_references_are_reported(outside: Path) -> None:
     book = outside / "book"
     text = front() + (
         f"![file url](file://{outside / 'secret.png'})\n\n"
@@ -431,7 +412,7 @@ def test_file_url_references_are_reported(
     write(book / "book.md", text)
     result = run_build(book, outside / "out", ("epub",))
     assert_no_marker(result)
-    messages = [r.getMessage() for r in warnings_log.records]
+    messages = warnings_of(result)
     for needle in ("![file url]", "[file link]"):
         line = line_of(text, needle)
         assert any(f"book.md:{line}: warning" in m for m in messages), (needle, messages)

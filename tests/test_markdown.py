@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from publisher.errors import ResourceError
+from publisher.diagnostics import WARNING, Diagnostic
+from publisher.errors import Location, ResourceError
 from publisher.model import BookMeta, Identifier, Manuscript, RenderedBook, Resource, SourceFile
 from publisher.render.book import parse_body, render_book
 
@@ -17,9 +18,9 @@ def book(*texts: str, lang: str = "en", **meta: object) -> RenderedBook:
     sources = tuple(SourceFile(root / f"ch{n}.md", t) for n, t in enumerate(texts, start=1))
     info = BookMeta(title="T", lang=lang, identifier=Identifier("urn:x"), **meta)  # type: ignore[arg-type]
 
-    def locate(source: Path, src: str, line: int | None) -> Resource | None:
+    def locate(source: Path, src: str, line: int | None) -> Resource | Diagnostic:
         if src.startswith("http"):
-            return None
+            return Diagnostic("I01", WARNING, Location(source, line), f"image '{src}' dropped")
         return Resource(root / src, f"images/{src}", "image/png", 10, 10)
 
     return render_book(Manuscript(info, sources, root), locate)
@@ -96,9 +97,7 @@ def png(path: Path, size: tuple[int, int] = (4, 3)) -> Path:
     return path
 
 
-def test_locator_fences_paths_outside_the_manuscript(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_locator_fences_paths_outside_the_manuscript(tmp_path: Path) -> None:
     from publisher.source.resources import Locator
 
     (tmp_path / "book").mkdir()
@@ -111,8 +110,9 @@ def test_locator_fences_paths_outside_the_manuscript(
     )
     assert locate(chapter, "./ok.png", 2) is locate(chapter, "ok.png", 2)  # packaged once
     for src in ("../secret.png", "/etc/passwd", "file:///etc/passwd", "http://127.0.0.1/x.png"):
-        assert locate(chapter, src, 3) is None
-    assert caplog.text.count("ch.md:3: warning: image") == 4
+        dropped = locate(chapter, src, 3)
+        assert isinstance(dropped, Diagnostic), dropped
+        assert str(dropped).startswith(f"{Location(chapter, 3)}: warning: image"), str(dropped)
     (tmp_path / "book" / "fake.png").write_text("not a png")
     with pytest.raises(ResourceError, match="not a valid PNG"):
         locate(chapter, "fake.png", 4)

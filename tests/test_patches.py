@@ -69,7 +69,7 @@ def test_every_patch_applies_on_the_pinned_weasyprint(
     kept = {name: outcome for name, outcome in guard.report().items() if name != "pieces"}
     monkeypatch.setattr(guard, "_outcomes", kept)  # another test's fallback is not ours
     job = pdfjob.PdfJob()
-    job.submit(_inputs(_long_book(tmp_path), standard="x-4"))
+    job.submit(_inputs(_long_book(tmp_path), standard="x-4"), [])
     job.pages()
     assert job.result().startswith(b"%PDF-")
     report = guard.report()

@@ -6,12 +6,13 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from publisher import cache
 from publisher.atomic import commit_all
+from publisher.diagnostics import Diagnostic
 from publisher.errors import Location, OptionError
 from publisher.model import BookMeta, BuildOptions, RenderedBook
 from publisher.pdf.profiles import make_profile, pdf_variant
@@ -48,6 +49,7 @@ class BuildResult:
     book: RenderedBook | None  # None when nothing needed doing
     outputs: tuple[Output, ...]
     stages: tuple[tuple[str, float], ...] = ()  # what was done, and how long it took
+    diagnostics: tuple[Diagnostic, ...] = ()  # everything every stage found, in order
 
 
 def source_date(meta: BookMeta, environ: dict[str, str] | None = None) -> tuple[dt.datetime, bool]:
@@ -69,10 +71,12 @@ def source_date(meta: BookMeta, environ: dict[str, str] | None = None) -> tuple[
 
 
 def render(manuscript_path: Path) -> RenderedBook:
+    """The book, with what reading and rendering it found."""
     from publisher.render.book import render_book
 
     manuscript = load(manuscript_path)
-    return render_book(manuscript, Locator(manuscript.root))
+    book = render_book(manuscript, Locator(manuscript.root))
+    return replace(book, diagnostics=manuscript.diagnostics + book.diagnostics)
 
 
 def choose_style(options: BuildOptions, meta: BookMeta) -> Style:
@@ -148,14 +152,22 @@ class _Fresh:
 
 
 def build(
-    options: BuildOptions, *, force: bool = False, on_stage: Stage | None = None
+    options: BuildOptions,
+    *,
+    force: bool = False,
+    on_stage: Stage | None = None,
+    diagnostics: list[Diagnostic] | None = None,
 ) -> BuildResult:
     """Builds what is out of date (everything with `force`): read and check, decide
     what is up to date (cache.up_to_date), render once, make the outputs in memory,
-    then write them all and the record."""
+    then write them all and the record. `diagnostics`: where what the stages find
+    is added as they find it, so that the caller keeps what came before an error
+    (the result carries them too)."""
+    found = [] if diagnostics is None else diagnostics
     _check_options(options)
     clock = _Clock(on_stage)
     plan = _read(options, force)
+    found += plan.manuscript.diagnostics
     clock.stage(f"read {len(plan.manuscript.sources)} file(s)")
     job = None
     if "pdf" in plan.want and plan.record is None:  # nothing to compare with: a PDF is due
@@ -163,7 +175,7 @@ def build(
     fresh = _decide(options, plan)
     if fresh.pdf_ok and fresh.epub_ok:
         clock.stage("up to date")
-        return BuildResult(None, _untouched(plan), tuple(clock.stages))
+        return BuildResult(None, _untouched(plan), tuple(clock.stages), tuple(found))
     if job is None and "pdf" in plan.want and not fresh.pdf_ok:
         job = _start_pdf(options, plan.meta)
     # Lazy imports, here and below: an up-to-date build needs none of these libraries
@@ -174,11 +186,12 @@ def build(
     if job is None and not fresh.epub_ok and plan.meta.cover_image is None:
         prepare_cover(plan.meta, options.styles / "fonts", aside=True)  # while rendering here
     book = render_book(plan.manuscript, Locator(plan.manuscript.root), plan.style.numbering)
+    found += book.diagnostics
     clock.stage(f"rendered {len(book.chapters)} chapter(s)")
-    made, pages = _make(options, plan, fresh, book, job, clock)
+    made, pages = _make(options, plan, fresh, book, job, clock, found)
     outputs = _write(options, plan, made)
     _save_record(options, plan, fresh, book, pages)
-    return BuildResult(book, outputs, tuple(clock.stages))
+    return BuildResult(book, outputs, tuple(clock.stages), tuple(found))
 
 
 def _check_options(options: BuildOptions) -> None:
@@ -254,6 +267,7 @@ def _make(
     book: RenderedBook,
     job: PdfJob | None,
     clock: _Clock,
+    found: list[Diagnostic],
 ) -> tuple[Made, tuple[PageStart, ...]]:
     """Every output due, in memory: the PDF laid out first (the EPUB's page list
     needs its page starts), the EPUB written while the PDF's child writes the PDF."""
@@ -269,7 +283,8 @@ def _make(
         pdf_start = time.perf_counter()
         # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
         stamp = plan.modified if plan.from_env or str(plan.variant).startswith("pdf/x") else None
-        job.submit(PdfInputs(book, options.styles, stamp, plan.profile, plan.variant, plan.style))
+        inputs = PdfInputs(book, options.styles, stamp, plan.profile, plan.variant, plan.style)
+        job.submit(inputs, found)
         if not fresh.epub_ok and plan.meta.cover_image is None:
             prepare_cover(plan.meta, options.styles / "fonts")  # while the child lays out
         pages, count = job.pages()
@@ -279,8 +294,8 @@ def _make(
     if not fresh.epub_ok:
         source = f"{plan.paths['pdf'].name} ({len(pages)} pages)" if pages else ""
         start = time.perf_counter()
-        inputs = EpubInputs(book, options.styles, plan.modified, pages, source, plan.style)
-        data = make_epub(inputs)
+        epub = EpubInputs(book, options.styles, plan.modified, pages, source, plan.style)
+        data = make_epub(epub, found)
         made["epub"] = (data, time.perf_counter() - start, len(pages) or None)
         if "kepub" in plan.want:
             start = time.perf_counter()

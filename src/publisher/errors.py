@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from publisher.diagnostics import Diagnostic
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,16 @@ def _display(path: Path) -> str:
     return str(path)
 
 
+def one_line(where: Location | None, severity: str, message: str, hint: str = "") -> str:
+    """The form of every message publisher prints about the user's files:
+    `file:line: severity: message (hint)`, the location and hint when there are any."""
+    text = f"{where}: " if where else ""
+    text += f"{severity}: {message}"
+    if hint:
+        text += f" ({hint})"
+    return text
+
+
 class PublisherError(Exception):
     """A failure the user can act on: what went wrong, where, and what to do."""
 
@@ -46,13 +60,12 @@ class PublisherError(Exception):
         self.message = message
         self.where = where
         self.hint = hint
+        # What the failing stage had found before it stopped (a control character,
+        # a removed link): printed before the error, as they came before it.
+        self.diagnostics: tuple[Diagnostic, ...] = ()
 
     def __str__(self) -> str:
-        text = f"{self.where}: " if self.where else ""
-        text += f"error: {self.message}"
-        if self.hint:
-            text += f" ({self.hint})"
-        return text
+        return one_line(self.where, "error", self.message, self.hint)
 
 
 class ManuscriptError(PublisherError):

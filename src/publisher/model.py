@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from publisher.diagnostics import Diagnostic
+
 
 @dataclass(frozen=True)
 class Identifier:
@@ -72,6 +74,7 @@ class Manuscript:
     meta: BookMeta
     sources: tuple[SourceFile, ...]
     root: Path  # the folder the manuscript's resources must stay inside
+    diagnostics: tuple[Diagnostic, ...] = ()  # what reading the files found
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,7 @@ class RenderedBook:
     front: tuple[RenderedChapter, ...] = ()  # title, copyright and dedication pages
     resources: tuple[Resource, ...] = ()
     single_article: bool = False  # one chapter titled by the book: no separate PDF title page
+    diagnostics: tuple[Diagnostic, ...] = ()  # what rendering found (links, images, raw HTML)
 
     @property
     def toc(self) -> tuple[TocEntry, ...]:

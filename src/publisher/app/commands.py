@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,12 +20,15 @@ from publisher.model import BuildOptions
 
 if TYPE_CHECKING:
     from publisher.build import BuildResult, Output
+    from publisher.diagnostics import Diagnostic
 
 log = logging.getLogger("publisher")
 
 
 def setup_logging() -> None:
-    """Warnings go to stderr as the plain lines they are (`file:line: warning: ...`)."""
+    """Any log record that reaches the `publisher` logger goes to stderr as a plain
+    line; publisher's own warnings are diagnostics, printed by `print_diagnostics`
+    (WeasyPrint's too, from its records at ERROR and above: pdf/job.py)."""
     if not log.handlers:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -37,11 +40,18 @@ def setup_logging() -> None:
     logging.getLogger("fontTools").setLevel(logging.ERROR)
 
 
+def print_diagnostics(found: Iterable[Diagnostic]) -> None:
+    """Each on stderr as its one line (`file:line: warning: ...`), in order."""
+    for diagnostic in found:
+        print(str(diagnostic), file=sys.stderr)
+
+
 def guarded(action: Callable[[], int]) -> int:
     setup_logging()
     try:
         return action()
     except PublisherError as error:
+        print_diagnostics(error.diagnostics)  # found before the error, by the stage that failed
         print(str(error), file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
@@ -83,8 +93,10 @@ def build(
 def run_build_and_report(options: BuildOptions, *, force: bool, verbosity: int) -> BuildResult:
     from publisher.build import build as run_build
 
-    with Status(enabled=verbosity > 0 and sys.stderr.isatty()) as status:
-        result = run_build(options, force=force, on_stage=status.update)
+    found: list[Diagnostic] = []
+    with _kept(found), Status(enabled=verbosity > 0 and sys.stderr.isatty()) as status:
+        result = run_build(options, force=force, on_stage=status.update, diagnostics=found)
+    print_diagnostics(found)  # once the status line is gone
     if verbosity >= 2:
         for label, seconds in result.stages:
             print(f"  {label} ({seconds:.2f} s)")
@@ -154,6 +166,7 @@ def check(manuscript: Path, output: Path) -> int:
 
     def action() -> int:
         report = check_outputs(manuscript, output)
+        print_diagnostics(report.diagnostics)
         for line in report.lines():
             print(line)
         return 0 if report.ok else 4
@@ -168,7 +181,9 @@ def lint_manuscript(manuscript: Path) -> int:
     from publisher.check.lint import lint_manuscript as run_lint
 
     def action() -> int:
-        findings = run_lint(manuscript)
+        others: list[Diagnostic] = []
+        findings = run_lint(manuscript, others)
+        print_diagnostics(others)  # not the linter's to judge: shown as a build shows them
         for finding in findings:
             print(finding)
         print(summary(findings))
@@ -188,7 +203,6 @@ def proof(
     """Proofs of the PDF in `output`; with `style`, the PDF is first built in that
     style into output/styles/NAME/ and proofed there."""
     from publisher.app.proof import make_proof
-    from publisher.build import build as run_build
     from publisher.build import output_paths
     from publisher.source.manuscript import load
 
@@ -201,7 +215,7 @@ def proof(
             assert styles is not None
             folder = output / "styles" / style
             options = BuildOptions(manuscript, folder, styles, ("pdf",), style=style)
-            pdf = run_build(options).outputs[0].path
+            pdf = _build_printing(options).outputs[0].path
         else:
             # The PDF's name comes from the title: the metadata is enough, no rendering.
             pdf = output_paths(load(manuscript).meta, output)["pdf"]
@@ -217,7 +231,6 @@ def gallery(manuscripts: list[Path], output: Path, styles: Path, *, only: str | 
     sheet each, in output/NAME/<manuscript>/, and output/NAME.png, one row with each
     manuscript's opening pages, so that a style can be chosen by looking."""
     from publisher.app.proof import make_proof, page_with, strip
-    from publisher.build import build as run_build
     from publisher.model import BODY
     from publisher.source.styles import available, load_style
 
@@ -230,7 +243,7 @@ def gallery(manuscripts: list[Path], output: Path, styles: Path, *, only: str | 
                 book_name = _book_name(manuscript)
                 folder = output / name / book_name
                 options = BuildOptions(manuscript, folder, styles, ("pdf",), style=name)
-                result = run_build(options, force=True)
+                result = _build_printing(options, force=True)
                 pdf = result.outputs[0].path
                 sheet, pages = make_proof(pdf, folder / "proof", 40)
                 print(f"gallery: {name} / {book_name}: {len(pages)} pages, {sheet}")
@@ -259,6 +272,34 @@ def _book_name(manuscript: Path) -> str:
     current folder's too, when the manuscript is given as `.`)."""
     resolved = manuscript.resolve()
     return resolved.stem if resolved.is_file() else resolved.name
+
+
+def _build_printing(options: BuildOptions, *, force: bool = False) -> BuildResult:
+    """A build whose diagnostics are printed, also when it fails."""
+    from publisher.build import build as run_build
+
+    found: list[Diagnostic] = []
+    with _kept(found):
+        result = run_build(options, force=force, diagnostics=found)
+    print_diagnostics(found)
+    return result
+
+
+@contextlib.contextmanager
+def _kept(found: list[Diagnostic]) -> Iterator[None]:
+    """When the build fails, what it found before goes with its error (to be printed
+    before it, by `guarded` or the watch), or is printed at once if it is no
+    PublisherError."""
+    from publisher.diagnostics import carry
+
+    try:
+        yield
+    except PublisherError as error:
+        carry(error, found)
+        raise
+    except BaseException:
+        print_diagnostics(found)
+        raise
 
 
 def _opening_words(body: str, count: int = 3) -> str:
@@ -305,17 +346,13 @@ def serve(options: BuildOptions, *, port: int = 8000, verbosity: int = 1) -> int
         threading.Thread(target=server.serve_forever, daemon=True).start()
         print(f"serve: {url} (Ctrl-C to stop)", flush=True)
 
-        def report(line: str) -> None:
-            print(line, file=sys.stderr, flush=True)
-            if "error:" in line:
-                preview.failed(line)
-
         try:
             run_watch(
                 options,
                 lambda: run_build_and_report(options, force=False, verbosity=verbosity),
-                report,
+                lambda line: print(line, file=sys.stderr, flush=True),
                 on_built=preview.built,
+                on_failed=preview.failed,
             )
         except KeyboardInterrupt:
             print("serve: stopped")

@@ -39,6 +39,8 @@ async function poll() {
     if (seen !== null && state.version !== seen) location.reload();
     seen = state.version;
     document.getElementById('error').textContent = state.error || '';
+    document.getElementById('diagnostics').textContent =
+      state.diagnostics.map(d => d.text).join('\n');
   } catch (e) {}
   setTimeout(poll, 700);
 }
@@ -47,11 +49,13 @@ poll();
 
 
 class Preview:
-    """What the server shows: the last good build, and the last error if any."""
+    """What the server shows: the last good build, the last error if any, and the
+    diagnostics of the last build (good or failed)."""
 
     def __init__(self, pages_folder: Path, resolution: int = 50) -> None:
         self.version = 0
         self.error = ""
+        self.diagnostics: list[dict[str, object]] = []
         self.epub: bytes = b""
         self.pages: list[bytes] = []
         self.pages_folder = pages_folder
@@ -79,11 +83,18 @@ class Preview:
             self.epub, self.pages = epub, pages
             self.version += 1
             self.error = "" if pages or "pdf" not in outputs else self.error
+            self.diagnostics = [d.as_dict() for d in result.diagnostics]
 
-    def failed(self, message: str) -> None:
+    def failed(self, error: PublisherError) -> None:
         with self.lock:
-            self.error = message
+            self.error = str(error)
+            self.diagnostics = [d.as_dict() for d in error.diagnostics]
             self.version += 0  # the page keeps the last good build and shows the error
+
+    def state(self) -> dict[str, object]:
+        """`/state`: the page reloads when `version` moves."""
+        with self.lock:
+            return {"version": self.version, "error": self.error, "diagnostics": self.diagnostics}
 
     def member(self, name: str) -> bytes | None:
         try:
@@ -123,7 +134,8 @@ class Preview:
         )
         return _page(
             title,
-            f'<div id="error"></div><main><section class="book">{"".join(docs)}</section>'
+            '<div id="error"></div><div id="diagnostics"></div>'
+            f'<main><section class="book">{"".join(docs)}</section>'
             f'<aside class="pages">{pages}</aside></main>',
             head=links,
         )
@@ -133,6 +145,8 @@ def _page(title: str, body: str, head: str = "") -> str:
     style = """<style>
 #error { color: #fff; background: #b71c1c; font: 14px sans-serif; white-space: pre-wrap; }
 #error:empty { display: none; }
+#diagnostics { color: #000; background: #ffe082; font: 14px sans-serif; white-space: pre-wrap; }
+#diagnostics:empty { display: none; }
 main { display: flex; gap: 24px; }
 .book { flex: 1 1 60%; max-width: 40em; margin: 0 auto; }
 .doc { border-bottom: 1px dashed #aaa; padding: 1em 0; }
@@ -160,7 +174,7 @@ def make_server(preview: Preview, port: int, host: str = "127.0.0.1") -> Threadi
             if path == "/":
                 body = preview.index().encode("utf-8")
             elif path == "/state":
-                body = json.dumps({"version": preview.version, "error": preview.error}).encode()
+                body = json.dumps(preview.state()).encode()
                 kind = "application/json"
             elif path.startswith("/pages/") and path.endswith(".png"):
                 number = path[len("/pages/") : -4]

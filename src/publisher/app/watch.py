@@ -53,8 +53,11 @@ def watch(
     stop: threading.Event | None = None,
     interval: float = 0.2,
     on_built: Callable[[BuildResult], None] | None = None,
+    on_failed: Callable[[PublisherError], None] | None = None,
 ) -> None:
-    """Builds now, then after every change until `stop` is set (or Ctrl-C)."""
+    """Builds now, then after every change until `stop` is set (or Ctrl-C). A
+    failed build's diagnostics (`error.diagnostics`) are reported before its error;
+    a good build's are the `build` callable's to print (they are in its result)."""
     from publisher.pdf.weasyprint.load import load_weasyprint
 
     load_weasyprint()  # once: rebuilds do not pay for it again
@@ -67,8 +70,12 @@ def watch(
         try:
             result = build()
         except PublisherError as error:
+            for diagnostic in error.diagnostics:
+                report(str(diagnostic))
             report(f"{error}")
             report("watch: waiting for a fix")
+            if on_failed is not None:
+                on_failed(error)
             return False
         if on_built is not None:
             on_built(result)

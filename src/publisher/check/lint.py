@@ -3,17 +3,16 @@ anything is built, each as `file:line: CODE severity: message (how to fix)`.
 
 Headings, notes, leftover straight quotes and hyphens are read from the tokens of
 the same parser the build uses. Links and images are not judged here a second
-time: the book is rendered as the build renders it, and what the renderer and the
-resource fence report (a link removed, an image dropped, a missing image) becomes
-findings. Nothing is written; the manuscript is only read."""
+time: the book is rendered as the build renders it, and the diagnostics reading
+and rendering return (a link removed, an image dropped, a control character) become
+findings by their codes and fields, never by their wording. Nothing is written; the
+manuscript is only read."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,15 +22,14 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
-from publisher.errors import Location, ResourceError
+from publisher.diagnostics import Diagnostic, carry
+from publisher.errors import Location, PublisherError, ResourceError
 from publisher.model import Manuscript, RenderedBook, Resource, SourceFile
 from publisher.render.book import RESERVED_IDS, render_book
 from publisher.render.markdown import ParseEnv, make_parser, parse, plain_text, quotes_for
 from publisher.source.manuscript import load
 from publisher.source.resources import Locator
 from publisher.xhtml import parse_body
-
-log = logging.getLogger("publisher")
 
 ERROR, WARNING = "error", "warning"
 
@@ -75,18 +73,22 @@ class LintFinding:
         return f"{self.where}: {self.code} {self.severity}: {self.message}"
 
 
-def lint_manuscript(path: Path) -> list[LintFinding]:
+def lint_manuscript(path: Path, others: list[Diagnostic] | None = None) -> list[LintFinding]:
     """Every finding for the manuscript at `path`, in book order, then by line.
-    A manuscript that cannot be read at all raises its `PublisherError`."""
-    with _capture() as records:
-        manuscript = load(path)
-        files = _parse_files(manuscript)
-        locate = _Locate(Locator(manuscript.root))
-        book = render_book(manuscript, locate)
+    A manuscript that cannot be read at all raises its `PublisherError`. `others`
+    receives the diagnostics that are not the linter's to judge (a chapter skipped,
+    raw HTML removed), for the caller to show as a build shows them."""
+    manuscript = load(path)
+    files = _parse_files(manuscript)
+    try:
+        book = render_book(manuscript, _Locate(Locator(manuscript.root)))
+    except PublisherError as error:
+        carry(error, manuscript.diagnostics)
+        raise
     found = _Found()
-    for record in records:
-        if not found.from_record(record):
-            log.handle(record)  # not the lint's to judge: shown as the build shows it
+    for diagnostic in (*manuscript.diagnostics, *book.diagnostics):
+        if not found.take(diagnostic) and others is not None:
+            others.append(diagnostic)
     findings: list[LintFinding] = []
     for file in files:
         findings += _headings(file, manuscript)
@@ -94,8 +96,8 @@ def lint_manuscript(path: Path) -> list[LintFinding]:
         findings += file.leftovers
         findings += _notes(file)
         findings += _alt_texts(file)
-        findings += found.links_and_images(file, locate)
-    findings += found.unplaced(locate)
+        findings += found.links_and_images(file)
+    findings += found.unplaced()
     findings += found.control
     findings += _empty_chapters(book, files)
     order = {s.path.resolve(): n for n, s in enumerate(manuscript.sources)}
@@ -180,9 +182,10 @@ def _note_definitions(state: StateCore) -> None:
             lines.setdefault(token.meta["label"], token.map[0] + 1 if token.map else None)
 
 
-_QUOTES = re.compile("[\"']")
-_HYPHENS = re.compile(r"-{2,}")
-_NOTE_CALL = re.compile(r"\[\^([^\]\s]+)\]")
+# Patterns over the author's text (never over messages); `re` caches them compiled.
+_QUOTES = "[\"']"
+_HYPHENS = r"-{2,}"
+_NOTE_CALL = r"\[\^([^\]\s]+)\]"
 
 
 def _leftovers(state: StateCore) -> None:
@@ -191,11 +194,11 @@ def _leftovers(state: StateCore) -> None:
         if token.type != "text":
             continue
         text = token.content
-        for match in _QUOTES.finditer(text):
+        for match in re.finditer(_QUOTES, text):
             found.append((f"quote{match.group()}", line, _excerpt(text, match)))
-        for match in _HYPHENS.finditer(text):
+        for match in re.finditer(_HYPHENS, text):
             found.append(("hyphens", line, match.group()))
-        for match in _NOTE_CALL.finditer(text):
+        for match in re.finditer(_NOTE_CALL, text):
             found.append(("note", line, match.group(1)))
 
 
@@ -386,7 +389,12 @@ def _references(file: _File, kind: str, attr: str) -> Iterator[tuple[str, int | 
             yield str(token.attrGet(attr) or ""), line
 
 
-# --- what rendering reports -------------------------------------------------------------
+# --- what reading and rendering report -----------------------------------------------
+
+LINK_REMOVED = ("T02", "T03", "T04", "T05")  # docs/errors.md: the build removes the link
+IMAGE_FENCED = ("I01", "I02")  # the fence drops the image
+CONTROL_CHARACTER = "T01"
+IMAGE_INVALID = "MS011"  # made here, by _Locate
 
 
 class _Locate:
@@ -395,148 +403,115 @@ class _Locate:
 
     def __init__(self, locator: Locator) -> None:
         self.locator = locator
-        self.invalid: dict[tuple[Path, str], ResourceError] = {}
 
-    def __call__(self, source: Path, src: str, line: int | None) -> Resource | None:
+    def __call__(self, source: Path, src: str, line: int | None) -> Resource | Diagnostic:
         try:
             return self.locator(source, src, line)
         except ResourceError as error:
-            self.invalid.setdefault((source.resolve(), src), error)
-            return None
+            where = error.where or Location(source, line)
+            return Diagnostic(IMAGE_INVALID, "error", where, error.message, error.hint, subject=src)
 
 
-_WHERE = re.compile(r"^(?P<file>.+?)(?::(?P<line>\d+))?: warning: (?P<what>.*)$", re.S)
-_LINK = re.compile(r"^link '(?P<ref>.*)' removed: (?P<why>.*)$", re.S)
-_IMAGE = re.compile(r"^image '(?P<ref>.*)' dropped: (?P<why>.*)$", re.S)
-_CONTROL = re.compile(r"^removed control character .*$", re.S)
+Key = tuple[Path, str]  # (the file, the reference as written)
 
 
 @dataclass
 class _Found:
-    """Warnings logged while the book was read and rendered, as findings.
+    """The diagnostics of reading and rendering, as findings.
 
     Whether a link or an image gets through depends only on the file and what is
     written, not on where: each problem is reported at every place it is written,
     with the exact line found in the tokens."""
 
-    links: dict[tuple[Path, str], tuple[Location, str]] = field(default_factory=dict)
-    images: dict[tuple[Path, str], tuple[Location, str]] = field(default_factory=dict)
+    links: dict[Key, Diagnostic] = field(default_factory=dict)
+    images: dict[Key, Diagnostic] = field(default_factory=dict)
+    invalid: dict[Key, Diagnostic] = field(default_factory=dict)
     control: list[LintFinding] = field(default_factory=list)
     placed: set[tuple[str, Path, str]] = field(default_factory=set)
 
-    def from_record(self, record: logging.LogRecord) -> bool:
-        match = _WHERE.match(record.getMessage())
-        if record.levelno != logging.WARNING or match is None:
+    def take(self, diagnostic: Diagnostic) -> bool:
+        """Whether the diagnostic is the linter's to report."""
+        where = diagnostic.where
+        if where is None:
             return False
-        args = record.args if isinstance(record.args, tuple) else ()
-        if args and isinstance(args[0], Location):
-            where = args[0]
-        else:
-            line = match.group("line")
-            where = Location(Path(match.group("file")), int(line) if line else None)
-        what = match.group("what")
-        if link := _LINK.match(what):
-            key = (where.path.resolve(), link.group("ref"))
-            self.links.setdefault(key, (where, link.group("why")))
-        elif image := _IMAGE.match(what):
-            key = (where.path.resolve(), image.group("ref"))
-            self.images.setdefault(key, (where, image.group("why")))
-        elif _CONTROL.match(what):
-            message = f"{what[:-1]}; delete it)" if what.endswith(")") else f"{what} (delete it)"
-            self.control.append(LintFinding(where.path, where.line, "MS012", message))
+        key = (where.path.resolve(), diagnostic.subject)
+        if diagnostic.code in LINK_REMOVED:
+            self.links.setdefault(key, diagnostic)
+        elif diagnostic.code in IMAGE_FENCED:
+            self.images.setdefault(key, diagnostic)
+        elif diagnostic.code == IMAGE_INVALID:
+            self.invalid.setdefault(key, diagnostic)
+        elif diagnostic.code == CONTROL_CHARACTER:
+            self.control.append(_control_finding(where, diagnostic.subject))
         else:
             return False
         return True
 
-    def links_and_images(self, file: _File, locate: _Locate) -> list[LintFinding]:
+    def links_and_images(self, file: _File) -> list[LintFinding]:
         path = file.source.path
         out = []
         for href, line in _references(file, "link_open", "href"):
             key = (path.resolve(), href)
             if key in self.links:
                 self.placed.add(("link", *key))
-                out.append(_link_finding(path, line, href, self.links[key][1]))
+                out.append(_link_finding(path, line, self.links[key]))
         for src, line in _references(file, "image", "src"):
             key = (path.resolve(), src)
             if key in self.images:
                 self.placed.add(("image", *key))
-                out.append(_fenced_finding(path, line, src, self.images[key][1]))
-            if key in locate.invalid:
+                out.append(_fenced_finding(path, line, self.images[key]))
+            if key in self.invalid:
                 self.placed.add(("invalid", *key))
-                out.append(_invalid_finding(path, line, locate.invalid[key]))
+                out.append(_invalid_finding(path, line, self.invalid[key]))
         return out
 
-    def unplaced(self, locate: _Locate) -> list[LintFinding]:
+    def unplaced(self) -> list[LintFinding]:
         """Problems reported for a reference the tokens do not show (not expected)."""
         out = []
-        for (path, href), (where, why) in self.links.items():
-            if ("link", path, href) not in self.placed:
-                out.append(_link_finding(where.path, where.line, href, why))
-        for (path, src), (where, why) in self.images.items():
-            if ("image", path, src) not in self.placed:
-                out.append(_fenced_finding(where.path, where.line, src, why))
-        for (path, src), error in locate.invalid.items():
-            if ("invalid", path, src) not in self.placed:
-                where = error.where or Location(path)
-                out.append(_invalid_finding(where.path, where.line, error))
+        for kind, found, finding in (
+            ("link", self.links, _link_finding),
+            ("image", self.images, _fenced_finding),
+            ("invalid", self.invalid, _invalid_finding),
+        ):
+            for (path, ref), diagnostic in found.items():
+                if (kind, path, ref) not in self.placed:
+                    where = diagnostic.where or Location(path)
+                    out.append(finding(where.path, where.line, diagnostic))
         return out
 
 
-def _link_finding(path: Path, line: int | None, href: str, why: str) -> LintFinding:
+def _link_finding(path: Path, line: int | None, removed: Diagnostic) -> LintFinding:
     return LintFinding(
         path,
         line,
         "MS009",
-        f"link '{href}' goes nowhere: {why}; the book keeps its text only "
+        f"link '{removed.subject}' goes nowhere: {removed.reason}; the book keeps its text only "
         "(point it at a heading's id, a chapter file, or a web address)",
     )
 
 
-def _fenced_finding(path: Path, line: int | None, src: str, why: str) -> LintFinding:
+def _fenced_finding(path: Path, line: int | None, dropped: Diagnostic) -> LintFinding:
     return LintFinding(
         path,
         line,
         "MS010",
-        f"image '{src}' is dropped: {why}; the book keeps its alt text only "
-        "(copy the file into the manuscript folder and give its relative path)",
+        f"image '{dropped.subject}' is dropped: {dropped.reason}; the book keeps its alt text "
+        "only (copy the file into the manuscript folder and give its relative path)",
     )
 
 
-def _invalid_finding(path: Path, line: int | None, error: ResourceError) -> LintFinding:
-    hint = f" ({error.hint})" if error.hint else ""
-    return LintFinding(path, line, "MS011", f"{error.message}{hint}")
+def _invalid_finding(path: Path, line: int | None, invalid: Diagnostic) -> LintFinding:
+    hint = f" ({invalid.hint})" if invalid.hint else ""
+    return LintFinding(path, line, "MS011", f"{invalid.message}{hint}")
 
 
-@contextmanager
-def _capture() -> Iterator[list[logging.LogRecord]]:
-    """The `publisher` logger's records, held instead of printed; printed after
-    all when the run ends in an error, as a build would have printed them."""
-
-    class Holder(logging.Handler):
-        def __init__(self) -> None:
-            super().__init__(logging.WARNING)
-            self.records: list[logging.LogRecord] = []
-
-        def emit(self, record: logging.LogRecord) -> None:
-            self.records.append(record)
-
-    holder = Holder()
-    handlers, propagate, level = log.handlers[:], log.propagate, log.level
-    log.handlers = [holder]
-    log.propagate = False
-    if not log.isEnabledFor(logging.WARNING):
-        log.setLevel(logging.WARNING)
-    failed = True
-    try:
-        yield holder.records
-        failed = False
-    finally:
-        log.handlers = handlers
-        log.propagate = propagate
-        log.setLevel(level)
-        if failed:
-            for record in holder.records:
-                log.handle(record)
+def _control_finding(where: Location, code_point: str) -> LintFinding:
+    return LintFinding(
+        where.path,
+        where.line,
+        "MS012",
+        f"removed control character {code_point} (not allowed in EPUB or PDF text; delete it)",
+    )
 
 
 # --- checks on the rendered book ----------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from publisher.diagnostics import Diagnostic
 from publisher.errors import Location, PublisherError, ToolError
 from publisher.model import RenderedBook
 
@@ -43,6 +44,9 @@ class Finding:
 class Report:
     findings: list[Finding] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
+    # What reading and rendering the manuscript found, shown as a build shows it;
+    # the linter's findings already report links, images and control characters.
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -217,7 +221,7 @@ def check_outputs(manuscript: Path, output: Path) -> Report:
             where=Location(paths["epub"]),
             hint="run 'publisher build' with the same manuscript and --output first",
         )
-    report = Report()
+    report = Report(diagnostics=list(book.diagnostics))
     # What was built is checked; an output built alone (--only) leaves the other out.
     for fmt in ("epub", "pdf"):
         if not built[fmt]:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import logging
-
+from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location
 from publisher.model import RenderedBook
 from publisher.xhtml import XHTML_NS, parse_body
 
-log = logging.getLogger("publisher")
 CONFORMANCE = "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"
 
 
-def accessibility_metadata(book: RenderedBook, paginated: bool = False) -> list[tuple[str, str]]:
+def accessibility_metadata(
+    book: RenderedBook, found: list[Diagnostic], paginated: bool = False
+) -> list[tuple[str, str]]:
+    """The metadata; a conformance claim that cannot be made is a warning in `found`."""
     images = 0
     described = 0
     for chapter in book.chapters:
@@ -63,9 +64,13 @@ def accessibility_metadata(book: RenderedBook, paginated: bool = False) -> list[
             out.append(("dcterms:conformsTo", CONFORMANCE))
             out.append(("a11y:certifiedBy", certifier))
         else:
-            log.warning(
-                "%s: warning: no accessibility conformance claim: %d image(s) have no alt text",
-                Location(book.meta.source) if book.meta.source else "metadata",
-                images - described,
+            missing = images - described
+            found.append(
+                Diagnostic(
+                    "I14",
+                    WARNING,
+                    Location(book.meta.source) if book.meta.source else None,
+                    f"no accessibility conformance claim: {missing} image(s) have no alt text",
+                )
             )
     return out

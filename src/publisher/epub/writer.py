@@ -18,6 +18,7 @@ from typing import Any
 from ebooklib import epub
 from lxml import etree
 
+from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
@@ -46,10 +47,11 @@ class EpubInputs:
     style: Style | None = None  # None: the default style
 
 
-def make_epub(inputs: EpubInputs) -> bytes:
-    """The finished EPUB file as bytes: one ebooklib book filled in named steps."""
+def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
+    """The finished EPUB file as bytes: one ebooklib book filled in named steps; what
+    writing it finds is added to `found`."""
     book = epub.EpubBook()
-    _metadata(book, inputs)
+    _metadata(book, inputs, found)
     sheets = _styles_and_fonts(book, inputs)
     cover_href = _cover_image(book, inputs)
     _images(book, inputs)
@@ -65,7 +67,7 @@ def _add(book: epub.EpubBook, item: epub.EpubItem, properties: tuple[str, ...] =
     return item
 
 
-def _metadata(book: epub.EpubBook, inputs: EpubInputs) -> None:
+def _metadata(book: epub.EpubBook, inputs: EpubInputs, found: list[Diagnostic]) -> None:
     """Identifier, titles, language, creators, Dublin Core, the print source the page
     list comes from, accessibility metadata, the EPUB 2 cover hint."""
     rendered = inputs.book
@@ -104,7 +106,7 @@ def _metadata(book: epub.EpubBook, inputs: EpubInputs) -> None:
         book.add_metadata(
             None, "meta", "pagination", {"refines": "#print-source", "property": "source-of"}
         )
-    for prop, value in accessibility_metadata(rendered, paginated=bool(inputs.pages)):
+    for prop, value in accessibility_metadata(rendered, found, paginated=bool(inputs.pages)):
         book.add_metadata(None, "meta", value, {"property": prop})
     book.add_metadata(None, "meta", "", {"name": "cover", "content": COVER_IMAGE_ID})
 

@@ -12,19 +12,25 @@ serve) or there is no fork, the same steps run here, one after the other. Either
 way the bytes are the same.
 
 The child's log records come back with its messages and are handled here, so that
-warnings reach the same handlers in the same order. If the child cannot be forked,
+warnings reach the same handlers in the same order. WeasyPrint's own lines, laid out
+here or come back from the child, become diagnostics at one place, while the job
+works or receives (`renderer_messages`). If the child cannot be forked,
 dies, hangs or a message cannot be carried, the work is done again in this
 process: slower, never wrong (forked.py)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import shutil
 import sys
 import tempfile
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import PublisherError
 from publisher.forked import Channel, Forked, Lost, can_fork, reap_exited
 from publisher.pdf.weasyprint.guard import note
@@ -36,21 +42,54 @@ if TYPE_CHECKING:
     from publisher.pdf.pieces import PieceWork
 
 Pages = tuple["PageStart", ...]
+RENDERER = "weasyprint"  # the logger WeasyPrint writes its messages to
+
+
+def renderer_diagnostic(record: logging.LogRecord) -> Diagnostic:
+    """One of WeasyPrint's own messages. It names no file of the author's, and the
+    PDF is still made (a stylesheet or image it could not load is left out)."""
+    return Diagnostic("F04", WARNING, None, f"WeasyPrint: {record.getMessage()}")
+
+
+@contextlib.contextmanager
+def renderer_messages(found: list[Diagnostic]) -> Iterator[None]:
+    """WeasyPrint's messages while the block runs, as diagnostics added to `found`:
+    those of a layout in this process, and those a child sent back, which forked.py
+    hands to this process's loggers as it receives them."""
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            found.append(renderer_diagnostic(record))
+
+    logger = logging.getLogger(RENDERER)
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 class PdfJob:
-    """In this process: `submit`, then `pages` (the layout), then `result` (the bytes)."""
+    """In this process: `submit`, then `pages` (the layout), then `result` (the bytes).
+    What the layout and the writing find is added to the list given to `submit`."""
 
     def __init__(self, parallel: bool = False) -> None:
         self._inputs: PdfInputs | None = None
+        self._found: list[Diagnostic] = []
         self._layout: Layout | None = None
         self._pieces: PieceWork | None = None
         self._parallel = parallel  # a long book's pieces in forked processes (pieces.py)
 
-    def submit(self, inputs: PdfInputs) -> None:
+    def submit(self, inputs: PdfInputs, found: list[Diagnostic]) -> None:
         self._inputs = inputs
+        self._found = found
 
     def pages(self) -> tuple[Pages, int]:
+        with renderer_messages(self._found):
+            return self._pages()
+
+    def _pages(self) -> tuple[Pages, int]:
         from publisher.pdf.layout import check, layout
         from publisher.pdf.pieces import PieceWork, plan
         from publisher.pdf.weasyprint.boxes import page_starts
@@ -77,6 +116,10 @@ class PdfJob:
     def result(self) -> bytes:
         if self._layout is None and self._pieces is None:
             self.pages()
+        with renderer_messages(self._found):
+            return self._result()
+
+    def _result(self) -> bytes:
         if self._pieces is not None:
             try:
                 return self._pieces.result()
@@ -130,10 +173,10 @@ class ForkedPdfJob(PdfJob):
     def closed(self) -> bool:
         return self._child is None or not self._reap.alive
 
-    def submit(self, inputs: PdfInputs) -> None:
-        super().submit(inputs)
+    def submit(self, inputs: PdfInputs, found: list[Diagnostic]) -> None:
+        super().submit(inputs, found)
         if self._fallback is not None:
-            self._fallback.submit(inputs)
+            self._fallback.submit(inputs, found)
             return
         assert self._child is not None
         try:
@@ -144,16 +187,18 @@ class ForkedPdfJob(PdfJob):
 
     def pages(self) -> tuple[Pages, int]:
         if self._fallback is None:
-            found = self._receive("pages")
-            if found is not None:
-                starts, count = found
+            with renderer_messages(self._found):
+                got = self._receive("pages")
+            if got is not None:
+                starts, count = got
                 return starts, count
         assert self._fallback is not None
         return self._fallback.pages()
 
     def result(self) -> bytes:
         if self._fallback is None:
-            data = self._receive("pdf")
+            with renderer_messages(self._found):
+                data = self._receive("pdf")
             if data is not None:
                 assert isinstance(data, bytes)
                 self._state["finished"] = True
@@ -186,7 +231,7 @@ class ForkedPdfJob(PdfJob):
         if self._fallback is None:
             self._fallback = PdfJob()
             if self._inputs is not None:
-                self._fallback.submit(self._inputs)
+                self._fallback.submit(self._inputs, self._found)
 
 
 def _reap(child: Forked, state: dict[str, bool], scratch: str) -> None:
@@ -213,7 +258,9 @@ def _child(channel: Channel, styles: Path, lang: str, scratch: str) -> None:
         except EOFError:
             return  # nothing to make after all
         job = PdfJob(parallel=True)
-        job.submit(inputs)
+        # Unused here: a child's handlers never run (forked.keep_log_records); its
+        # WeasyPrint records go back with its messages and become diagnostics there.
+        job.submit(inputs, [])
         channel.send("pages", job.pages())
         channel.send("pdf", job.result())
         job.close()

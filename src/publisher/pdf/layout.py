@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import logging
 import re
 from dataclasses import dataclass, field
 from html import escape
@@ -27,8 +26,6 @@ from publisher.pdf.weasyprint.hooks import first_line_only_once, stable_document
 from publisher.pdf.weasyprint.speed import fewer_collections
 from publisher.source.styles import DEFAULT, Style, load_style
 from publisher.xhtml import EPUB_NS, parse_body
-
-log = logging.getLogger("publisher")
 
 STYLESHEETS = ("base.css", "print.css")
 

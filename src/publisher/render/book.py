@@ -3,14 +3,15 @@
 Three passes: parse every file (heading ids are made unique across the book),
 cut the token streams into chapters and parts, then render each chapter with its
 own notes and with links resolved across chapters. No file I/O here: resources
-are located through the function the caller passes."""
+are located through the function the caller passes. What rendering finds (a link
+removed, an image the fence dropped, raw HTML removed) is returned with the book,
+as `RenderedBook.diagnostics`."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -19,7 +20,8 @@ from lxml import etree
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from publisher.errors import InternalError, Location
+from publisher.diagnostics import WARNING, Diagnostic, carry
+from publisher.errors import InternalError, Location, PublisherError
 from publisher.model import (
     BACK,
     BODY,
@@ -45,12 +47,9 @@ from publisher.render.markdown import (
 from publisher.source.styles import Numbering, already_numbered, roman
 from publisher.xhtml import parse_body
 
-log = logging.getLogger("publisher")
-
-
-# (chapter source, src as written, line) -> the resource, or None when the fence
-# stopped it (the locator has warned)
-Locate = Callable[[Path, str, int | None], Resource | None]
+# (chapter source, src as written, line) -> the resource, or the warning why the
+# fence stopped it (the reference is dropped, its alt text stays)
+Locate = Callable[[Path, str, int | None], Resource | Diagnostic]
 
 # epub:type -> (DPUB-ARIA role, where it goes), after Pandoc's EPUB writer.
 SECTION_TYPES: dict[str, tuple[str | None, str]] = {
@@ -123,8 +122,19 @@ class Plan:
 def render_book(
     manuscript: Manuscript, locate: Locate, numbering: Numbering | None = None
 ) -> RenderedBook:
-    """`numbering`: the chapter and section numbers the book's style prints."""
-    numbering = numbering or Numbering()
+    """`numbering`: the chapter and section numbers the book's style prints. An
+    error raised carries the diagnostics found before it."""
+    found: list[Diagnostic] = []
+    try:
+        return _render_book(manuscript, locate, numbering or Numbering(), found)
+    except PublisherError as error:
+        carry(error, found)
+        raise
+
+
+def _render_book(
+    manuscript: Manuscript, locate: Locate, numbering: Numbering, found: list[Diagnostic]
+) -> RenderedBook:
     meta = manuscript.meta
     md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes)
     used_ids = set(RESERVED_IDS)
@@ -147,7 +157,7 @@ def render_book(
     chapters = []
     counted = 0  # body chapters so far: their printed numbers
     for number, plan in enumerate(plans, start=1):
-        links = Links(anchors, id_files, first_file, used_ids)
+        links = Links(anchors, id_files, first_file, used_ids, found)
         numbers: dict[str, tuple[str, str]] = {}
         if article:
             numbers = _heading_numbers(plan, None, numbering)
@@ -163,7 +173,12 @@ def render_book(
         chapters.append(chapter)
     front = _front_pages(meta)
     return RenderedBook(
-        meta, tuple(chapters), front, tuple(resources.values()), single_article=article
+        meta,
+        tuple(chapters),
+        front,
+        tuple(resources.values()),
+        single_article=article,
+        diagnostics=tuple(found),
     )
 
 
@@ -332,7 +347,8 @@ def _render_plan(
 
     def resolve_image(src: str, line: int | None) -> str | None:
         resource = locate(source, src, line)
-        if resource is None:
+        if isinstance(resource, Diagnostic):
+            links.found.append(resource)
             return None
         resources.setdefault(resource.href, resource)
         return resource.href
@@ -343,7 +359,9 @@ def _render_plan(
     shift = plan.heading.level - 1 if plan.heading else 0
 
     def warn(note: str, line: int | None) -> None:
-        log.warning("%s: warning: raw HTML: %s", Location(source, line), note)
+        links.found.append(
+            Diagnostic("T06", WARNING, Location(source, line), f"raw HTML: {note}", subject=note)
+        )
 
     env = RenderEnv(
         f"c{number}",
@@ -440,23 +458,27 @@ class Links:
     id_files: dict[str, str]  # id in the book -> the document holding it
     first_file: dict[Path, str]  # source file -> its first document
     used_ids: set[str]  # every id in the book, for the ids made here
+    found: list[Diagnostic] = field(default_factory=list)  # the book's diagnostics, in order
 
     def resolve(self, href: str, source: Path, line: int | None, here: str) -> str | None:
         parts = urlsplit(href)
         if parts.scheme:
             scheme = parts.scheme.lower()
             if scheme not in EXTERNAL_SCHEMES:
-                _dropped(href, source, line, "links of this kind are not kept")
+                self.found.append(
+                    _dropped("T02", href, source, line, "links of this kind are not kept")
+                )
                 return None
             if scheme in ("http", "https", "ftp") and not _valid_host(parts.netloc):
-                _dropped(href, source, line, "it has no valid host name")
+                self.found.append(_dropped("T03", href, source, line, "it has no valid host name"))
                 return None
             return href
         target = source.resolve()
         if parts.path:
             target = (source.parent / unquote(parts.path)).resolve()
             if target not in self.first_file:
-                _dropped(href, source, line, "it is not a chapter of this book")
+                why = "it is not a chapter of this book"
+                self.found.append(_dropped("T04", href, source, line, why))
                 return None
         fragment = unquote(parts.fragment)
         if not fragment:
@@ -465,7 +487,8 @@ class Links:
         if ident is None and fragment in self.id_files:
             ident = fragment  # an id as it stands in the book, such as a note's
         if ident is None:
-            _dropped(href, source, line, f"no heading or element has the id '{fragment}'")
+            why = f"no heading or element has the id '{fragment}'"
+            self.found.append(_dropped("T05", href, source, line, why))
             return None
         file = self.id_files[ident]
         return f"#{ident}" if file == here else f"{file}#{ident}"
@@ -483,8 +506,15 @@ def _valid_host(netloc: str) -> bool:
     return bool(host) and all(_HOST_LABEL.match(label) for label in host.split("."))
 
 
-def _dropped(href: str, source: Path, line: int | None, why: str) -> None:
-    log.warning("%s: warning: link '%s' removed: %s", Location(source, line), href, why)
+def _dropped(code: str, href: str, source: Path, line: int | None, why: str) -> Diagnostic:
+    return Diagnostic(
+        code,
+        WARNING,
+        Location(source, line),
+        f"link '{href}' removed: {why}",
+        subject=href,
+        reason=why,
+    )
 
 
 def _with_dateline(html: str, dateline: str | None) -> str:

@@ -3,47 +3,52 @@ optional `book.yaml`. The only module here that reads the user's Markdown files.
 
 from __future__ import annotations
 
-import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from publisher.errors import Location, ManuscriptError, MetadataError
+from publisher.diagnostics import WARNING, Diagnostic, carry
+from publisher.errors import Location, ManuscriptError, MetadataError, PublisherError
 from publisher.model import Manuscript, SourceFile
 from publisher.source.metadata import build_meta, parse_yaml, split_front_matter
 from publisher.source.text import read_text
-
-log = logging.getLogger("publisher")
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 BOOK_FILE = "book.yaml"
 
 
 def load(path: Path) -> Manuscript:
+    """The manuscript with what reading it found (`diagnostics`); an error raised
+    carries those found before it."""
     if not path.exists():
         raise ManuscriptError(
             "manuscript not found",
             where=Location(path),
             hint="pass --manuscript a Markdown file or a folder of them",
         )
-    if path.is_dir():
-        return _load_folder(path)
-    return _load_file(path)
+    found: list[Diagnostic] = []
+    try:
+        manuscript = _load_folder(path, found) if path.is_dir() else _load_file(path, found)
+    except PublisherError as error:
+        carry(error, found)
+        raise
+    return replace(manuscript, diagnostics=tuple(found))
 
 
-def _load_file(path: Path) -> Manuscript:
-    text = read_text(path)
+def _load_file(path: Path, found: list[Diagnostic]) -> Manuscript:
+    text = read_text(path, found)
     front = split_front_matter(text, path)
     meta = build_meta(front.data, front.lines, path)
     return Manuscript(meta, (SourceFile(path, front.body),), path.parent.resolve())
 
 
-def _load_folder(folder: Path) -> Manuscript:
+def _load_folder(folder: Path, found: list[Diagnostic]) -> Manuscript:
     book_file = folder / BOOK_FILE
     data: dict[str, Any] = {}
     lines: dict[str, int] = {}
     if book_file.is_file():
-        data, lines = parse_yaml(read_text(book_file), book_file)
+        data, lines = parse_yaml(read_text(book_file, found), book_file)
     chapter_list = data.pop("chapters", None)
     if chapter_list is None:
         root = folder.resolve()
@@ -53,9 +58,13 @@ def _load_folder(folder: Path) -> Manuscript:
                 continue
             if not path.resolve().is_relative_to(root):
                 # The fence: a link pointing out of the folder is not followed.
-                log.warning(
-                    "%s: warning: chapter skipped: it links outside the manuscript folder",
-                    Location(path),
+                found.append(
+                    Diagnostic(
+                        "M08",
+                        WARNING,
+                        Location(path),
+                        "chapter skipped: it links outside the manuscript folder",
+                    )
                 )
                 continue
             files.append(path)
@@ -72,7 +81,7 @@ def _load_folder(folder: Path) -> Manuscript:
     sources = []
     meta_source = book_file if book_file.is_file() else entries[0][0]
     for n, (file, part) in enumerate(entries):
-        front = split_front_matter(read_text(file), file)
+        front = split_front_matter(read_text(file, found), file)
         if front.data:
             if data or n:
                 raise MetadataError(

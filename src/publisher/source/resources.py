@@ -2,22 +2,21 @@
 folder, by relative path, after resolving `..` and symbolic links.
 
 One rule for what the fence stops (a URL, an absolute path, a file outside the
-folder): a warning naming `file:line`, and the reference is dropped (the image's
-alt text stays in its place). A missing, unreadable or broken image inside the
-folder is an author's mistake and an error."""
+folder): the locator returns a warning (a `Diagnostic`) naming `file:line` instead
+of a resource, and the reference is dropped (the image's alt text stays in its
+place). A missing, unreadable or broken image inside the folder is an author's
+mistake and an error."""
 
 from __future__ import annotations
 
-import logging
 import re
 import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location, ResourceError
 from publisher.model import Resource
-
-log = logging.getLogger("publisher")
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -46,19 +45,17 @@ class Locator:
         self._by_path: dict[Path, Resource] = {}
         self._hrefs: set[str] = set()
 
-    def __call__(self, source: Path, src: str, line: int | None) -> Resource | None:
+    def __call__(self, source: Path, src: str, line: int | None) -> Resource | Diagnostic:
         where = Location(source, line)
         parts = urlsplit(src)
         if parts.scheme or parts.netloc or src.startswith(("/", "\\")):
-            _fenced(src, where, "publisher never fetches URLs or absolute paths")
-            return None
+            return _fenced("I01", src, where, "publisher never fetches URLs or absolute paths")
         if not parts.path.strip():
-            _fenced(src, where, "it names no file")  # "#x", "?q": nothing to package
-            return None
+            # "#x", "?q": nothing to package
+            return _fenced("I01", src, where, "it names no file")
         path = (source.parent / unquote(parts.path)).resolve()
         if not path.is_relative_to(self.root):
-            _fenced(src, where, "it is outside the manuscript folder")
-            return None
+            return _fenced("I02", src, where, "it is outside the manuscript folder")
         if path in self._by_path:
             return self._by_path[path]
         if not path.is_file():
@@ -89,8 +86,10 @@ class Locator:
         return href
 
 
-def _fenced(src: str, where: Location, why: str) -> None:
-    log.warning("%s: warning: image '%s' dropped: %s", where, src, why)
+def _fenced(code: str, src: str, where: Location, why: str) -> Diagnostic:
+    return Diagnostic(
+        code, WARNING, where, f"image '{src}' dropped: {why}", subject=src, reason=why
+    )
 
 
 def inspect_image(path: Path, media_type: str, where: Location, src: str) -> tuple[int, int]:

@@ -1,15 +1,14 @@
 """Reading the user's text files: strict UTF-8, BOM and CRLF accepted, characters
-that XML forbids removed with a warning naming the line."""
+that XML forbids removed with a warning naming the line (a `Diagnostic` added to
+the list the caller passes)."""
 
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
+from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location, ManuscriptError
-
-log = logging.getLogger("publisher")
 
 # Characters XML 1.0 forbids or discourages, which markdown-it passes through and
 # which make an XHTML document invalid: C0 controls but tab and line feed, DEL and
@@ -23,7 +22,7 @@ FORBIDDEN = re.compile(
 )
 
 
-def decode(data: bytes, path: Path) -> str:
+def decode(data: bytes, path: Path, found: list[Diagnostic]) -> str:
     """UTF-8 bytes to text with `\\n` line ends; invalid UTF-8 is an error."""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -38,10 +37,10 @@ def decode(data: bytes, path: Path) -> str:
         ) from None
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return clean(text, path)
+    return clean(text, path, found)
 
 
-def clean(text: str, path: Path, first_line: int = 1) -> str:
+def clean(text: str, path: Path, found: list[Diagnostic], first_line: int = 1) -> str:
     """Remove forbidden characters, warning once per line that held any."""
     if not FORBIDDEN.search(text):
         return text
@@ -50,15 +49,21 @@ def clean(text: str, path: Path, first_line: int = 1) -> str:
         line = text.count("\n", 0, match.start()) + first_line
         if line not in seen:
             seen.add(line)
-            log.warning(
-                "%s: warning: removed control character U+%04X (not allowed in EPUB or PDF text)",
-                Location(path, line),
-                ord(match.group()),
+            code_point = f"U+{ord(match.group()):04X}"
+            found.append(
+                Diagnostic(
+                    "T01",
+                    WARNING,
+                    Location(path, line),
+                    f"removed control character {code_point}",
+                    hint="not allowed in EPUB or PDF text",
+                    subject=code_point,
+                )
             )
     return FORBIDDEN.sub("", text)
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, found: list[Diagnostic]) -> str:
     if path.exists() and not path.is_dir() and not path.is_file():
         # A pipe or a device would block or never end.
         raise ManuscriptError(
@@ -72,4 +77,4 @@ def read_text(path: Path) -> str:
         raise ManuscriptError("is a folder, not a file", where=Location(path)) from None
     except OSError as exc:
         raise ManuscriptError(f"cannot read: {exc.strerror}", where=Location(path)) from None
-    return decode(data, path)
+    return decode(data, path, found)
