@@ -227,7 +227,7 @@ def test_the_preview_says_why_page_images_are_missing_in_one_line(
     monkeypatch.setattr("publisher.app.proof.shutil.which", lambda name: None)
     preview = Preview(tmp_path / "pages")
     output = SimpleNamespace(format="pdf", path=pdf)
-    preview.built(SimpleNamespace(outputs=[output]))  # type: ignore[arg-type]
+    preview.built(SimpleNamespace(outputs=[output], diagnostics=()))  # type: ignore[arg-type]
     assert preview.error == (
         "error: page images unavailable: pdftoppm is not installed (apt-get install poppler-utils)"
     )
