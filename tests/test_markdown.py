@@ -135,3 +135,16 @@ def test_two_hyphens_are_an_en_dash_unless_the_book_says_em(tmp_path: Path) -> N
         book = tmp_path / f"{dashes}.md"
         book.write_text(f"---\ntitle: D\ndashes: {dashes}\n---\n\n1914--1918 --- and\n", "utf-8")
         assert expected in render(book).chapters[0].body
+
+
+@pytest.mark.parametrize("note", ["#", "# A heading in a note", "## Sub\n\n    text"])
+def test_a_heading_inside_a_note_is_the_notes_text(tmp_path: Path, note: str) -> None:
+    """Found by the property test: a note's heading made the chapter cutter index past
+    the body's tokens (an internal error)."""
+    from publisher.build import render
+
+    book = tmp_path / "book.md"
+    book.write_text(f"---\ntitle: N\n---\n\n# One\n\nCall[^1].\n\n[^1]: {note}\n", "utf-8")
+    rendered = render(book)
+    assert [c.title for c in rendered.chapters] == ["One"]
+    assert [e.title for e in rendered.toc] == ["One"]

@@ -198,6 +198,8 @@ def _parse_file(md: MarkdownIt, source: SourceFile, used_ids: set[str]) -> Parse
             elif current is not None and token.type != "footnote_anchor":
                 notes[current].append(token)
         tokens = tokens[:start]
+        # A heading inside a note is set as the note's text: no chapter, no contents entry.
+        env.headings = [h for h in env.headings if h.index < start]
     return ParsedFile(source, tokens, env, notes)
 
 
