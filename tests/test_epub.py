@@ -10,7 +10,7 @@ import pytest
 from lxml import etree
 from PIL import Image
 
-from conftest import Built, need
+from conftest import STYLES, Built, need
 
 GOLDEN = Path(__file__).parent / "golden" / "article"
 NS = {
@@ -165,3 +165,35 @@ def test_epubcheck_catches_a_broken_book(article: Built, tmp_path: Path) -> None
                 data = data.replace(b"<p>", b'<p><a href="missing.xhtml">x</a>', 1)
             dst.writestr(info, data)
     assert any(f.severity == "ERROR" for f in run_epubcheck(broken))
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "e" + "\u0301" * 3000,  # one letter under 3,000 accents: once two billion pixels
+        "Z\u0336\u0335\u0334\u0333" * 3000,
+        "word " * 5000,
+        "x" * 20000,  # one word wider than the cover
+    ],
+)
+def test_a_cover_from_any_title_is_the_covers_size(title: str) -> None:
+    import io as _io
+
+    from PIL import Image
+
+    from publisher.epub.cover import (
+        COVER_CHARACTERS,
+        HEIGHT,
+        MARKS_PER_LETTER,
+        WIDTH,
+        _draw,
+        cover_text,
+    )
+    from publisher.model import BookMeta, Identifier
+
+    shown = cover_text(title)
+    assert len(shown) <= COVER_CHARACTERS + 2
+    assert "\u0301" * (MARKS_PER_LETTER + 1) not in shown
+    meta = BookMeta(title=title, authors=("A",), lang="en", identifier=Identifier("x", None))
+    with Image.open(_io.BytesIO(_draw(meta, STYLES / "fonts"))) as cover:
+        assert cover.size == (WIDTH, HEIGHT)

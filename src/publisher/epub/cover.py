@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from PIL import ImageDraw, ImageFont
 
 WIDTH, HEIGHT = 1600, 2400
+# What the cover can show of a text: a title longer than this is cut (with an
+# ellipsis), and a letter keeps at most this many combining marks. Pillow draws
+# a line through a bitmap as tall as its stack of marks: 3,000 accents on one
+# letter asked for two billion pixels.
+COVER_CHARACTERS = 300
+MARKS_PER_LETTER = 3
 BACKGROUND = (31, 42, 68)
 INK = (246, 241, 231)
 ACCENT = (201, 162, 91)
@@ -111,16 +117,59 @@ def _fit(
     stop: int,
     max_lines: int,
 ) -> tuple[ImageFont.FreeTypeFont, list[str]]:
-    """The largest size at which `text` wraps into at most `max_lines` lines."""
+    """The largest size at which `text` wraps into at most `max_lines` lines; the
+    lines that do not fit at the smallest size are left out, the last shown ending
+    in an ellipsis."""
     from PIL import ImageFont
 
+    text = cover_text(text)
     size = start
     while True:
         font = ImageFont.truetype(str(font_path), size)
         lines = _wrap(draw, text, font, width)
         if len(lines) <= max_lines or size <= stop:
-            return font, lines[:max_lines]
+            if len(lines) > max_lines:
+                last = _cut(draw, lines[max_lines - 1] + " …", font, width)
+                lines = [*lines[: max_lines - 1], last]
+            return font, lines
         size -= 8
+
+
+def cover_text(text: str) -> str:
+    """`text` as the cover can show it: at most MARKS_PER_LETTER combining marks on a
+    letter, and at most COVER_CHARACTERS characters (cut at a word, with an ellipsis)."""
+    import unicodedata
+
+    kept: list[str] = []
+    marks = 0
+    for char in unicodedata.normalize("NFC", text):
+        if unicodedata.combining(char):
+            marks += 1
+            if marks > MARKS_PER_LETTER:
+                continue
+        else:
+            marks = 0
+        kept.append(char)
+    short = "".join(kept)
+    if len(short) <= COVER_CHARACTERS:
+        return short
+    cut = short[:COVER_CHARACTERS].rsplit(" ", 1)[0] or short[:COVER_CHARACTERS]
+    return cut.rstrip() + " …"
+
+
+def _cut(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.FreeTypeFont, width: int) -> str:
+    """`text`, shortened from its end to fit `width` with an ellipsis (a word wider
+    than the cover is cut, not drawn past its edges)."""
+    if draw.textlength(text, font=font) <= width:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits with the ellipsis
+        middle = (low + high + 1) // 2
+        if draw.textlength(text[:middle].rstrip() + "…", font=font) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + "…"
 
 
 def _wrap(
@@ -131,10 +180,10 @@ def _wrap(
     for word in text.split():
         trial = f"{current} {word}".strip()
         if current and draw.textlength(trial, font=font) > width:
-            lines.append(current)
+            lines.append(_cut(draw, current, font, width))
             current = word
         else:
             current = trial
     if current:
-        lines.append(current)
+        lines.append(_cut(draw, current, font, width))
     return lines
