@@ -978,6 +978,13 @@ CASES: dict[str, Case] = {
         call=_renderer_message,
         files={**body("Text.\n"), "styles": _styles_importing_missing},
     ),
+    "F05": Case(
+        "book.md: error: the book's tables have 20001 cells; the PDF sets at most 20000 "
+        "(build the EPUB alone (publisher build --only epub), or shorten the tables "
+        "(a long data table reads better as a file beside the book))",
+        ("pdf", "--manuscript", "book.md", "--output", "out"),
+        files=body("| a |\n|---|\n" + "".join(f"| {n} |\n" for n in range(20_000))),
+    ),
     # --- options
     "O01": Case(
         "error: SOURCE_DATE_EPOCH='soon' is not a number of seconds "

@@ -448,6 +448,11 @@ class Layout:
 # WeasyPrint places each footnote by laying the page out again: tens of thousands of
 # notes take hours and gigabytes. Beyond this, the PDF is refused in a clear line.
 MAX_FOOTNOTES = 10_000
+# WeasyPrint measures every table cell's words for its column widths, then lays it
+# out: about 2 ms a cell on one core. 20,000 cells (a 7,000-row, three-column
+# table) keep a book inside the one-minute budget (README, Limits).
+MAX_TABLE_CELLS = 20_000
+_CELL = re.compile(r"<t[dh][\s>]")
 
 
 def layout(inputs: PdfInputs) -> Layout:
@@ -456,7 +461,8 @@ def layout(inputs: PdfInputs) -> Layout:
 
 
 def check(inputs: PdfInputs) -> None:
-    """What stops a PDF before any layout: a character no font has, too many notes."""
+    """What stops a PDF before any layout: a character no font has, too many notes,
+    too many table cells."""
     book = inputs.book
     check_glyphs(book, inputs.styles / "fonts")
     notes = sum(chapter.body.count('epub:type="footnote"') for chapter in book.chapters)
@@ -466,6 +472,14 @@ def check(inputs: PdfInputs) -> None:
             "of its pages",
             where=Location(book.meta.source) if book.meta.source else None,
             hint="build the EPUB alone (publisher build --only epub), or turn some notes into text",
+        )
+    cells = sum(len(_CELL.findall(chapter.body)) for chapter in book.chapters)
+    if cells > MAX_TABLE_CELLS:
+        raise ResourceError(
+            f"the book's tables have {cells} cells; the PDF sets at most {MAX_TABLE_CELLS}",
+            where=Location(book.meta.source) if book.meta.source else None,
+            hint="build the EPUB alone (publisher build --only epub), or shorten the tables "
+            "(a long data table reads better as a file beside the book)",
         )
 
 
