@@ -985,6 +985,14 @@ CASES: dict[str, Case] = {
         ("pdf", "--manuscript", "book.md", "--output", "out"),
         files=body("| a |\n|---|\n" + "".join(f"| {n} |\n" for n in range(20_000))),
     ),
+    "F06": Case(
+        "book.md: error: the PDF would have about 4 pages; publisher prints at most 2 "
+        "(build the EPUB alone (publisher build --only epub), or join short chapters into "
+        "longer ones)",
+        ("pdf", "--manuscript", "book.md", "--output", "out"),
+        files=body("# One\n\nA.\n\n# Two\n\nB.\n\n# Three\n\nC.\n"),
+        patch=lambda mp: mp.setattr("publisher.pdf.layout.MAX_PAGES", 2),
+    ),
     # --- options
     "O01": Case(
         "error: SOURCE_DATE_EPOCH='soon' is not a number of seconds "

@@ -453,6 +453,12 @@ MAX_FOOTNOTES = 10_000
 # table) keep a book inside the one-minute budget (README, Limits).
 MAX_TABLE_CELLS = 20_000
 _CELL = re.compile(r"<t[dh][\s>]")
+# WeasyPrint lays out about 50 pages a second on one core (each chapter's opening
+# page and blank verso as much as a full one): 10,000 one-line chapters took over
+# five minutes. Beyond this many pages the PDF is refused before any layout.
+MAX_PAGES = 3_000
+PAGE_TEXT = 3_000  # characters on a full A4 page of small type: an upper bound
+_TAG = re.compile(r"<[^>]*>")
 
 
 def layout(inputs: PdfInputs) -> Layout:
@@ -481,6 +487,24 @@ def check(inputs: PdfInputs) -> None:
             hint="build the EPUB alone (publisher build --only epub), or shorten the tables "
             "(a long data table reads better as a file beside the book)",
         )
+    pages = likely_pages(inputs)
+    if pages > MAX_PAGES:
+        raise ResourceError(
+            f"the PDF would have about {pages} pages; publisher prints at most {MAX_PAGES}",
+            where=Location(book.meta.source) if book.meta.source else None,
+            hint="build the EPUB alone (publisher build --only epub), or join short chapters "
+            "into longer ones",
+        )
+
+
+def likely_pages(inputs: PdfInputs) -> int:
+    """A lower bound of the PDF's pages, before layout: each chapter opens a page (a
+    right-hand one, after a blank verso half the time, in the print profile), and a
+    page holds at most about PAGE_TEXT characters."""
+    book = inputs.book
+    opening = 1.5 if inputs.profile.chapter_break == "right" else 1.0
+    text = sum(len(_TAG.sub("", chapter.body)) for chapter in book.chapters)
+    return int(len(book.chapters) * opening + text / PAGE_TEXT)
 
 
 def sheet_paths(inputs: PdfInputs) -> list[Path]:
