@@ -760,10 +760,11 @@ CASES: dict[str, Case] = {
         files=meta("- A", "- B"),
     ),
     "D05": Case(
-        "book.md:3: error: unknown metadata key 'autor' (did you mean 'author'?)",
+        "book.md:3: warning: unknown metadata key 'autor' ignored (did you mean 'author'?)",
         epub(),
         files=meta("title: A", "autor: B"),
         cli=True,
+        only=False,
     ),
     "D06": Case(
         "book.md:1: error: the book has no title (add 'title: ...' to the metadata)",
@@ -856,6 +857,12 @@ CASES: dict[str, Case] = {
         "book.md:3: error: 'dashes: long' is not one of en, em (write dashes: en or em)",
         epub(),
         files=meta("title: A", "dashes: long"),
+    ),
+    "D24": Case(
+        "book.md:3: error: 'contributor' role 'translator' is not a MARC relator code "
+        "(use three letters such as aut, edt, ill, trl)",
+        epub(),
+        files=meta("title: A", "contributor: {text: Ann, role: translator}"),
     ),
     # --- images, the cover and the fence
     "I01": Case(

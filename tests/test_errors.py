@@ -46,9 +46,9 @@ def write(path: Path, text: str | bytes) -> Path:
             "no-title.md:1: error: the book has no title",
         ),
         (
-            "unknown-key.md",
-            "---\ntitle: A\nautor: B\n---\nText\n",
-            "unknown-key.md:3: error: unknown metadata key 'autor' (did you mean 'author'?)",
+            "bad-setting.md",
+            "---\ntitle: A\ndashes: long\n---\nText\n",
+            "bad-setting.md:3: error: 'dashes: long' is not one of en, em (write dashes: en or em)",
         ),
         (
             "bad-date.md",

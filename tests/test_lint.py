@@ -260,12 +260,12 @@ def test_invoke_exit_status(tmp_path: Path) -> None:
 
 
 def test_invoke_bad_manuscript_is_one_line(tmp_path: Path) -> None:
-    write(tmp_path / "bad.md", "---\ntitle: A\nautor: B\n---\nText\n")
+    write(tmp_path / "bad.md", "---\ntitle: A\ndashes: long\n---\nText\n")
     proc = invoke("lint-manuscript", "--manuscript", "bad.md", cwd=tmp_path)
     assert proc.returncode == ManuscriptError.exit_code
     assert proc.stdout == ""
     assert proc.stderr.splitlines() == [
-        "bad.md:3: error: unknown metadata key 'autor' (did you mean 'author'?)"
+        "bad.md:3: error: 'dashes: long' is not one of en, em (write dashes: en or em)"
     ]
 
 

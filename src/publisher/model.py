@@ -25,6 +25,10 @@ class BookMeta:
     rights: str | None = None
     description: str | None = None
     subjects: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()  # Pandoc's `keywords:`, beside the subjects
+    contributors: tuple[tuple[str, str], ...] = ()  # (name, MARC relator code)
+    collection: str | None = None  # the series (Pandoc's `belongs-to-collection`)
+    collection_position: int | None = None  # its place in the series (`group-position`)
     publisher: str | None = None
     cover_image: Path | None = None
     source: Path | None = None  # the file the metadata was read from

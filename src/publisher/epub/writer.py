@@ -99,8 +99,30 @@ def _metadata(book: epub.EpubBook, inputs: EpubInputs, found: list[Diagnostic]) 
     ):
         if value:
             book.add_metadata("DC", key, value)
-    for subject in meta.subjects:
+    for subject in dict.fromkeys((*meta.subjects, *meta.keywords)):
         book.add_metadata("DC", "subject", subject)
+    for n, (name, role) in enumerate(meta.contributors, start=1):
+        book.add_metadata("DC", "contributor", name, {"id": f"contributor-{n}"})
+        book.add_metadata(
+            None,
+            "meta",
+            role,
+            {"refines": f"#contributor-{n}", "property": "role", "scheme": "marc:relators"},
+        )
+    if meta.collection:
+        book.add_metadata(
+            None, "meta", meta.collection, {"property": "belongs-to-collection", "id": "series"}
+        )
+        book.add_metadata(
+            None, "meta", "series", {"refines": "#series", "property": "collection-type"}
+        )
+        if meta.collection_position is not None:
+            book.add_metadata(
+                None,
+                "meta",
+                str(meta.collection_position),
+                {"refines": "#series", "property": "group-position"},
+            )
     if inputs.pages:
         book.add_metadata("DC", "source", inputs.print_source, {"id": "print-source"})
         book.add_metadata(

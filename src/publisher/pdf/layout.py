@@ -70,8 +70,9 @@ def piece_html(
         head.append(
             f'<meta name="description" content="{escape(meta.description or meta.subtitle or "")}">'
         )
-    if meta.subjects:
-        head.append(f'<meta name="keywords" content="{escape(", ".join(meta.subjects))}">')
+    keywords = ", ".join(dict.fromkeys((*meta.subjects, *meta.keywords)))
+    if keywords:
+        head.append(f'<meta name="keywords" content="{escape(keywords)}">')
     if meta.date:
         head.append(f'<meta name="dcterms.created" content="{escape(meta.date)}">')
     toc_levels = {e.href.split("#", 1)[1]: e.level for e in book.toc if "#" in e.href}

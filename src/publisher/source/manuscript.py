@@ -39,7 +39,7 @@ def load(path: Path) -> Manuscript:
 def _load_file(path: Path, found: list[Diagnostic]) -> Manuscript:
     text = read_text(path, found)
     front = split_front_matter(text, path)
-    meta = build_meta(front.data, front.lines, path)
+    meta = build_meta(front.data, front.lines, path, found)
     return Manuscript(meta, (SourceFile(path, front.body),), path.parent.resolve())
 
 
@@ -91,7 +91,7 @@ def _load_folder(folder: Path, found: list[Diagnostic]) -> Manuscript:
                 )
             data, lines, meta_source = front.data, front.lines, file
         sources.append(SourceFile(file, front.body, part))
-    meta = build_meta(data, lines, meta_source)
+    meta = build_meta(data, lines, meta_source, found)
     return Manuscript(meta, tuple(sources), folder.resolve())
 
 

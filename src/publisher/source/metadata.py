@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location, MetadataError, ResourceError
 from publisher.model import BookMeta, Identifier
 
@@ -49,6 +50,40 @@ EXTENSION_KEYS = (
     "dateline",
     "dashes",
 )
+# Pandoc's keys with a meaning in an EPUB or a PDF that publisher maps: keywords to
+# subjects (OPF) and the PDF's keywords, abstract to the description, license to
+# the rights, creator and contributor (with MARC roles), the series.
+MAPPED_KEYS = (
+    "keywords",
+    "abstract",
+    "license",
+    "creator",
+    "contributor",
+    "belongs-to-collection",
+    "group-position",
+)
+# Every other key Pandoc documents (its templates' variables, citation settings,
+# LaTeX and HTML options), and Quarto's: accepted quietly, as Pandoc does, since a
+# manuscript written for them carries them. publisher has no use for them.
+PANDOC_KEYS = frozenset(
+    """abstract-title author-meta bibliography category citation-abbreviations
+    citecolor classoption CJKmainfont CJKoptions colorlinks csl css dir document-css
+    documentclass ebook-cover epub-cover-image filecolor fontfamily fontfamilyoptions
+    fontsize format geometry header-includes highlighting-css hyperrefoptions ibooks
+    include-after include-before indent institute lang-id linestretch link-bibliography
+    link-citations linkcolor links-as-notes lof lot mainfont mainfontoptions margin-bottom
+    margin-left margin-right margin-top mathfont mathspec monofont monofontoptions
+    natbiboptions nocite notes-after-punctuation number-sections numbersections
+    page-progression-direction pagestyle pagetitle papersize reference-section-title
+    references relation sansfont sansfontoptions secnumdepth section-divs
+    source stylesheet subparagraph suppress-bibliography thanks title-meta title-prefix toc
+    toc-title toccolor type urlcolor coverage accessModes accessModeSufficient
+    accessibilityFeatures accessibilityHazards accessibilitySummary
+    citation crossref editor engine execute filters format jupyter knitr params resources
+    """.split()  # the last line: Quarto's own keys, for manuscripts moving from Quarto
+)
+# MARC relator codes Pandoc's creator/contributor roles use (EPUB 3: marc:relators).
+_ROLE = re.compile(r"^[a-z]{3}$")
 # `dashes:` -- what two hyphens mean: an en dash (Pandoc's reading, the default), or
 # an em dash, as in Project Gutenberg's texts. Three hyphens are always an em dash.
 DASHES = ("en", "em")
@@ -137,18 +172,33 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, An
     return {str(k): v for k, v in data.items()}, lines
 
 
-def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookMeta:
-    """Check every key and value."""
+def build_meta(
+    data: dict[str, Any], lines: dict[str, int], path: Path, found: list[Diagnostic] | None = None
+) -> BookMeta:
+    """Check every key and value; what is not wrong but worth a word goes to `found`."""
 
     def where(key: str) -> Location:
         return Location(path, lines.get(key))
 
-    known = (*KNOWN_KEYS, *EXTENSION_KEYS)
+    known = (*KNOWN_KEYS, *EXTENSION_KEYS, *MAPPED_KEYS)
     for key in data:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(known)
-            raise MetadataError(f"unknown metadata key '{key}'", where=where(key), hint=hint)
+        if key in known or key in PANDOC_KEYS:
+            continue
+        # No key stops a build: Pandoc keeps any, and so do its users' manuscripts.
+        # A key close to one publisher reads is most likely that one, misspelt.
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.75)
+        hint = f"did you mean '{close[0]}'?" if close else "publisher does not use it"
+        if found is not None:
+            found.append(
+                Diagnostic(
+                    "D05",
+                    WARNING,
+                    where(key),
+                    f"unknown metadata key '{key}' ignored",
+                    hint,
+                    subject=key,
+                )
+            )
 
     def text(key: str, required: bool = False) -> str | None:
         value = data.get(key)
@@ -173,8 +223,8 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
         items = value if isinstance(value, list) else [value]
         out = []
         for item in items:
-            if isinstance(item, dict) and "name" in item:
-                item = item["name"]
+            if isinstance(item, dict) and ("name" in item or "text" in item):
+                item = item.get("name", item.get("text"))
             if isinstance(item, bool | list | dict) or item is None or not str(item).strip():
                 raise MetadataError(f"'{key}' must be a name or a list of names", where=where(key))
             out.append(" ".join(str(item).split()))
@@ -191,6 +241,11 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
         )
     date = _date(data.get("date"), where("date"))
     authors = text_list("author")
+    creators = _people(data, "creator", where("creator"), "aut")
+    authors += tuple(name for name, role in creators if role == "aut" and name not in authors)
+    contributors = tuple((n, r) for n, r in creators if r != "aut") + _people(
+        data, "contributor", where("contributor"), "ctb"
+    )
     cover = None
     if data.get("cover-image") is not None:
         cover_text = text("cover-image")
@@ -251,10 +306,14 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
         authors=authors,
         lang=lang,
         date=date,
-        rights=text("rights"),
+        rights=text("rights") or _plain(data, "license", where("license")),
         identifier=identifier,
-        description=text("description"),
+        description=text("description") or _plain(data, "abstract", where("abstract")),
         subjects=text_list("subject"),
+        keywords=_keywords(data.get("keywords"), "keywords", where("keywords")),
+        contributors=contributors,
+        collection=text("belongs-to-collection"),
+        collection_position=number("group-position", None, 0, 1_000_000),
         publisher=text("publisher"),
         cover_image=cover,
         source=path,
@@ -339,3 +398,59 @@ def slugify(text: str) -> str:
     while len(slug.encode("utf-8")) > SLUG_BYTES:
         slug = slug[:-1]
     return slug.strip("-") or "book"
+
+
+def _plain(data: dict[str, Any], key: str, where: Location) -> str | None:
+    """A Pandoc text value (`abstract:`, `license:`), which may be several paragraphs
+    or a mapping with a `text` (or `name`): its words, on one line."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("text", value.get("name"))
+    if isinstance(value, list):
+        value = " ".join(str(v) for v in value if isinstance(v, str | int | float))
+    if isinstance(value, bool | dict | list) or value is None:
+        raise MetadataError(f"'{key}' must be text, not {type(value).__name__}", where=where)
+    return " ".join(str(value).split()) or None
+
+
+def _keywords(value: Any, key: str, where: Location) -> tuple[str, ...]:
+    """`keywords:` as Pandoc takes it: a list, or one line separated by commas."""
+    if value is None:
+        return ()
+    items = value if isinstance(value, list) else str(value).split(",")
+    out = []
+    for item in items:
+        if isinstance(item, bool | list | dict) or item is None:
+            raise MetadataError(f"'{key}' must be a name or a list of names", where=where)
+        words = " ".join(str(item).split())
+        if words and words not in out:
+            out.append(words)
+    return tuple(out)
+
+
+def _people(
+    data: dict[str, Any], key: str, where: Location, role: str
+) -> tuple[tuple[str, str], ...]:
+    """Pandoc's `creator:`/`contributor:`: names, or `{text: Name, role: trl}` with a
+    MARC relator code (aut, edt, ill, trl...), as (name, role)."""
+    value = data.get(key)
+    if value is None:
+        return ()
+    out = []
+    for item in value if isinstance(value, list) else [value]:
+        name, given = item, role
+        if isinstance(item, dict):
+            name = item.get("text", item.get("name"))
+            given = str(item.get("role", role)).strip().lower()
+        if isinstance(name, bool | list | dict) or name is None or not str(name).strip():
+            raise MetadataError(f"'{key}' must be a name or a list of names", where=where)
+        if not _ROLE.match(given):
+            raise MetadataError(
+                f"'{key}' role '{given}' is not a MARC relator code",
+                where=where,
+                hint="use three letters such as aut, edt, ill, trl",
+            )
+        out.append((" ".join(str(name).split()), given))
+    return tuple(out)
