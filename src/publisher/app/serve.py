@@ -40,7 +40,7 @@ async function poll() {
     seen = state.version;
     document.getElementById('error').textContent = state.error || '';
     document.getElementById('diagnostics').textContent =
-      state.diagnostics.map(d => d.text).join('\n');
+      state.diagnostics.map(d => d.text).join('\\n');
   } catch (e) {}
   setTimeout(poll, 700);
 }
