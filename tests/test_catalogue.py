@@ -533,6 +533,46 @@ def _port_taken(preview: object, port: int) -> object:
     raise OSError(98, "Address already in use")
 
 
+def _misdirected(tmp: Path) -> Result:
+    """What the preview answers a request addressed to another host name (test_serve.py
+    sends it over HTTP; here with the port fixed)."""
+    from publisher.app.serve import Preview, own_hosts, respond
+
+    answer = respond(
+        Preview(tmp), "GET", "/state", ["evil.example"], (1, 1), own_hosts("127.0.0.1", 8123)
+    )
+    return Result(0, answer.body.decode(), "")
+
+
+def _preview_bug(tmp: Path) -> Result:
+    """A request the preview fails on, through a real server: one line on stderr."""
+    import http.client
+    import threading
+
+    from publisher.app.serve import Preview, make_server
+
+    def broken() -> dict[str, object]:
+        raise RuntimeError("a simulated bug")
+
+    preview = Preview(tmp)
+    preview.state = broken  # type: ignore[method-assign]
+    server = make_server(preview, 0)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr):
+            connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
+            connection.request("GET", "/state")
+            status = connection.getresponse().status
+            connection.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 500
+    return Result(0, "", stderr.getvalue())
+
+
 def _symlinked_chapter(tmp: Path) -> Result:
     (tmp / "book").mkdir()
     (tmp / "book" / "01-one.md").write_text("---\ntitle: Catalogue\n---\n\n# One\n\nText.\n")
@@ -1109,6 +1149,12 @@ CASES: dict[str, Case] = {
         files=body("Text.\n"),
         patch=lambda mp: mp.setattr("publisher.app.serve.make_server", _port_taken),
     ),
+    "O23": Case(
+        "serve: 421 misdirected request: this preview answers only http://127.0.0.1:8123/ and "
+        "http://localhost:8123/ (open one of those; a forwarded port must keep its number)",
+        call=_misdirected,
+        stream="stdout",
+    ),
     "O19": Case(
         "error: '--help' looks like an option, not a folder name (for help: publisher new --help)",
         call=_new_dash,
@@ -1498,6 +1544,11 @@ CASES: dict[str, Case] = {
         "test: no tests ran: check the -k expression or the tests folder",
         ("test", "-k", "nothing"),
         cli=True,
+    ),
+    "G05": Case(
+        "serve: error: GET /state: RuntimeError: a simulated bug (the preview goes on; "
+        "set PUBLISHER_DEBUG=1 for the traceback and please report it)",
+        call=_preview_bug,
     ),
 }
 
