@@ -758,9 +758,10 @@ CASES: dict[str, Case] = {
         files=body("See [the site](https://bad_host!/).\n"),
     ),
     "T04": Case(
-        "book.md:6: warning: link 'other.md' removed: it is not a chapter of this book",
+        "book.md:6: warning: link 'book2.md' removed: it is not a chapter of this book "
+        "(did you mean 'book.md'?)",
         epub(),
-        files=body("See [the other](other.md).\n"),
+        files=body("See [the other](book2.md).\n"),
     ),
     "T05": Case(
         "book.md:6: warning: link '#nowhere' removed: no heading or element has the id 'nowhere'",
@@ -773,6 +774,33 @@ CASES: dict[str, Case] = {
         files={
             "book.md": "---\ntitle: Catalogue\nraw-html: true\n---\n\n"
             '<b onclick="x()">Bold</b> text.\n'
+        },
+    ),
+    "T07": Case(
+        "book.md:8: warning: code fence ``` is never closed: the rest of the file is set as "
+        "code, 1 heading(s) among it (close it with a line of ```)",
+        epub(),
+        files=body("Text.\n\n```\ncode\n\n# A chapter\n\nMore.\n"),
+    ),
+    "T08": Case(
+        "book.md:6: warning: note [^gone] has no text: it is printed as written "
+        "(add a line '[^gone]: the note's text' to this file)",
+        epub(),
+        files=body("A call[^gone].\n"),
+    ),
+    "T09": Case(
+        "book.md:6: warning: link reference [nowhere] has no definition: it is printed as "
+        "written (add a line '[nowhere]: target' to this file)",
+        epub(),
+        files=body("See [the map][nowhere].\n"),
+    ),
+    "T10": Case(
+        "book.md:7: warning: heading inside a raw HTML block is set as text: '# Heading' "
+        "(leave a blank line between the HTML and the heading)",
+        epub(),
+        files={
+            "book.md": "---\ntitle: Catalogue\nraw-html: true\n---\n\n"
+            '<div class="box">\n# Heading\n</div>\n'
         },
     ),
     # --- metadata and book.yaml

@@ -394,6 +394,7 @@ def _references(file: _File, kind: str, attr: str) -> Iterator[tuple[str, int | 
 LINK_REMOVED = ("T02", "T03", "T04", "T05")  # docs/errors.md: the build removes the link
 IMAGE_FENCED = ("I01", "I02")  # the fence drops the image
 CONTROL_CHARACTER = "T01"
+NOTE_UNDEFINED = "T08"  # the build's warning for what MS007 finds here
 IMAGE_INVALID = "MS011"  # made here, by _Locate
 
 
@@ -443,6 +444,8 @@ class _Found:
             self.invalid.setdefault(key, diagnostic)
         elif diagnostic.code == CONTROL_CHARACTER:
             self.control.append(_control_finding(where, diagnostic.subject))
+        elif diagnostic.code == NOTE_UNDEFINED:
+            pass  # the linter's own MS007 reports it, as an error
         else:
             return False
         return True

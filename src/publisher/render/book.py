@@ -9,6 +9,7 @@ as `RenderedBook.diagnostics`."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from publisher.model import (
     SourceFile,
     TocEntry,
 )
+from publisher.render.losses import silent_losses
 from publisher.render.markdown import (
     Heading,
     ParseEnv,
@@ -139,6 +141,9 @@ def _render_book(
     md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes)
     used_ids = set(RESERVED_IDS)
     parsed = [_parse_file(md, source, used_ids) for source in manuscript.sources]
+    for file in parsed:
+        kept = [*file.tokens, *(t for note in file.notes.values() for t in note)]
+        found += silent_losses(kept, file.source.text, file.source.path)
     plans = _plan(parsed, meta)
     width = max(2, len(str(len(plans))))
     id_files: dict[str, str] = {}
@@ -480,7 +485,9 @@ class Links:
             target = (source.parent / unquote(parts.path)).resolve()
             if target not in self.first_file:
                 why = "it is not a chapter of this book"
-                self.found.append(_dropped("T04", href, source, line, why))
+                names = [os.path.relpath(f, source.parent) for f in self.first_file]
+                hint = _did_you_mean(unquote(parts.path), names)
+                self.found.append(_dropped("T04", href, source, line, why, hint))
                 return None
         fragment = unquote(parts.fragment)
         if not fragment:
@@ -490,7 +497,8 @@ class Links:
             ident = fragment  # an id as it stands in the book, such as a note's
         if ident is None:
             why = f"no heading or element has the id '{fragment}'"
-            self.found.append(_dropped("T05", href, source, line, why))
+            hint = _did_you_mean(fragment, list(self.anchors.get(target, {})), prefix="#")
+            self.found.append(_dropped("T05", href, source, line, why, hint))
             return None
         file = self.id_files[ident]
         return f"#{ident}" if file == here else f"{file}#{ident}"
@@ -508,15 +516,26 @@ def _valid_host(netloc: str) -> bool:
     return bool(host) and all(_HOST_LABEL.match(label) for label in host.split("."))
 
 
-def _dropped(code: str, href: str, source: Path, line: int | None, why: str) -> Diagnostic:
+def _dropped(
+    code: str, href: str, source: Path, line: int | None, why: str, hint: str | None = None
+) -> Diagnostic:
     return Diagnostic(
         code,
         WARNING,
         Location(source, line),
         f"link '{href}' removed: {why}",
+        hint or "",
         subject=href,
         reason=why,
     )
+
+
+def _did_you_mean(wrong: str, names: list[str], prefix: str = "") -> str | None:
+    """The closest of `names` to a mistyped target, as a hint."""
+    import difflib
+
+    close = difflib.get_close_matches(wrong, names, n=1, cutoff=0.6)
+    return f"did you mean '{prefix}{close[0]}'?" if close else None
 
 
 def _with_dateline(html: str, dateline: str | None) -> str:
