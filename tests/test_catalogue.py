@@ -740,6 +740,16 @@ CASES: dict[str, Case] = {
         epub("book"),
         call=_symlinked_chapter,
     ),
+    "M09": Case(
+        "book/notes.md: warning: not in book.yaml's chapters: left out of the book "
+        "(list it under 'chapters:', or move it out of the manuscript folder)",
+        epub("book"),
+        files={
+            "book/book.yaml": "title: Catalogue\nchapters: [one.md]\n",
+            "book/one.md": "# One\n\nText.\n",
+            "book/notes.md": "Drafts.\n",
+        },
+    ),
     # --- text and links
     "T01": Case(
         "book.md:6: warning: removed control character U+0007 (not allowed in EPUB or PDF text)",

@@ -77,6 +77,20 @@ def _load_folder(folder: Path, found: list[Diagnostic]) -> Manuscript:
         entries: list[tuple[Path, str | None]] = [(f, None) for f in files]
     else:
         entries = _chapter_files(chapter_list, folder, Location(book_file, lines.get("chapters")))
+        listed = {file.resolve() for file, _ in entries}
+        for path in sorted(folder.iterdir(), key=_natural_key):
+            if path.suffix.lower() in MARKDOWN_SUFFIXES and path.resolve() not in listed:
+                # A chapter the list forgot would vanish from the book without a word.
+                found.append(
+                    Diagnostic(
+                        "M09",
+                        WARNING,
+                        Location(path),
+                        f"not in {BOOK_FILE}'s chapters: left out of the book",
+                        "list it under 'chapters:', or move it out of the manuscript folder",
+                        subject=path.name,
+                    )
+                )
 
     sources = []
     meta_source = book_file if book_file.is_file() else entries[0][0]
