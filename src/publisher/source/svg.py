@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -74,7 +75,18 @@ ELEMENTS = frozenset(
     }
 )  # fmt: skip
 # Dropped without a word: what drawing programs write about the drawing.
-QUIET = frozenset({"metadata", "namedview"})
+QUIET = frozenset({"metadata"})
+EDITORS = (
+    "http://www.inkscape.org/namespaces/inkscape",
+    "http://sodipodi.sourceforge.net/",
+    "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "http://creativecommons.org/ns#",
+    "http://web.resource.org/cc/",
+    "http://purl.org/dc/",
+    "http://ns.adobe.com/",
+    "http://www.bohemiancoding.com/sketch/",
+    "http://www.serif.com/",
+)
 # Not drawn where they stand, only where something refers to them.
 REFERENCED_ONLY = frozenset(
     {"defs", "symbol", "clipPath", "mask", "pattern", "marker", "filter", "linearGradient",
@@ -120,9 +132,12 @@ ATTRIBUTES = PRESENTATION | frozenset(
         "yChannelSelector", "baseFrequency", "numOctaves", "seed", "stitchTiles", "azimuth",
         "elevation", "pointsAtX", "pointsAtY", "pointsAtZ", "specularExponent",
         "specularConstant", "diffuseConstant", "surfaceScale", "limitingConeAngle",
-        "kernelUnitLength", "z", "systemLanguage", "media", "href",
+        "kernelUnitLength", "z", "systemLanguage", "href",
     }
 )  # fmt: skip
+# Attributes whose value is words for a reader (anything goes); in every other a
+# colon is refused (no scheme: nothing that reads as an address).
+WORDS = frozenset({"aria-label"})
 # CSS functions a kept value may hold (`url()` is checked on its own).
 FUNCTIONS = frozenset(
     {
@@ -136,10 +151,29 @@ SELECTOR_FUNCTIONS = frozenset(
     {"not", "is", "where", "nth-child", "nth-last-child", "nth-of-type", "nth-last-of-type"}
 )
 # Attributes that point at another element of the file.
-REFERENCE_PROPERTIES = frozenset(
-    {"clip-path", "mask", "filter", "marker", "marker-start", "marker-mid", "marker-end",
-     "fill", "stroke"}
-)  # fmt: skip
+PAINT = frozenset({"linearGradient", "radialGradient", "pattern"})
+# The properties that may hold `url(#id)`, and what the id may name.
+REFERENCE_PROPERTIES = {
+    "fill": PAINT,
+    "stroke": PAINT,
+    "clip-path": frozenset({"clipPath"}),
+    "mask": frozenset({"mask"}),
+    "filter": frozenset({"filter"}),
+    **{
+        name: frozenset({"marker"})
+        for name in ("marker", "marker-start", "marker-mid", "marker-end")
+    },
+}
+# What `href="#id"` may name, by the element that holds it (other elements: anything).
+HREF_TARGETS = {
+    "linearGradient": frozenset({"linearGradient", "radialGradient"}),
+    "radialGradient": frozenset({"linearGradient", "radialGradient"}),
+    "pattern": frozenset({"pattern"}),
+    "filter": frozenset({"filter"}),
+    "textPath": frozenset({"path"}),
+    "image": frozenset(),
+}
+URL_ID = re.compile(r"url\(\s*['\"]?#([A-Za-z_][\w.-]*)")
 DATA_URL = re.compile(r"data:(image/(?:png|jpeg|jpg|gif|webp));base64,(.*)", re.S | re.I)
 FRAGMENT = re.compile(r"#([A-Za-z_][\w.-]*)")
 NAME = re.compile(r"[A-Za-z_][\w.-]*")
@@ -155,6 +189,9 @@ class CleanSvg:
 def clean_svg(data: bytes, src: str = "", where: Location | None = None) -> CleanSvg:
     """The SVG as an EPUB or the PDF may hold it; a ResourceError (naming `src`
     at `where`) for a file publisher refuses."""
+    key = hashlib.sha256(data).digest()
+    if key in _CLEANED:  # checked when the manuscript was read, packaged later
+        return _CLEANED[key]
     if len(data) > MAX_SVG_BYTES:
         raise ResourceError(f"image '{src}' is larger than 10 MB", where=where)
     root = _parse(data, src, where)
@@ -162,7 +199,17 @@ def clean_svg(data: bytes, src: str = "", where: Location | None = None) -> Clea
     out = cleaner.rebuild(root)
     _Cost(out, cleaner.sheet_references, src, where).check()
     packaged = etree.tostring(out, xml_declaration=True, encoding="utf-8")
-    return CleanSvg(bytes(packaged), tuple(dict.fromkeys(cleaner.removed)))
+    cleaned = CleanSvg(bytes(packaged), tuple(dict.fromkeys(cleaner.removed)))
+    while _CLEANED and sum(len(c.data) for c in _CLEANED.values()) + len(packaged) > CACHE_BYTES:
+        del _CLEANED[next(iter(_CLEANED))]  # the oldest first
+    _CLEANED[key] = cleaned
+    return cleaned
+
+
+# The last SVGs cleaned, by the SHA-256 of the author's file: each is cleaned once
+# a build (the build's check, the EPUB and the PDF's child all ask).
+CACHE_BYTES = 32_000_000
+_CLEANED: dict[bytes, CleanSvg] = {}
 
 
 def _parse(data: bytes, src: str, where: Location | None) -> Any:
@@ -216,6 +263,7 @@ class _Cleaner:
         self._attributes(root, out, "svg")
         out.text = root.text
         self._children(root, out, depth=1)
+        _resolve(out)
         return out
 
     def _children(self, element: Any, out: Any, depth: int) -> None:
@@ -250,8 +298,7 @@ class _Cleaner:
         name = etree.QName(element).localname
         space = _namespace(element)
         if space not in (SVG, None) or name not in ELEMENTS:
-            # The drawing program's own elements (inkscape:, sodipodi:, rdf:) go quietly.
-            if space in (SVG, None, "http://www.w3.org/1999/xhtml") and name not in QUIET:
+            if not (name in QUIET or (space or "").startswith(EDITORS)):
                 self.removed.append(f"<{name}>")
             return None
         out = etree.SubElement(parent, f"{{{SVG}}}{name}")
@@ -263,6 +310,13 @@ class _Cleaner:
         out.tail = element.tail
         if name == "style":
             out.text = self._style_sheet(element.text or "")
+            return out
+        if name in ("title", "desc"):  # words only (EPUB allows no SVG inside)
+            out.text = element.text
+            for child in element:
+                if isinstance(child.tag, str):
+                    self.removed.append(f"<{etree.QName(child).localname}> in <{name}>")
+                out.text = (out.text or "") + (child.tail or "") or None
             return out
         out.text = element.text
         self._children(element, out, depth + 1)
@@ -279,7 +333,9 @@ class _Cleaner:
                     self.removed.append(f"xml:{local}")
                 continue
             if space not in (None, XLINK):
-                continue  # the drawing program's own: inkscape:label, sodipodi:...
+                if not space.startswith(EDITORS):  # inkscape:label, sodipodi:role go quietly
+                    self.removed.append(f"{local}= of {space}")
+                continue
             if local.lower().startswith("on"):
                 self.removed.append(f"{local} (a script)")
                 continue
@@ -303,13 +359,16 @@ class _Cleaner:
                 self.ids.add(value)
             elif local == "numOctaves" and not (value.strip().isdigit() and int(value) <= 10):
                 continue  # each octave costs a pass over every pixel
-            elif not self._value_ok(value):
+            elif not self._value_ok(value, words=local in WORDS):
                 continue
             out.set(key, value)
 
     def _href(self, element: str, value: str) -> str | None:
         value = value.strip()
-        if FRAGMENT.fullmatch(value):
+        if element == "a":  # an image is never followed: a link in it goes nowhere
+            self.removed.append(f"a link to '{_short(value)}'")
+            return None
+        if FRAGMENT.fullmatch(value) and element != "image":
             return value
         if element in ("image", "feImage") and (match := DATA_URL.fullmatch(value)):
             return self._data_url(match.group(1).lower(), match.group(2))
@@ -366,13 +425,15 @@ class _Cleaner:
                     rules.append(f"{tinycss2.serialize(rule.prelude).strip()}{{{declarations}}}")
         return "\n".join(rules)
 
-    def _value_ok(self, value: str) -> bool:
-        if "(" not in value and "\\" not in value and '"' not in value and "'" not in value:
+    def _value_ok(self, value: str, words: bool = False) -> bool:
+        if words:
+            return True  # a label: read out, never fetched or parsed
+        if not any(c in value for c in "():\\\"'"):
             return True  # the usual case: a number, a colour, a path
         import tinycss2
 
         tokens = tinycss2.parse_component_value_list(value, skip_comments=True)
-        if _tokens_ok(tokens):
+        if ":" not in value and _tokens_ok(tokens):
             return True
         self.removed.append(f"'{_short(value)}'")
         return False
@@ -395,27 +456,85 @@ def _tokens_ok(tokens: Iterable[Any]) -> bool:
                     return False
             elif token.lower_name not in FUNCTIONS or not _tokens_ok(token.arguments):
                 return False
-        elif kind in ("() block", "[] block", "{} block"):
+        elif kind == "{} block":
+            return False
+        elif kind in ("() block", "[] block"):
             if not _tokens_ok(token.content):
                 return False
         elif kind == "string":
-            if any(c in token.value for c in ":()\\/"):
+            if any(c in token.value for c in ":()\\/;{}"):
                 return False  # a font's name, never an address
         elif kind in ("at-keyword", "error"):
             return False
     return True
 
 
+def _resolve(root: Any) -> None:
+    """References to what the rebuilt document holds, of the kind they need; any
+    other goes (a renderer draws nothing for it; EPUBCheck: RSC-012, RSC-014)."""
+    kinds = {el.get("id"): _local(el) for el in root.iter() if el.get("id")}
+
+    def fits(name: str, value: str) -> bool:
+        targets = URL_ID.findall(value)
+        if not targets:
+            return "url(" not in value.lower()
+        allowed = REFERENCE_PROPERTIES.get(name)
+        return allowed is not None and all(kinds.get(t) in allowed for t in targets)
+
+    def declarations(text: str) -> str:
+        kept = [d for d in text.split(";") if fits(d.partition(":")[0].strip(), d)]
+        return ";".join(kept)
+
+    for element in root.iter():
+        name = _local(element)
+        for key in ("href", XLINK_HREF):
+            value = element.get(key)
+            if value and value.startswith("#"):
+                allowed = HREF_TARGETS.get(name)
+                target = kinds.get(value[1:])
+                if target is None or (allowed is not None and target not in allowed):
+                    del element.attrib[key]
+        for key, value in list(element.attrib.items()):
+            if key == "style":
+                if cleaned := declarations(value):
+                    element.set(key, cleaned)
+                else:
+                    del element.attrib[key]
+            elif key not in ("href", XLINK_HREF) and not fits(key, value):
+                del element.attrib[key]
+        if name == "style" and element.text:
+            rules = re.findall(r"([^{}]*)\{([^{}]*)\}", element.text)
+            element.text = "\n".join(
+                f"{prelude.strip()}{{{kept}}}"
+                for prelude, body in rules
+                if (kept := declarations(body))
+            )
+
+
 def _selector_ok(prelude: list[Any]) -> bool:
+    """A selector of names, classes, ids, attributes, combinators and the
+    structural pseudo-classes; anything else (a brace, an at-keyword) and the rule goes."""
+    seen = False
     for token in prelude:
-        if token.type == "function":
+        kind = token.type
+        if kind == "function":
             if token.lower_name not in SELECTOR_FUNCTIONS or not _selector_ok(token.arguments):
                 return False
-        elif token.type in ("url", "{} block", "at-keyword", "error") or (
-            token.type == "[] block" and not _tokens_ok(token.content)
-        ):
+        elif kind == "literal":
+            if token.value not in SELECTOR_LITERALS:
+                return False
+        elif kind == "[] block":
+            if not _tokens_ok(token.content) or any(
+                t.type not in ("ident", "literal", "string", "whitespace") for t in token.content
+            ):
+                return False
+        elif kind not in ("ident", "hash", "whitespace", "number", "dimension", "percentage"):
             return False
-    return True
+        seen = seen or kind not in ("whitespace", "literal")
+    return seen
+
+
+SELECTOR_LITERALS = frozenset({".", "*", ">", "+", "~", ",", ":", "|"})
 
 
 def _references(declarations: str) -> list[tuple[str, str]]:
