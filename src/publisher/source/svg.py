@@ -135,6 +135,13 @@ ATTRIBUTES = PRESENTATION | frozenset(
         "kernelUnitLength", "z", "systemLanguage", "href",
     }
 )  # fmt: skip
+# Attributes and CSS properties named in the warning when they go, since they
+# fetch or run something; any other unknown one (data-name, enable-background,
+# -inkscape-font-specification) goes quietly.
+LOUD = frozenset(
+    {"src", "action", "behavior", "-moz-binding", "cursor", "content", "background",
+     "background-image", "list-style-image", "border-image"}
+)  # fmt: skip
 # Attributes whose value is words for a reader (anything goes); in every other a
 # colon is refused (no scheme: nothing that reads as an address).
 WORDS = frozenset({"aria-label"})
@@ -345,8 +352,8 @@ class _Cleaner:
                     out.set(key, kept)
                 continue
             if space == XLINK or local not in ATTRIBUTES:
-                if space is None:
-                    self.removed.append(f"{local}=")
+                if local in LOUD or "url(" in value.lower() or ":" in value:
+                    self.removed.append(f"{local}=")  # what may fetch or run; the rest quietly
                 continue
             if local == "style":
                 style = self._declarations(value)
@@ -405,8 +412,9 @@ class _Cleaner:
                 value = tinycss2.serialize(item.value).strip()
                 if name in PROPERTIES and _tokens_ok(item.value):
                     kept.append(f"{name}:{value}{' !important' if item.important else ''}")
-                else:
+                elif name in LOUD or not _tokens_ok(item.value):
                     self.removed.append(f"CSS {name}: {_short(value)}")
+                # else a property drawing has no use for (-inkscape-font-specification): quietly
             elif item.type == "at-rule":
                 self.removed.append(f"CSS @{item.lower_at_keyword}")
         return ";".join(kept)
