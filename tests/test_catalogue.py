@@ -952,8 +952,8 @@ CASES: dict[str, Case] = {
         },
     ),
     "I16": Case(
-        "book.md:6: error: image 'copies.svg' would draw more than 10000 elements "
-        "(line 2 of the SVG file: <use> copies, patterns, masks and markers each count where "
+        "book.md:6: error: image 'copies.svg' would draw more than 10000 elements and "
+        "characters (line 2 of the SVG file: <use> copies, patterns, masks and markers each count where "
         "they are drawn) (simplify the drawing, or export it as PNG)",
         epub(),
         files={**body(IMG.format("copies.svg")), "copies.svg": _use_copies(5)},

@@ -226,7 +226,7 @@ def use_bomb(levels: int = 9, copies: int = 10) -> bytes:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        (use_bomb(), f"would draw more than {MAX_DRAWN} elements (line "),
+        (use_bomb(), f"would draw more than {MAX_DRAWN} elements and characters (line "),
         (
             # a pattern painted on many shapes
             f'{OPEN}<defs><pattern id="p" width="1" height="1">{SHAPE * 50}</pattern></defs>'
@@ -245,6 +245,17 @@ def use_bomb(levels: int = 9, copies: int = 10) -> bytes:
             # a mask applied from a <style> rule: counted as if it applied everywhere
             f'{OPEN}<style>.x{{mask:url(#k)}}</style><mask id="k">{SHAPE * 100}</mask>'
             + '<rect class="x" width="1" height="1"/>' * 200
+            + "</svg>",
+            "would draw more than",
+        ),
+        (
+            # text is laid out a character at a time: 100,000 of them took 35 s
+            f'{OPEN}<text x="1" y="9">{"lorem ipsum " * 1000}</text></svg>',
+            "would draw more than",
+        ),
+        (
+            f'{OPEN}<defs><text id="t">{"lorem " * 100}</text></defs>'
+            + '<use href="#t"/>' * 20
             + "</svg>",
             "would draw more than",
         ),
@@ -273,6 +284,8 @@ def use_bomb(levels: int = 9, copies: int = 10) -> bytes:
         "pattern",
         "marker",
         "style-mask",
+        "long-text",
+        "text-copies",
         "deep",
         "chain",
         "many",
