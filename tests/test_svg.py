@@ -249,6 +249,20 @@ def use_bomb(levels: int = 9, copies: int = 10) -> bytes:
             "would draw more than",
         ),
         (
+            # a gradient fill costs about five rectangles (3,000 of them took 8 s)
+            f'{OPEN}<linearGradient id="g"><stop offset="0"/><stop offset="1"/></linearGradient>'
+            + '<rect fill="url(#g)" width="9" height="9"/>' * 3000
+            + "</svg>",
+            "would draw more than",
+        ),
+        (
+            # and each of its stops, wherever it is applied (5,000 stops on 10: 12 s)
+            f'{OPEN}<linearGradient id="g">{"<stop/>" * 5000}</linearGradient>'
+            + '<rect style="fill:url(#g)" width="9" height="9"/>' * 10
+            + "</svg>",
+            "would draw more than",
+        ),
+        (
             # text is laid out a character at a time: 100,000 of them took 35 s
             f'{OPEN}<text x="1" y="9">{"lorem ipsum " * 1000}</text></svg>',
             "would draw more than",
@@ -284,6 +298,8 @@ def use_bomb(levels: int = 9, copies: int = 10) -> bytes:
         "pattern",
         "marker",
         "style-mask",
+        "gradient-fills",
+        "gradient-stops",
         "long-text",
         "text-copies",
         "deep",

@@ -24,8 +24,9 @@ markers are not kept. The parser never loads a DTD, fetches nothing and expands 
 entity; a file whose DOCTYPE declares entities is refused, since it would be
 packaged unreadable otherwise.
 
-The cost: what a renderer draws, counted with every `<use>` copy, pattern, mask,
-clip path, marker and filter image counted again where it is used, a text element
+The cost: what a renderer draws, counted with every `<use>` copy, gradient,
+pattern, mask, clip path, marker and filter counted again where it is used (each
+with its `WEIGHTS`), a text element
 counting `TEXT_WEIGHT` and each character of its text one more (WeasyPrint, here,
 draws about 4,000 paths a second, and lays out SVG text at about 5,000 characters
 a second, 100,000 characters in one `<text>` taking 35 s), must stay under
@@ -95,7 +96,10 @@ REFERENCED_ONLY = frozenset(
      "radialGradient", "title", "desc", "style"}
 )  # fmt: skip
 TEXT = frozenset({"text", "tspan", "textPath"})
-GRADIENTS = frozenset({"linearGradient", "radialGradient"})
+# What applying one costs, in plain shapes (measured with WeasyPrint here: a
+# gradient or pattern fill about five rectangles, a mask four, a marker three),
+# on top of what it holds (a gradient's stops: one each).
+WEIGHTS = {"linearGradient": 5, "radialGradient": 5, "pattern": 5, "mask": 4, "marker": 3}
 
 PRESENTATION = frozenset(
     {
@@ -584,7 +588,7 @@ class _Cost:
         for prop, ident in self.sheet:
             # A rule may apply to every element of the file: counted as if it did.
             target = self.by_id.get(ident)
-            if target is not None and _local(target) not in GRADIENTS:
+            if target is not None:
                 cost, height = self.drawn(target, rendered=False, level=2)
                 drawn += cost * (vertices if prop in ("marker-mid", "marker") else drawables)
                 depth = max(depth, height + 1)
@@ -606,7 +610,7 @@ class _Cost:
             )
         self.active.add(element)
         name = _local(element)
-        total = 1
+        total = WEIGHTS.get(name, 1)
         if name in TEXT:  # each character is laid out on its own
             words = [element.text or "", *(child.tail or "" for child in element)]
             total = TEXT_WEIGHT + len(" ".join(" ".join(words).split()))
@@ -630,8 +634,8 @@ class _Cost:
         href = element.get("href") or element.get(XLINK_HREF) or ""
         if href.startswith("#") and (target := self.by_id.get(href[1:])) is not None:
             name = _local(element)
-            # A gradient's stops cost nothing to speak of: followed for cycles only.
-            yield (0 if name in GRADIENTS or name == "textPath" else 1), target
+            # A text path's path is drawn where it stands: followed for loops only.
+            yield (0 if name == "textPath" else 1), target
         values = dict(element.attrib)
         for declaration in (element.get("style") or "").split(";"):
             prop, _, value = declaration.partition(":")
@@ -643,9 +647,7 @@ class _Cost:
                 target = self.by_id.get(match.group(1))
                 if target is None:
                     continue
-                if _local(target) in GRADIENTS:
-                    yield 0, target
-                elif prop in ("marker", "marker-mid"):
+                if prop in ("marker", "marker-mid"):
                     yield max(_vertices(element), 1), target
                 else:
                     yield 1, target
