@@ -472,6 +472,20 @@ def folder(book_yaml: str, **chapters: str) -> Files:
 
 BUILT: Files = {"out/catalogue.epub": b"PK", "out/catalogue.pdf": pdf(1, "Wrong")}
 IMG = "![A dot]({})\n"
+
+
+def _use_copies(levels: int) -> str:
+    """An SVG of a few hundred bytes that draws 10 ** levels rectangles: each group
+    holds ten <use> copies of the one before."""
+    groups = "".join(
+        f'<g id="g{n}">' + f'<use href="#g{n - 1}"/>' * 10 + "</g>" for n in range(1, levels + 1)
+    )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg">\n<defs><rect id="g0" width="1" height="1"/>'
+        f'{groups}</defs>\n<use href="#g{levels}"/>\n</svg>'
+    )
+
+
 EPUBCHECK_FAKE = {"java": FAKE_JAVA}
 
 
@@ -1030,6 +1044,45 @@ CASES: dict[str, Case] = {
         files={
             "book.md": "---\ntitle: A\naccessibility-certified-by: Ada\n---\n\n![](dot.png)\n",
             "dot.png": image("PNG"),
+        },
+    ),
+    "I15": Case(
+        "book.md:6: error: image 'entity.svg' declares XML entities in its DOCTYPE "
+        "(line 2 of the SVG file) (publisher expands no entities: save it again as plain SVG, "
+        "without the DOCTYPE)",
+        epub(),
+        files={
+            **body(IMG.format("entity.svg")),
+            "entity.svg": '<!DOCTYPE svg [\n<!ENTITY ns "http://www.w3.org/2000/svg">\n]>\n'
+            '<svg xmlns="&ns;"/>',
+        },
+    ),
+    "I16": Case(
+        "book.md:6: error: image 'copies.svg' would draw more than 10000 elements and "
+        "characters (line 2 of the SVG file: <use> copies, patterns, masks and markers each count where "
+        "they are drawn) (simplify the drawing, or export it as PNG)",
+        epub(),
+        files={**body(IMG.format("copies.svg")), "copies.svg": _use_copies(5)},
+    ),
+    "I17": Case(
+        "book.md:6: error: image 'loop.svg' refers to itself (line 2 of the SVG file) "
+        "(a <use>, pattern, mask or marker must not contain what refers to it)",
+        epub(),
+        files={
+            **body(IMG.format("loop.svg")),
+            "loop.svg": '<svg xmlns="http://www.w3.org/2000/svg">\n'
+            '<g id="a"><use href="#a"/></g>\n</svg>',
+        },
+    ),
+    "I18": Case(
+        "book.md:6: warning: image 'script.svg' cleaned: removed onload (a script), <script>, "
+        "a link to 'https://example.org/map.png' (an image in a book holds drawing only)",
+        epub(),
+        files={
+            **body(IMG.format("script.svg")),
+            "script.svg": '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">'
+            '<script>alert(2)</script><image href="https://example.org/map.png"/>'
+            '<rect width="5" height="5"/></svg>',
         },
     ),
     # --- fonts and the PDF

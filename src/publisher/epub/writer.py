@@ -158,11 +158,17 @@ def _cover_image(book: epub.EpubBook, inputs: EpubInputs) -> str:
     """The given cover image, or one made from the metadata. Gives its href."""
     meta = inputs.book.meta
     if meta.cover_image:
-        cover_bytes = meta.cover_image.read_bytes()
         suffix = meta.cover_image.suffix.lower()
         cover_type = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}.get(
             suffix, "image/png"
         )
+        from PIL import Image
+
+        with Image.open(meta.cover_image) as image:
+            width, height = image.size
+        # Upright by its EXIF orientation, as every other image; never scaled down.
+        cover = Resource(meta.cover_image, f"images/cover{suffix}", cover_type, width, height)
+        cover_bytes = epub_image(cover, max(width, height))
     else:
         cover_bytes, suffix, cover_type = (
             make_cover(meta, inputs.styles / "fonts"),
@@ -347,30 +353,41 @@ def _start(book: RenderedBook) -> str:
 
 
 def epub_image(resource: Resource, max_side: int) -> bytes:
-    """The image as packaged: raster images larger than `max_side` are scaled down
-    (the PDF keeps the full resolution). Animated GIFs are kept as they are."""
+    """The image as packaged: an SVG rebuilt from the allow-list (publisher.source.svg);
+    a raster image turned upright by its EXIF orientation (the tag then goes, so
+    that no reading system turns it twice) and scaled down to `max_side` (the PDF
+    keeps the full resolution). Animated GIFs are kept as they are."""
     data = resource.source.read_bytes()
     if resource.media_type == "image/svg+xml":
-        from publisher.source.resources import clean_svg
+        from publisher.source.svg import clean_svg
 
-        return clean_svg(data)
-    if max(resource.width, resource.height) <= max_side:
-        return data
-    from PIL import Image
+        return clean_svg(data, resource.href).data
+    from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as image:
         if getattr(image, "is_animated", False):
             return data
+        turned = image.getexif().get(ORIENTATION, 1) not in (0, 1)
+        if max(resource.width, resource.height) <= max_side and not turned:
+            return data
         fmt = image.format or "PNG"
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        upright = ImageOps.exif_transpose(image) if turned else image
+        upright.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
         out = io.BytesIO()
         options: dict[str, object] = {"optimize": True}
         if fmt == "JPEG":
             options["quality"] = 88
         elif fmt == "WEBP":
             options = {"quality": 88, "method": 4}
-        image.save(out, format=fmt, **options)
+        if image.info.get("icc_profile"):
+            options["icc_profile"] = image.info["icc_profile"]  # the colours stay right
+        # No EXIF written: the orientation is applied, and a camera's other tags
+        # (its place, its serial number) are nothing a book needs to carry.
+        upright.save(out, format=fmt, **options)
     return out.getvalue()
+
+
+ORIENTATION = 0x0112  # the EXIF tag
 
 
 def _toc_tree(entries: tuple[TocEntry, ...]) -> str:

@@ -7,6 +7,7 @@ across chapters. Every file WeasyPrint asks for goes through a fenced fetcher.""
 
 from __future__ import annotations
 
+import base64
 import copy
 import datetime as dt
 import re
@@ -362,7 +363,10 @@ def _fill_note(span: etree._Element, aside: etree._Element) -> None:
 
 
 class _Fence:
-    """WeasyPrint's URL fetcher, limited to an explicit set of local files."""
+    """WeasyPrint's URL fetcher, limited to an explicit set of local files. An SVG
+    is served as the EPUB packages it (rebuilt from publisher.source.svg's
+    allow-list), and the only data URLs it holds then are raster images checked
+    there: those are decoded here, anything else is refused."""
 
     def __init__(self, allowed_roots: tuple[Path, ...], allowed_files: set[Path]) -> None:
         from weasyprint.urls import URLFetcher, URLFetcherResponse
@@ -378,11 +382,23 @@ class _Fence:
 
                     path = Path(url2pathname(url.removeprefix("file:").split("?")[0])).resolve()
                     if path in allowed_files or any(path.is_relative_to(r) for r in roots):
-                        return URLFetcherResponse(url, body=path.read_bytes())
-                refused.append(url)
-                raise ValueError(f"publisher does not fetch {url}")
+                        body = path.read_bytes()
+                        if path in allowed_files and path.suffix.lower() == ".svg":
+                            from publisher.source.svg import clean_svg
+
+                            body = clean_svg(body, path.name).data
+                        return URLFetcherResponse(url, body=body)
+                elif match := _RASTER_DATA.fullmatch(url):
+                    body = base64.b64decode(match.group(2))
+                    return URLFetcherResponse(url, body=body, headers={"Content-Type": match[1]})
+                # A data URL can be half a megabyte: the message shows its start.
+                refused.append(url if len(url) <= 80 else url[:79] + "…")
+                raise ValueError(f"publisher does not fetch {refused[-1]}")
 
         self.fetcher = Fetcher()
+
+
+_RASTER_DATA = re.compile(r"data:(image/(?:png|jpeg|gif|webp));base64,([A-Za-z0-9+/=]*)")
 
 
 def check_glyphs(book: RenderedBook, fonts: Path) -> None:

@@ -354,6 +354,9 @@ def _render_plan(
 
     def resolve_image(src: str, line: int | None) -> str | None:
         resource = locate(source, src, line)
+        drain = getattr(locate, "drain", None)  # the Locator's warnings on what it packaged
+        if drain is not None:
+            links.found.extend(drain())
         if isinstance(resource, Diagnostic):
             links.found.append(resource)
             return None

@@ -10,13 +10,16 @@ mistake and an error."""
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location, ResourceError
 from publisher.model import Resource
+from publisher.source.images import MAX_PIXELS
+from publisher.source.svg import MAX_SVG_BYTES, clean_svg
+
+__all__ = ["IMAGE_TYPES", "MAX_PIXELS", "Locator", "clean_svg", "inspect_image"]
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -26,15 +29,6 @@ IMAGE_TYPES = {
     ".svg": "image/svg+xml",
     ".webp": "image/webp",
 }
-PILLOW_FORMATS = {
-    "image/png": "PNG",
-    "image/jpeg": "JPEG",
-    "image/gif": "GIF",
-    "image/webp": "WEBP",
-}
-# Decoding a 20,000 x 20,000 image takes over a gigabyte; no book needs more than this.
-MAX_PIXELS = 60_000_000
-MAX_SVG_BYTES = 10_000_000
 
 
 class Locator:
@@ -44,6 +38,12 @@ class Locator:
         self.root = root.resolve()
         self._by_path: dict[Path, Resource] = {}
         self._hrefs: set[str] = set()
+        self._notes: list[Diagnostic] = []  # warnings about images it did package
+
+    def drain(self) -> list[Diagnostic]:
+        """The warnings of the images packaged since the last call (an SVG cleaned)."""
+        notes, self._notes = self._notes, []
+        return notes
 
     def __call__(self, source: Path, src: str, line: int | None) -> Resource | Diagnostic:
         where = Location(source, line)
@@ -71,7 +71,7 @@ class Locator:
                 where=where,
                 hint="use PNG, JPEG, GIF, SVG or WebP",
             )
-        width, height = inspect_image(path, media_type, where, src)
+        width, height = inspect_image(path, media_type, where, src, self._notes)
         resource = Resource(path, self._href(path), media_type, width, height)
         self._by_path[path] = resource
         return resource
@@ -92,87 +92,61 @@ def _fenced(code: str, src: str, where: Location, why: str) -> Diagnostic:
     )
 
 
-def inspect_image(path: Path, media_type: str, where: Location, src: str) -> tuple[int, int]:
-    """Checks that the file really is an image of its type, of a sane size."""
+def inspect_image(
+    path: Path,
+    media_type: str,
+    where: Location,
+    src: str,
+    found: list[Diagnostic] | None = None,
+) -> tuple[int, int]:
+    """Checks that the file really is a whole image of its type, of a sane size:
+    a raster image is decoded in full (publisher.source.images), an SVG rebuilt
+    from the allow-list (publisher.source.svg), with one warning for what goes."""
     if media_type == "image/svg+xml":
-        _check_svg(path, where, src)
+        _check_svg(path, where, src, found)
         return 0, 0
-    from PIL import Image
+    from publisher.source.images import BrokenImage, TooLarge, decode
 
     kind = media_type.split("/")[1].upper()
     try:
-        with warnings.catch_warnings():
-            # Our own limit (MAX_PIXELS) applies, to the size the header states.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            Image.MAX_IMAGE_PIXELS = None
-            with Image.open(path) as image:  # reads the header only
-                fmt, (width, height) = image.format, image.size
-    except OSError as exc:
+        with path.open("rb") as file:
+            return decode(file, media_type)
+    except (BrokenImage, OSError) as broken:
+        why = str(broken) if isinstance(broken, BrokenImage) else broken.__class__.__name__
         raise ResourceError(
-            f"image '{src}' is not a valid {kind} file ({exc.__class__.__name__})",
+            f"image '{src}' is not a valid {kind} file ({why})",
             where=where,
             hint="re-export the image or fix its file extension",
         ) from None
-    if fmt != PILLOW_FORMATS[media_type]:
+    except TooLarge as large:
         raise ResourceError(
-            f"image '{src}' is not a valid {kind} file (it holds {fmt} data)",
-            where=where,
-            hint="re-export the image or fix its file extension",
-        )
-    if width * height > MAX_PIXELS:
-        raise ResourceError(
-            f"image '{src}' is too large ({width} x {height} pixels)",
+            f"image '{src}' is too large ({large.width} x {large.height} pixels)",
             where=where,
             hint=f"scale it down below {MAX_PIXELS // 1_000_000} megapixels",
-        )
-    return width, height
+        ) from None
 
 
-def _check_svg(path: Path, where: Location, src: str) -> None:
-    from lxml import etree
+# What the warning lists of the things an SVG lost; the rest is counted.
+SHOWN = 6
 
+
+def _check_svg(path: Path, where: Location, src: str, found: list[Diagnostic] | None) -> None:
     if path.stat().st_size > MAX_SVG_BYTES:
         raise ResourceError(f"image '{src}' is larger than 10 MB", where=where)
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    try:
-        root = etree.parse(str(path), parser).getroot()
-    except etree.XMLSyntaxError as exc:
-        raise ResourceError(
-            f"image '{src}' is not a well-formed SVG file ({exc.msg})",
-            where=where,
-            hint="re-export it from the drawing program",
-        ) from None
-    if etree.QName(root).localname != "svg":
-        raise ResourceError(f"image '{src}' is not an SVG file", where=where)
-
-
-_SVG_DROPPED = {"script", "foreignObject", "iframe", "object", "embed", "handler", "listener"}
-_LINK_ATTRIBUTES = ("href", "{http://www.w3.org/1999/xlink}href", "src")
-
-
-def clean_svg(data: bytes) -> bytes:
-    """An SVG image as packaged: no scripts, no event handlers, no foreign content
-    and no references outside the file (reading systems may run SVG scripts)."""
-    from lxml import etree
-
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    root = etree.fromstring(data, parser)
-    for element in list(root.iter()):
-        if not isinstance(element.tag, str):
-            parent = element.getparent()
-            if parent is not None and isinstance(element, etree._ProcessingInstruction):
-                parent.remove(element)
-            continue
-        if etree.QName(element).localname in _SVG_DROPPED:
-            parent = element.getparent()
-            if parent is not None:
-                parent.remove(element)
-            continue
-        for name in list(element.attrib):
-            local = etree.QName(name).localname.lower()
-            value = element.attrib[name].strip().lower()
-            if local.startswith("on") or (
-                name in _LINK_ATTRIBUTES and not value.startswith(("#", "data:image/"))
-            ):
-                del element.attrib[name]
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
+    cleaned = clean_svg(path.read_bytes(), src, where)
+    if cleaned.removed:
+        shown = ", ".join(cleaned.removed[:SHOWN])
+        more = len(cleaned.removed) - SHOWN
+        if more > 0:
+            shown += f" and {more} more"
+        if found is not None:
+            found.append(
+                Diagnostic(
+                    "I18",
+                    WARNING,
+                    where,
+                    f"image '{src}' cleaned: removed {shown}",
+                    "an image in a book holds drawing only",
+                    subject=src,
+                )
+            )
