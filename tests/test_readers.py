@@ -197,7 +197,7 @@ def test_epubjs_turns_every_page_without_error(epubjs: dict[str, Any], article: 
     first = pages[0]
     assert first["href"] == "cover.xhtml" and first["docs"][0]["images"] == 1
     text_page = next(p for p in pages if p["href"] == chapter)
-    assert any(f.startswith("Gentium Book Plus") for f in text_page["docs"][0]["fonts_loaded"])
+    assert any(f.startswith("PubSerif") for f in text_page["docs"][0]["fonts_loaded"])
 
 
 def test_epubjs_shows_the_first_text_page(
