@@ -184,7 +184,7 @@ def lean_fonts(css: PackagedCss, documents: Sequence[str]) -> LeanCss:
             urls = {
                 url: moved[_resolve(href, url)]
                 for url in _urls(nodes[rule.node])
-                if _resolve(href, url) in moved
+                if moved.get(_resolve(href, url), url) != url
             }
             edits[rule.node] = _rewritten(nodes[rule.node], names, urls)
         for m, node in enumerate(nodes):
@@ -531,6 +531,9 @@ def _subset(source: Path, use: Use, family: str) -> bytes:
     _point_to_licence(font, f"{FOLDER}/OFL-{family}.txt")
     flavor = {".woff2": "woff2", ".woff": "woff"}.get(source.suffix.lower())
     font.flavor = flavor
+    # Read from a WOFF2 file, the font keeps that file's flavor data: its metadata
+    # block written back as it was makes Chromium reject the subset. Fresh data.
+    font.flavorData = None
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()

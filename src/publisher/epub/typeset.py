@@ -341,14 +341,17 @@ def _local(node: Any) -> str:
 def _add(out: _Texts, style: Style, text: str) -> None:
     if not text or not style.families:
         return
+    variants = [text]
     if style.transform == "uppercase":
-        text = f"{text}\n{text.upper()}"
+        variants.append(text.upper())
     elif style.transform == "lowercase":
-        text = f"{text}\n{text.lower()}"
+        variants.append(text.lower())
     elif style.transform == "capitalize":
-        text = f"{text}\n{text.title()}\n{text.upper()}"
-    out.chars.setdefault((style, False), set()).update(text)
-    out.runs.setdefault(style, []).append(text)
+        variants += [text.title(), text.upper()]
+    chars = out.chars.setdefault((style, False), set())
+    for variant in variants:
+        chars.update(variant)
+    out.runs.setdefault(style, []).append("\n".join(variants))
     if style.caps in CAPS:
         # Small caps a face lacks are drawn from its capitals (synthesised).
         out.chars.setdefault((style, True), set()).update(text.upper())
