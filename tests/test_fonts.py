@@ -477,3 +477,10 @@ def test_a_woff2_alone_is_subset_from_itself(tmp_path: Path) -> None:
         font = TTFont(io.BytesIO(data))
         assert set("Quil-") <= {chr(c) for c in font.getBestCmap()}
         assert font["name"].getDebugName(1) == "PubSerif"
+
+
+def test_a_letter_the_face_lacks_whole_is_kept_in_parts() -> None:
+    """'ǹ' in a face without it but with 'n' and the combining grave: the parts,
+    which a shaper puts together (and the mark features then go in the subset)."""
+    found = uses("<p>ǹa</p>", "", lacking="ǹ")
+    assert found[("serif x", 400, "normal")] == "an\u0300"

@@ -68,6 +68,7 @@ SIMPLE = (
     *("ccmp", "locl", "mark", "mkmk", "rlig", "calt", "clig", "curs", "dist", "kern"),
     *("liga", "rclt", "rvrn", "abvm", "blwm", "frac", "numr", "dnom"),
 )
+MARK_FEATURES = {"mark", "mkmk", "abvm", "blwm", "dist"}
 LONG_LICENCE = 1000  # characters: a licence record longer holds the whole licence
 FRACTION_SLASH = "\u2044"
 # fsType bits: 0x0100 no subsetting, 0x0200 bitmap embedding only.
@@ -545,7 +546,8 @@ def _layout_features(use: Use, every: set[str]) -> set[str]:
     default features for them); other scripts keep all of fontTools' list, which
     covers their shaping (Arabic joining forms, Indic conjuncts...). Fractions
     only around a fraction slash, as HarfBuzz does: numerators and denominators
-    of every digit weigh more than the digits."""
+    of every digit weigh more than the digits. Mark positioning only with
+    combining marks (typeset.py adds those of a letter the face lacks whole)."""
     simple = all(
         unicodedata.category(char)[0] != "L"
         or unicodedata.name(char, "").split(" ")[0] in SIMPLE_SCRIPTS
@@ -554,6 +556,10 @@ def _layout_features(use: Use, every: set[str]) -> set[str]:
     default = set(SIMPLE) if simple else set(every)
     if FRACTION_SLASH not in use.chars:
         default -= FRACTIONS
+    if simple and not any(unicodedata.category(char)[0] == "M" for char in use.chars):
+        # Without combining marks there is nothing to attach; and a font's mark
+        # tables (Gentium's cover thousands of bases) are most of its subsetting time.
+        default -= MARK_FEATURES
     return default | use.features
 
 

@@ -192,6 +192,14 @@ def face_uses(
                     found[0].add(char)
                     found[1].update(features)
                     break
+                # A letter the face lacks whole is drawn from its parts, when it has
+                # them (a shaper decomposes it: "ǹ" as n and a combining grave).
+                parts = unicodedata.normalize("NFD", char)
+                if len(parts) > 1 and all(has_char(face, part) for part in parts):
+                    found = uses.setdefault(face, (set(), set()))
+                    found[0].update(parts)
+                    found[1].update(features)
+                    break
     return {
         face: Use(
             frozenset(chars | set(ALWAYS)), frozenset(features), "\n".join(runs.get(face, []))
