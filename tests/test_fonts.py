@@ -105,6 +105,16 @@ ELSEWHERE = ("code", "pre", "figcaption", "table", "h2")
 ELSEWHERE_CLASSES = ("byline", "dateline")
 
 
+def elsewhere(element: etree._Element) -> bool:
+    """Set in another family, or never drawn (the hidden navigation)."""
+    classes = set((element.get("class") or "").split())
+    return (
+        element.tag.removeprefix(XHTML) in ELSEWHERE
+        or element.get("hidden") is not None
+        or bool(classes & set(ELSEWHERE_CLASSES))
+    )
+
+
 def body_text(epub: Path) -> str:
     """The characters of the EPUB's documents (text and alt text) set in the body
     family, and the generated content of its sheets."""
@@ -116,19 +126,11 @@ def body_text(epub: Path) -> str:
         if name.endswith(".xhtml"):
             body = etree.fromstring(data).find(f"{XHTML}body")
             for node in body.iter():
-                path = [node, *node.iterancestors()]
-                if any(
-                    e.tag.removeprefix(XHTML) in ELSEWHERE
-                    or set((e.get("class") or "").split()) & set(ELSEWHERE_CLASSES)
-                    for e in path
-                ):
-                    continue
-                out += [node.text or "", node.get("alt", "")]
+                if not any(elsewhere(e) for e in [node, *node.iterancestors()]):
+                    out += [node.text or "", node.get("alt", "")]
                 parent = node.getparent()
                 if parent is not None and not any(
-                    e.tag.removeprefix(XHTML) in ELSEWHERE
-                    or set((e.get("class") or "").split()) & set(ELSEWHERE_CLASSES)
-                    for e in [parent, *parent.iterancestors()]
+                    elsewhere(e) for e in [parent, *parent.iterancestors()]
                 ):
                     out.append(node.tail or "")
             if body.find(f".//{XHTML}hr") is not None:
@@ -484,3 +486,12 @@ def test_a_letter_the_face_lacks_whole_is_kept_in_parts() -> None:
     which a shaper puts together (and the mark features then go in the subset)."""
     found = uses("<p>ǹa</p>", "", lacking="ǹ")
     assert found[("serif x", 400, "normal")] == "an\u0300"
+
+
+def test_text_never_drawn_counts_for_nothing() -> None:
+    """The navigation's landmarks and page list are hidden: their headings would
+    otherwise bring in the heading face."""
+    found = uses(
+        '<p>ab</p><nav hidden="hidden"><h2>Zz</h2></nav><p class="n">q</p>', ".n { display: none }"
+    )
+    assert found == {("serif x", 400, "normal"): "ab"}

@@ -6,7 +6,8 @@ Only what chooses a face or changes the characters drawn is computed:
 font-family, font-weight, font-style (and the `font` shorthand), the
 font-variant longhands and font-feature-settings (features), text-transform and
 small caps (upper-case forms), list markers, and the `content` of ::before and
-::after. The cascade is the author sheets over a user-agent sheet holding the
+::after; text that is not drawn (`display: none`, the `hidden` attribute) counts
+for nothing. The cascade is the author sheets over a user-agent sheet holding the
 defaults that pick faces (bold `strong`, italic `em`...); selectors are matched
 by cssselect2, the engine WeasyPrint uses. Where the result cannot be known
 without laying the page out, it errs on the side of more characters: the whole
@@ -24,6 +25,7 @@ from typing import Any
 # The user agent's defaults that change the face or the characters (HTML's
 # rendering section), written as CSS.
 UA_SHEET = """
+[hidden] { display: none; }
 b, strong { font-weight: bolder; }
 i, cite, em, var, dfn, address { font-style: italic; }
 h1, h2, h3, h4, h5, h6, th { font-weight: bold; }
@@ -305,7 +307,10 @@ class _Rules:
 
 
 def _walk(element: Any, parent: Style, rules: _Rules, out: _Texts) -> None:
-    style = _compute(rules.declared(element, None), parent)
+    declared = rules.declared(element, None)
+    if _keyword(declared.get("display", [])) == "none":
+        return  # never drawn (the navigation's hidden landmarks and page list)
+    style = _compute(declared, parent)
     _contents(element, style, rules, out)
     first_line = rules.declared(element, "first-line")
     if first_line:
