@@ -156,11 +156,12 @@ def lean_fonts(css: PackagedCss, documents: Sequence[str]) -> LeanCss:
                 continue
             family = names[rule.face.family]
             content = subset_font(source, use, family, _style_name(rule.face))
-            target = f"{FOLDER}/{family}-{_style_name(rule.face)}{source.suffix.lower()}"
+            suffix = source.suffix.lower()
+            target = f"{FOLDER}/{family}-{_style_name(rule.face)}{suffix}"
             taken = files.get(target)
             serial = 2
             while taken is not None and taken.content != content:
-                target = f"{FOLDER}/{family}-{_style_name(rule.face)}-{serial}{source.suffix}"
+                target = f"{FOLDER}/{family}-{_style_name(rule.face)}-{serial}{suffix}"
                 taken, serial = files.get(target), serial + 1
             files[target] = FontFile(target, media_type(source), content)
             new_hrefs[n, href] = target
@@ -173,8 +174,8 @@ def lean_fonts(css: PackagedCss, documents: Sequence[str]) -> LeanCss:
     for n, (href, text, nodes) in enumerate(parsed):
         edits: dict[int, str | None] = {}
         for r, rule in enumerate(rules):
-            if rule.sheet != n:
-                continue
+            if rule.sheet != n or not rule.hrefs:
+                continue  # a face with no file of ours (local() only) stays as it is
             if rule.face not in uses:
                 edits[rule.node] = None
                 continue
@@ -187,7 +188,9 @@ def lean_fonts(css: PackagedCss, documents: Sequence[str]) -> LeanCss:
                 for url in _urls(nodes[rule.node])
                 if moved.get(_resolve(href, url), url) != url
             }
-            edits[rule.node] = _rewritten(nodes[rule.node], names, urls)
+            rewritten = _rewritten(nodes[rule.node], names, urls)
+            if rewritten is not None:  # else a font that goes in whole, where it was
+                edits[rule.node] = rewritten
         for m, node in enumerate(nodes):
             if m not in edits:
                 renamed = _rewritten(node, names, {})
