@@ -499,3 +499,20 @@ def test_text_never_drawn_counts_for_nothing() -> None:
         '<p>ab</p><nav hidden="hidden"><h2>Zz</h2></nav><p class="n">q</p>', ".n { display: none }"
     )
     assert found == {("serif x", 400, "normal"): "ab"}
+
+
+def test_an_edit_that_brings_no_new_character_reuses_the_subset(article: Built) -> None:
+    """In a watch session: the same characters, features and ligatures formed give
+    the subset made before, from memory."""
+    from publisher.epub.typeset import Use
+
+    source = STYLES / "fonts" / "gentium" / "GentiumBookPlus-Regular.woff2"
+    first = Use(frozenset("office -"), frozenset({"kern", "liga"}), "office")
+    edited = Use(frozenset("office -"), frozenset({"kern", "liga"}), "office of coffice")
+    fonts.clear_cache()
+    made = fonts.subset_font(source, first, "PubSerif", "Regular")
+    assert fonts.subset_font(source, edited, "PubSerif", "Regular") is made
+    new_ligature = Use(frozenset("office -"), frozenset({"kern", "liga"}), "office of")
+    assert fonts.subset_font(source, new_ligature, "PubSerif", "Regular") is made  # the same
+    new_ligature = Use(frozenset("office -"), frozenset({"kern", "liga"}), "office fl")
+    assert fonts.subset_font(source, new_ligature, "PubSerif", "Regular") is not made

@@ -34,7 +34,7 @@ import posixpath
 import re
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -481,13 +481,18 @@ _KEEP = 64  # subsets kept in memory (a few books' worth of faces)
 
 def subset_font(source: Path, use: Use, family: str, style_name: str) -> bytes:
     """The face subset to `use`'s characters and features, renamed `family`, in the
-    source file's format; from memory when the same subset was made before."""
+    source file's format; from memory when the same subset was made before. The
+    text enters the key only through the ligatures it forms, so that an edit in a
+    watch session that brings no new character reuses the subset."""
     info = _font_info(source)
+    formed = (
+        frozenset(s for s in _ligature_sequences(source) if s in use.text) if use.text else None
+    )
     key = (
         info.digest,
         "".join(sorted(use.chars)),
         " ".join(sorted(use.features)),
-        hashlib.sha256(use.text.encode("utf-8")).hexdigest(),
+        "\n".join(sorted(formed)) if formed is not None else "*",
         family,
         style_name,
         source.suffix.lower(),
@@ -496,7 +501,7 @@ def subset_font(source: Path, use: Use, family: str, style_name: str) -> bytes:
     if found is not None:
         _SUBSETS.move_to_end(key)
         return found
-    content = _subset(source, use, family)
+    content = _subset(source, use, family, formed)
     _SUBSETS[key] = content
     while len(_SUBSETS) > _KEEP:
         _SUBSETS.popitem(last=False)
@@ -507,7 +512,7 @@ def clear_cache() -> None:
     _SUBSETS.clear()
 
 
-def _subset(source: Path, use: Use, family: str) -> bytes:
+def _subset(source: Path, use: Use, family: str, formed: frozenset[str] | None) -> bytes:
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -521,7 +526,8 @@ def _subset(source: Path, use: Use, family: str) -> bytes:
     options.recommended_glyphs = True
     options.hinting = False  # see the README: screens of reading systems do not use them
     options.desubroutinize = True
-    _prune_ligatures(font, use.text)
+    if formed is not None:
+        _prune_ligatures(font, formed)
     subsetter = subset.Subsetter(options)
     subsetter.populate(text="".join(sorted(use.chars)))
     quiet = logging.getLogger("fontTools.subset")
@@ -566,36 +572,63 @@ def _layout_features(use: Use, every: set[str]) -> set[str]:
     return default | use.features
 
 
-def _prune_ligatures(font: Any, text: str) -> None:
-    """Drops the ligatures whose letters never meet in the face's text, before the
-    subsetter's closure keeps every ligature of the letters kept ("ffk", "gg"...).
-    A ligature of glyphs that no character maps to (alternates) is kept."""
-    if "GSUB" not in font or not text:
+def _ligature_subtables(font: Any) -> Iterator[Any]:
+    if "GSUB" not in font:
         return
-    letters = {glyph: chr(code) for code, glyph in (font.getBestCmap() or {}).items()}
     for lookup in font["GSUB"].table.LookupList.Lookup:
         for subtable in lookup.SubTable:
-            if lookup.LookupType == 7:
-                if subtable.ExtensionLookupType != 4:
-                    continue
-                subtable = subtable.ExtSubTable
-            elif lookup.LookupType != 4:
-                continue
-            kept = {}
+            if lookup.LookupType == 7 and subtable.ExtensionLookupType == 4:
+                yield subtable.ExtSubTable
+            elif lookup.LookupType == 4:
+                yield subtable
+
+
+_LIGATURES: dict[str, frozenset[str]] = {}
+
+
+def _ligature_sequences(source: Path) -> frozenset[str]:
+    """The letters of each ligature of the font (those of glyphs a character maps
+    to), read once per font."""
+    from fontTools.ttLib import TTFont
+
+    info = _font_info(source)
+    known = _LIGATURES.get(info.digest)
+    if known is None:
+        font = TTFont(io.BytesIO(_sfnt_bytes(source, source.read_bytes())), lazy=True)
+        letters = {glyph: chr(code) for code, glyph in (font.getBestCmap() or {}).items()}
+        found = set()
+        for subtable in _ligature_subtables(font):
             for first, ligatures in subtable.ligatures.items():
-                found = [
-                    ligature
-                    for ligature in ligatures
-                    if _may_form([first, *ligature.Component], letters, text)
-                ]
-                if found:
-                    kept[first] = found
-            subtable.ligatures = kept
+                for ligature in ligatures:
+                    chars = [letters.get(glyph) for glyph in [first, *ligature.Component]]
+                    if None not in chars:
+                        found.add("".join(c for c in chars if c is not None))
+        known = _LIGATURES[info.digest] = frozenset(found)
+    return known
 
 
-def _may_form(glyphs: list[str], letters: dict[str, str], text: str) -> bool:
+def _prune_ligatures(font: Any, formed: frozenset[str]) -> None:
+    """Drops the ligatures whose letters never meet in the face's text (`formed`
+    holds those that do), before the subsetter's closure keeps every ligature of
+    the letters kept ("ffk", "gg"...). A ligature of glyphs that no character
+    maps to (alternates) is kept."""
+    letters = {glyph: chr(code) for code, glyph in (font.getBestCmap() or {}).items()}
+    for subtable in _ligature_subtables(font):
+        kept = {}
+        for first, ligatures in subtable.ligatures.items():
+            found = [
+                ligature
+                for ligature in ligatures
+                if _may_form([first, *ligature.Component], letters, formed)
+            ]
+            if found:
+                kept[first] = found
+        subtable.ligatures = kept
+
+
+def _may_form(glyphs: list[str], letters: dict[str, str], formed: frozenset[str]) -> bool:
     chars = [letters.get(glyph) for glyph in glyphs]
-    return None in chars or "".join(c for c in chars if c is not None) in text
+    return None in chars or "".join(c for c in chars if c is not None) in formed
 
 
 def _point_to_licence(font: Any, href: str) -> None:
