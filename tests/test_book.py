@@ -151,7 +151,7 @@ def test_code_is_highlighted_with_the_shipped_face(guide: Built) -> None:
     _, facts = inspect_pdf(guide.pdf, guide.result.book)
     assert any("Liberation-Mono" in name for name in facts["fonts"])
     opf = guide.member("EPUB/content.opf")
-    assert "fonts/liberation-mono/LiberationMono-Regular.woff2" in opf
+    assert "fonts/PubMono-Regular.woff2" in opf  # Liberation Mono, subset and renamed
 
 
 def test_epubcheck_passes_on_the_book(guide: Built) -> None:

@@ -197,7 +197,7 @@ def test_epubjs_turns_every_page_without_error(epubjs: dict[str, Any], article: 
     first = pages[0]
     assert first["href"] == "cover.xhtml" and first["docs"][0]["images"] == 1
     text_page = next(p for p in pages if p["href"] == chapter)
-    assert any(f.startswith("Gentium Book Plus") for f in text_page["docs"][0]["fonts_loaded"])
+    assert any(f.startswith("PubSerif") for f in text_page["docs"][0]["fonts_loaded"])
 
 
 def test_epubjs_shows_the_first_text_page(
@@ -232,3 +232,57 @@ def test_epubjs_reports_a_missing_image(article: Built, tmp_path: Path) -> None:
     assert result["ok"] and result["at_end"]
     assert any("missing.png" in e for e in result["console_errors"]), result["console_errors"]
     assert any("missing.png" in r for r in result["failed_requests"]), result["failed_requests"]
+
+
+# ---- the fonts, subset: the same page ----
+
+
+@pytest.fixture(scope="session")
+def whole_and_subset(article: Built, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The article's EPUB made twice from the same inputs, with the whole fonts (as
+    before subsetting) and with the subsets, each read in epub.js."""
+    import datetime as dt
+    from dataclasses import replace
+
+    from publisher.epub.writer import EpubInputs, make_epub
+
+    from conftest import STYLES
+
+    folder = tmp_path_factory.mktemp("fonts-in-epubjs")
+    inputs = EpubInputs(article.result.book, STYLES, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    out: dict[str, Any] = {}
+    for name, subset in (("whole", False), ("subset", True)):
+        epub = folder / f"{name}.epub"
+        epub.write_bytes(make_epub(replace(inputs, subset_fonts=subset), []))
+        shot = folder / f"{name}.png"
+        out[name] = (run_epubjs(epub, shot), shot, epub)
+    return out
+
+
+def test_epubjs_shows_the_same_page_with_subset_fonts(whole_and_subset: dict[str, Any]) -> None:
+    """The first text page in epub.js (Chromium) with Gentium whole and with its
+    subsets: the same glyphs in the same places, so (nearly) the same pixels."""
+    from PIL import ImageChops
+
+    (whole, whole_shot, whole_epub), (subset, subset_shot, subset_epub) = (
+        whole_and_subset["whole"],
+        whole_and_subset["subset"],
+    )
+    assert subset_epub.stat().st_size < whole_epub.stat().st_size / 8
+    for report, family in ((whole, "Gentium Book Plus"), (subset, "PubSerif")):
+        assert report["ok"] and report["at_end"], report.get("error")
+        assert report["console_errors"] == [] and report["page_errors"] == []
+        docs = [doc for page in report["pages_visited"] for doc in page["docs"]]
+        assert not [face for doc in docs for face in doc["fonts_failed"]]
+        assert any(face.startswith(family) for doc in docs for face in doc["fonts_loaded"])
+    assert whole["screenshot"]["href"] == subset["screenshot"]["href"]
+    assert [p["pages"] for p in whole["pages_visited"]] == [
+        p["pages"] for p in subset["pages_visited"]
+    ]
+    a = Image.open(whole_shot).convert("L")
+    b = Image.open(subset_shot).convert("L")
+    difference = ImageChops.difference(a, b)
+    changed = sum(difference.histogram()[16:])  # pixels more than a hair apart
+    assert changed < 0.002 * 600 * 800, f"{changed} pixels differ"
+    ink = sum(a.histogram()[:128])
+    assert ink > 0.03 * 600 * 800  # a page of text, not two blank pages

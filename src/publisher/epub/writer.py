@@ -21,9 +21,17 @@ from lxml import etree
 from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
+from publisher.epub.fonts import lean_fonts, media_type
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
 from publisher.pagination import PageStart, insert_markers
-from publisher.source.styles import DEFAULT, Style, epub_sheets, load_style, package_css
+from publisher.source.styles import (
+    DEFAULT,
+    PackagedCss,
+    Style,
+    epub_sheets,
+    load_style,
+    package_css,
+)
 from publisher.xhtml import parse_body
 
 FOLDER = "EPUB"
@@ -45,6 +53,7 @@ class EpubInputs:
     pages: tuple[PageStart, ...] = ()  # where the PDF's pages begin, when built beside it
     print_source: str = ""  # names the PDF edition the page numbers come from
     style: Style | None = None  # None: the default style
+    subset_fonts: bool = True  # False: every face of the families named, whole (tests)
 
 
 def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
@@ -52,11 +61,15 @@ def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
     writing it finds is added to `found`."""
     book = epub.EpubBook()
     _metadata(book, inputs, found)
-    sheets = _styles_and_fonts(book, inputs)
-    cover_href = _cover_image(book, inputs)
+    css = _packaged_css(inputs)
+    sheets = tuple(href for href, _ in css.sheets)
+    cover_href = _cover_href(inputs)
+    pages = _pages(inputs, sheets, cover_href)
+    _styles_and_fonts(book, inputs, css, pages)
+    _cover_image(book, inputs, cover_href)
     _images(book, inputs)
-    documents = _documents(book, inputs, sheets, cover_href)
-    _navigation(book, inputs, sheets, many=len(documents.chapters) > 1)
+    documents = _documents(book, pages)
+    _navigation(book, inputs, pages)
     _spine_and_guide(book, inputs, documents)
     return _written(book, inputs)
 
@@ -133,49 +146,67 @@ def _metadata(book: epub.EpubBook, inputs: EpubInputs, found: list[Diagnostic]) 
     book.add_metadata(None, "meta", "", {"name": "cover", "content": COVER_IMAGE_ID})
 
 
-def _styles_and_fonts(book: epub.EpubBook, inputs: EpubInputs) -> tuple[str, ...]:
+def _packaged_css(inputs: EpubInputs) -> PackagedCss:
     """The style sheets (shared, then the style's; the code sheet only in books with
-    code) and the fonts they use, no others. Gives the sheets' hrefs."""
+    code) and the font files of the families they name."""
     style = inputs.style or load_style(inputs.styles, DEFAULT)
-    css = package_css(epub_sheets(inputs.styles, style, has_code(inputs.book)), inputs.styles)
-    for n, (href, content) in enumerate(css.sheets, start=1):
+    return package_css(epub_sheets(inputs.styles, style, has_code(inputs.book)), inputs.styles)
+
+
+def _styles_and_fonts(
+    book: epub.EpubBook, inputs: EpubInputs, css: PackagedCss, pages: _Pages
+) -> None:
+    """The sheets and the fonts: each face the documents use, subset to the
+    characters set in it and renamed, with its licence (epub/fonts.py); faces no
+    text uses left out. With `subset_fonts` off, every face of the named families,
+    whole."""
+    if inputs.subset_fonts:
+        lean = lean_fonts(css, pages.texts())
+        sheets, files = lean.sheets, [(f.href, f.media_type, f.content) for f in lean.files]
+    else:
+        sheets = css.sheets
+        files = [(href, media_type(source), source.read_bytes()) for href, source in css.fonts]
+    for n, (href, content) in enumerate(sheets, start=1):
         _add(
             book,
             epub.EpubItem(uid=f"css-{n}", file_name=href, media_type="text/css", content=content),
         )
-    for n, (href, source) in enumerate(css.fonts, start=1):
-        media = FONT_TYPES.get(source.suffix.lower(), "font/woff2")
+    fonts = [(href, media, content) for href, media, content in files if media != "text/plain"]
+    for n, (href, media, content) in enumerate(fonts, start=1):
+        item = epub.EpubItem(uid=f"font-{n}", file_name=href, media_type=media, content=content)
+        _add(book, item)
+    licences = [(href, content) for href, media, content in files if media == "text/plain"]
+    for n, (href, content) in enumerate(licences, start=1):
         _add(
             book,
             epub.EpubItem(
-                uid=f"font-{n}", file_name=href, media_type=media, content=source.read_bytes()
+                uid=f"font-licence-{n}", file_name=href, media_type="text/plain", content=content
             ),
         )
-    return tuple(href for href, _ in css.sheets)
 
 
-def _cover_image(book: epub.EpubBook, inputs: EpubInputs) -> str:
-    """The given cover image, or one made from the metadata. Gives its href."""
+def _cover_href(inputs: EpubInputs) -> str:
+    """Where the cover image goes: the given image keeps its kind, a made one is JPEG."""
+    image = inputs.book.meta.cover_image
+    return f"images/cover{image.suffix.lower() if image else '.jpg'}"
+
+
+def _cover_image(book: epub.EpubBook, inputs: EpubInputs, cover_href: str) -> None:
+    """The given cover image, or one made from the metadata, at `cover_href`."""
     meta = inputs.book.meta
     if meta.cover_image:
-        suffix = meta.cover_image.suffix.lower()
         cover_type = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}.get(
-            suffix, "image/png"
+            meta.cover_image.suffix.lower(), "image/png"
         )
         from PIL import Image
 
         with Image.open(meta.cover_image) as image:
             width, height = image.size
         # Upright by its EXIF orientation, as every other image; never scaled down.
-        cover = Resource(meta.cover_image, f"images/cover{suffix}", cover_type, width, height)
+        cover = Resource(meta.cover_image, cover_href, cover_type, width, height)
         cover_bytes = epub_image(cover, max(width, height))
     else:
-        cover_bytes, suffix, cover_type = (
-            make_cover(meta, inputs.styles / "fonts"),
-            ".jpg",
-            "image/jpeg",
-        )
-    cover_href = f"images/cover{suffix}"
+        cover_bytes, cover_type = make_cover(meta, inputs.styles / "fonts"), "image/jpeg"
     _add(
         book,
         epub.EpubItem(
@@ -183,7 +214,6 @@ def _cover_image(book: epub.EpubBook, inputs: EpubInputs) -> str:
         ),
         ("cover-image",),
     )
-    return cover_href
 
 
 def _images(book: epub.EpubBook, inputs: EpubInputs) -> None:
@@ -201,17 +231,36 @@ def _images(book: epub.EpubBook, inputs: EpubInputs) -> None:
 
 
 @dataclass(frozen=True)
+class _Page:
+    file_name: str
+    uid: str
+    content: str  # the finished XHTML
+
+
+@dataclass(frozen=True)
+class _Pages:
+    """Every XHTML document of the book, written before any is added: the fonts
+    are cut to the text they hold."""
+
+    cover: _Page
+    front: list[_Page]
+    chapters: list[_Page]
+    nav: _Page
+
+    def texts(self) -> list[str]:
+        return [p.content for p in (self.cover, *self.front, *self.chapters, self.nav)]
+
+
+@dataclass(frozen=True)
 class _Documents:
     cover: Any
     front: list[Any]
     chapters: list[Any]
 
 
-def _documents(
-    book: epub.EpubBook, inputs: EpubInputs, sheets: tuple[str, ...], cover_href: str
-) -> _Documents:
-    """The cover page, then the front matter and the chapters in reading order, with
-    the print edition's page breaks."""
+def _pages(inputs: EpubInputs, sheets: tuple[str, ...], cover_href: str) -> _Pages:
+    """The cover page, the front matter and the chapters in reading order (with the
+    print edition's page breaks), and the navigation document."""
     rendered = inputs.book
     meta = rendered.meta
     lang, direction = meta.lang, meta.direction
@@ -229,63 +278,59 @@ def _documents(
         # The page's <html> declares both namespaces; the section need not repeat them.
         return xhtml.replace(_SECTION_NS, "", 1) + "\n"
 
-    cover = _add(
-        book,
-        _doc(
-            COVER_PAGE,
-            "cover",
-            _page(
-                lang,
-                "Cover",
-                f'<section class="cover" epub:type="cover">'
-                f'<img src="{cover_href}" alt="Cover: {escape(meta.title)}" role="doc-cover" />'
-                "</section>",
-                sheets,
-                direction=direction,
-            ),
+    cover = _Page(
+        COVER_PAGE,
+        "cover",
+        _page(
+            lang,
+            "Cover",
+            f'<section class="cover" epub:type="cover">'
+            f'<img src="{cover_href}" alt="Cover: {escape(meta.title)}" role="doc-cover" />'
+            "</section>",
+            sheets,
+            direction=direction,
         ),
     )
     front = [
-        _add(
-            book,
-            _doc(
-                page.file_name,
-                page.file_name.split(".")[0],
-                _page(lang, page.title, paged(page), sheets, direction=direction),
-            ),
+        _Page(
+            page.file_name,
+            page.file_name.split(".")[0],
+            _page(lang, page.title, paged(page), sheets, direction=direction),
         )
         for page in rendered.front
     ]
     chapters = [
-        _add(
-            book,
-            _doc(
-                ch.file_name,
-                ch.file_name.split(".")[0],
-                _page(lang, ch.title or meta.title, paged(ch), sheets, direction=direction),
-            ),
+        _Page(
+            ch.file_name,
+            ch.file_name.split(".")[0],
+            _page(lang, ch.title or meta.title, paged(ch), sheets, direction=direction),
         )
         for ch in rendered.chapters
     ]
+    body = _nav_body(rendered, len(rendered.chapters) > 1, inputs.pages)
+    nav = _Page(NAV, "nav", _page(lang, "Contents", body, sheets, direction=direction))
+    return _Pages(cover, front, chapters, nav)
+
+
+def _documents(book: epub.EpubBook, pages: _Pages) -> _Documents:
+    """The cover page, then the front matter and the chapters in reading order."""
+    cover = _add(book, _doc(pages.cover.file_name, pages.cover.uid, pages.cover.content))
+    front = [_add(book, _doc(p.file_name, p.uid, p.content)) for p in pages.front]
+    chapters = [_add(book, _doc(p.file_name, p.uid, p.content)) for p in pages.chapters]
     return _Documents(cover, front, chapters)
 
 
-def _navigation(
-    book: epub.EpubBook, inputs: EpubInputs, sheets: tuple[str, ...], *, many: bool
-) -> None:
+def _navigation(book: epub.EpubBook, inputs: EpubInputs, pages: _Pages) -> None:
     """The EPUB 3 navigation document (contents, landmarks, page list) and the EPUB 2
     NCX for older readers."""
-    rendered = inputs.book
-    body = _nav_body(rendered, many, inputs.pages)
-    page = _page(rendered.meta.lang, "Contents", body, sheets, direction=rendered.meta.direction)
-    _add(book, _doc(NAV, "nav", page), ("nav",))
+    _add(book, _doc(pages.nav.file_name, pages.nav.uid, pages.nav.content), ("nav",))
     _add(
         book,
         epub.EpubItem(
             uid="ncx",
             file_name="toc.ncx",
             media_type="application/x-dtbncx+xml",
-            content=_ncx(rendered),
+            content=_ncx(inputs.book),
         ),
     )
 
@@ -328,9 +373,6 @@ def _doc(file_name: str, uid: str, content: str) -> epub.EpubItem:
         media_type="application/xhtml+xml",
         content=content.encode("utf-8"),
     )
-
-
-FONT_TYPES = {".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".otf": "font/otf"}
 
 
 def _page(lang: str, title: str, body: str, sheets: tuple[str, ...], direction: str = "ltr") -> str:
