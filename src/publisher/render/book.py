@@ -44,6 +44,7 @@ from publisher.render.markdown import (
     unique_id,
     walk,
 )
+from publisher.source.fence import Refused, resolve
 from publisher.source.styles import Numbering, already_numbered, roman
 from publisher.xhtml import parse_body
 
@@ -477,11 +478,12 @@ class Links:
             return href
         target = source.resolve()
         if parts.path:
-            target = (source.parent / unquote(parts.path)).resolve()
-            if target not in self.first_file:
+            named = resolve(source.parent, unquote(parts.path))  # a NUL: no chapter
+            if isinstance(named, Refused) or named not in self.first_file:
                 why = "it is not a chapter of this book"
                 self.found.append(_dropped("T04", href, source, line, why))
                 return None
+            target = named
         fragment = unquote(parts.fragment)
         if not fragment:
             return self.first_file[target]
