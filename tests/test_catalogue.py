@@ -904,6 +904,12 @@ CASES: dict[str, Case] = {
         epub(),
         files=meta("title: A", "subject: " + "[" * 30 + "x" + "]" * 30),
     ),
+    "D28": Case(
+        "book.md:2: error: 'title' is longer than 1000 characters "
+        "(shorten it; a long text belongs in a chapter)",
+        epub(),
+        files=meta("title: " + "x" * 1001),
+    ),
     # --- images, the cover and the fence
     "I01": Case(
         "book.md:6: warning: image 'https://example.org/map.png' dropped: "

@@ -13,7 +13,13 @@ from publisher.diagnostics import WARNING, Diagnostic, carry
 from publisher.errors import Location, ManuscriptError, MetadataError, PublisherError
 from publisher.model import Manuscript, SourceFile
 from publisher.source import fence
-from publisher.source.metadata import build_meta, parse_yaml, shown_value, split_front_matter
+from publisher.source.metadata import (
+    bounded,
+    build_meta,
+    parse_yaml,
+    shown_value,
+    split_front_matter,
+)
 from publisher.source.text import decode, read_text
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -134,7 +140,7 @@ def _chapter_files(
     for item in value:
         if isinstance(item, dict) and set(item) == {"part", "chapters"}:
             files = _chapter_files(item["chapters"], folder, root, where)
-            title = " ".join(str(item["part"]).split())
+            title = bounded("part", " ".join(str(item["part"]).split()), where)
             if not title:
                 raise MetadataError("a part needs a title", where=where)
             out.append((files[0][0], files[0][1], title))

@@ -65,6 +65,8 @@ MAX_YAML_CHARS = 65_536
 MAX_VALUES = 10_000  # values (scalars, lists, mappings), each alias counted expanded
 MAX_TEXT = 1_000_000  # characters in all text values, each alias counted expanded
 MAX_DEPTH = 20  # lists and mappings inside each other
+# Characters in one text value: the long texts, and every other (titles, names).
+MAX_CHARS = {"description": 20_000, "rights": 20_000, "dedication": 20_000, "": 1_000}
 # The values that name files: left as written (a control character in a file name
 # is the fence's to refuse, not to take out silently); every other text is cleaned.
 _PATH_KEYS = ("chapters", "cover-image")
@@ -296,7 +298,7 @@ def build_meta(
             raise MetadataError(
                 f"'{key}' must be text, not {type(value).__name__}", where=where(key)
             )
-        return " ".join(str(value).split())
+        return bounded(key, " ".join(str(value).split()), where(key))
 
     def text_list(key: str) -> tuple[str, ...]:
         value = data.get(key)
@@ -309,7 +311,7 @@ def build_meta(
                 item = item["name"]
             if isinstance(item, bool | list | dict) or item is None or not str(item).strip():
                 raise MetadataError(f"'{key}' must be a name or a list of names", where=where(key))
-            out.append(" ".join(str(item).split()))
+            out.append(bounded(key, " ".join(str(item).split()), where(key)))
         return tuple(out)
 
     title = text("title", required=True)
@@ -353,6 +355,7 @@ def build_meta(
         return value
 
     identifier = _identifier(data.get("identifier"), where("identifier"), title, authors, lang)
+    bounded("identifier", identifier.value, where("identifier"))
     return BookMeta(
         title=title,
         subtitle=text("subtitle"),
@@ -384,6 +387,19 @@ def build_meta(
         dateline=text("dateline"),
         dashes=choice("dashes", DASHES, "en"),
     )
+
+
+def bounded(key: str, text: str, where: Location) -> str:
+    """`text`, if it is not longer than its key allows (MAX_CHARS): a title of
+    fifty thousand letters is a mistake, and would be one line on the cover."""
+    limit = MAX_CHARS.get(key, MAX_CHARS[""])
+    if len(text) > limit:
+        raise MetadataError(
+            f"'{key}' is longer than {limit} characters",
+            where=where,
+            hint="shorten it; a long text belongs in a chapter",
+        )
+    return text
 
 
 def _cover(value: Any, path: Path, root: Path, where: Callable[[str], Location]) -> Path | None:
