@@ -873,18 +873,18 @@ CASES: dict[str, Case] = {
         epub(),
         files=meta("title: A", "dashes: long"),
     ),
-    "D24": Case(
+    "D25": Case(
         "book.md:2: error: the metadata is longer than 64 KB (keep long texts in the chapters)",
         epub(),
         files=meta("title: A", "description: " + "x" * 70_000),
     ),
-    "D25": Case(
+    "D26": Case(
         "book/book.yaml:2: error: a YAML alias refers to the value it is in "
         "(write the value out instead of the alias)",
         epub("book"),
         files=folder("title: A\nchapters: &a [*a]\n", a_md="Text.\n"),
     ),
-    "D26": Case(
+    "D27": Case(
         "book.md:6: error: the metadata holds more than 10000 values or 1000000 characters, "
         "YAML aliases (*name) counted each time they are used "
         "(write the values out instead of repeating aliases)",
@@ -898,13 +898,13 @@ CASES: dict[str, Case] = {
             "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]",
         ),
     ),
-    "D27": Case(
+    "D28": Case(
         "book.md:3: error: the metadata is nested more than 20 levels deep "
         "(lists and mappings inside each other: flatten them)",
         epub(),
         files=meta("title: A", "subject: " + "[" * 30 + "x" + "]" * 30),
     ),
-    "D28": Case(
+    "D29": Case(
         "book.md:2: error: 'title' is longer than 1000 characters "
         "(shorten it; a long text belongs in a chapter)",
         epub(),

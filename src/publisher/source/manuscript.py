@@ -48,7 +48,7 @@ def _load_file(path: Path, found: list[Diagnostic]) -> Manuscript:
     text = read_text(path, found)
     front = split_front_matter(text, path, found)
     root = path.parent.resolve()
-    meta = build_meta(front.data, front.lines, path, root)
+    meta = build_meta(front.data, front.lines, path, root=root)
     return Manuscript(meta, (SourceFile(path, front.body),), root)
 
 
@@ -102,7 +102,7 @@ def _load_folder(folder: Path, found: list[Diagnostic]) -> Manuscript:
                 )
             data, lines, meta_source = front.data, front.lines, file
         sources.append(SourceFile(file, front.body, part))
-    meta = build_meta(data, lines, meta_source, root)
+    meta = build_meta(data, lines, meta_source, root=root)
     return Manuscript(meta, tuple(sources), root)
 
 

@@ -266,6 +266,7 @@ def build_meta(
     data: dict[str, Any],
     lines: dict[str, int],
     path: Path,
+    *,
     root: Path | None = None,
 ) -> BookMeta:
     """Check every key and value. `path` is the file the metadata is in, `root`
