@@ -238,6 +238,15 @@ def test_recursive_chapters_alias(tmp_path: Path, chapters: str) -> None:
     one_error(*publish("book"), "book/book.yaml:2: error: a YAML alias refers to the value")
 
 
+@pytest.mark.parametrize("part", ["null", "[x]", "{a: b}", "true", "''"])
+def test_part_title_that_is_not_text(tmp_path: Path, part: str) -> None:
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "a.md").write_text("Text.\n")
+    yaml_text = f"title: A\nchapters:\n  - {{part: {part}, chapters: [a.md]}}\n"
+    (tmp_path / "book" / "book.yaml").write_text(yaml_text)
+    one_error(*publish("book"), "book/book.yaml:2: error: a part needs a title")
+
+
 @pytest.mark.parametrize(
     "case", ["link-outside", "link-proc-environ", "link-chain", "fifo", "loop"]
 )
@@ -516,3 +525,16 @@ def test_hostile_values_for_every_key(tmp_path: Path, key: str) -> None:
         if code:
             error = one_error(code, lines)
             assert len(error) < 400, error
+
+
+def test_watch_snapshot_survives_loops_and_links_out(tmp_path: Path) -> None:
+    """`publisher watch` looks at every file under the manuscript: a loop of links
+    is passed over, a link to a folder outside is not walked."""
+    from publisher.app.watch import snapshot
+
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "a.md").write_text("# A\n")
+    loop(book, "c.md")
+    (book / "usr").symlink_to("/usr")
+    assert list(snapshot([book], tmp_path / "out")) == [str(book / "a.md")]

@@ -140,7 +140,10 @@ def _chapter_files(
     for item in value:
         if isinstance(item, dict) and set(item) == {"part", "chapters"}:
             files = _chapter_files(item["chapters"], folder, root, where)
-            title = bounded("part", " ".join(str(item["part"]).split()), where)
+            part = item["part"]
+            # a title is text (or a number): null, a list or a mapping is none
+            part = "" if part is None or isinstance(part, bool | list | dict) else str(part)
+            title = bounded("part", " ".join(part.split()), where)
             if not title:
                 raise MetadataError("a part needs a title", where=where)
             out.append((files[0][0], files[0][1], title))
