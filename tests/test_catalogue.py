@@ -701,12 +701,12 @@ CASES: dict[str, Case] = {
         epub("book"),
         call=_symlinked_chapter,
     ),
-    "M09": Case(
+    "M10": Case(
         "book.md:6: error: image 'a%00b.png' has a NUL character in its name (correct the name)",
         epub(),
         files=body(IMG.format("a%00b.png")),
     ),
-    "M10": Case(
+    "M11": Case(
         "book/book.yaml: error: metadata file 'book.yaml' is outside the manuscript folder "
         "(copy it into the folder)",
         epub("book"),
