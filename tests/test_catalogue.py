@@ -118,6 +118,7 @@ MESSAGE_ARGS: dict[str, tuple[int, ...]] = {
     "Diagnostic": (3,),  # diagnostics.py: the message of a warning
     "_dropped": (4,),  # render/book.py: why a link is removed
     "_fenced": (3,),  # source/resources.py: why an image is dropped
+    "Refused": (1, 2),  # source/fence.py: why the fence stops a file, and the fix
 }
 LOG_METHODS = {"debug", "info", "warning", "error", "critical", "exception"}
 # Local variables holding part of a message, chosen by a condition.
@@ -764,6 +765,21 @@ CASES: dict[str, Case] = {
             "book/notes.md": "Drafts.\n",
         },
     ),
+    "M10": Case(
+        "book.md:6: error: image 'a%00b.png' has a NUL character in its name (correct the name)",
+        epub(),
+        files=body(IMG.format("a%00b.png")),
+    ),
+    "M11": Case(
+        "book/book.yaml: error: metadata file 'book.yaml' is outside the manuscript folder "
+        "(copy it into the folder)",
+        epub("book"),
+        files={
+            "outside.yaml": "title: Secret\n",
+            "book/a.md": "Text.\n",
+            "book/book.yaml": lambda path: path.symlink_to("../outside.yaml"),
+        },
+    ),
     # --- text and links
     "T01": Case(
         "book.md:6: warning: removed control character U+0007 (not allowed in EPUB or PDF text)",
@@ -955,6 +971,43 @@ CASES: dict[str, Case] = {
         "(use three letters such as aut, edt, ill, trl)",
         epub(),
         files=meta("title: A", "contributor: {text: Ann, role: translator}"),
+    ),
+    "D25": Case(
+        "book.md:2: error: the metadata is longer than 64 KB (keep long texts in the chapters)",
+        epub(),
+        files=meta("title: A", "description: " + "x" * 70_000),
+    ),
+    "D26": Case(
+        "book/book.yaml:2: error: a YAML alias refers to the value it is in "
+        "(write the value out instead of the alias)",
+        epub("book"),
+        files=folder("title: A\nchapters: &a [*a]\n", a_md="Text.\n"),
+    ),
+    "D27": Case(
+        "book.md:6: error: the metadata holds more than 10000 values or 1000000 characters, "
+        "YAML aliases (*name) counted each time they are used "
+        "(write the values out instead of repeating aliases)",
+        epub(),
+        files=meta(
+            "title: A",
+            "a: &a [x, x, x, x, x, x, x, x, x, x]",
+            "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]",
+            "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+            "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]",
+            "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]",
+        ),
+    ),
+    "D28": Case(
+        "book.md:3: error: the metadata is nested more than 20 levels deep "
+        "(lists and mappings inside each other: flatten them)",
+        epub(),
+        files=meta("title: A", "subject: " + "[" * 30 + "x" + "]" * 30),
+    ),
+    "D29": Case(
+        "book.md:2: error: 'title' is longer than 1000 characters "
+        "(shorten it; a long text belongs in a chapter)",
+        epub(),
+        files=meta("title: " + "x" * 1001),
     ),
     # --- images, the cover and the fence
     "I01": Case(

@@ -29,7 +29,9 @@ PRINT_STYLES = ("base.css", "print.css")
 def digest(*parts: bytes | str) -> str:
     hasher = hashlib.sha256()
     for part in parts:
-        data = part.encode("utf-8") if isinstance(part, str) else part
+        # surrogateescape: a path with a name that is not UTF-8 (a folder from an
+        # old archive) is hashed as its bytes
+        data = part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
         hasher.update(len(data).to_bytes(8, "big"))
         hasher.update(data)
     return hasher.hexdigest()

@@ -31,14 +31,14 @@ def snapshot(paths: list[Path], ignore: Path) -> Snapshot:
     for root in paths:
         files = [root] if root.is_file() else (root.rglob("*") if root.is_dir() else [])
         for path in files:
-            resolved = path.resolve()
+            try:
+                resolved = path.resolve()
+                stat = path.stat()
+            except (OSError, RuntimeError):  # gone, or a loop of links (3.11's RuntimeError)
+                continue
             if resolved.is_relative_to(ignore) or any(
                 part.startswith(".") for part in path.parts[-3:]
             ):
-                continue
-            try:
-                stat = path.stat()
-            except OSError:
                 continue
             if path.is_file():
                 seen[str(path)] = (stat.st_mtime_ns, stat.st_size)

@@ -46,6 +46,7 @@ from publisher.render.markdown import (
     unique_id,
     walk,
 )
+from publisher.source.fence import Refused, resolve
 from publisher.source.styles import Numbering, already_numbered, roman
 from publisher.xhtml import parse_body
 
@@ -485,13 +486,14 @@ class Links:
             return href
         target = source.resolve()
         if parts.path:
-            target = (source.parent / unquote(parts.path)).resolve()
-            if target not in self.first_file:
+            named = resolve(source.parent, unquote(parts.path))  # a NUL: no chapter
+            if isinstance(named, Refused) or named not in self.first_file:
                 why = "it is not a chapter of this book"
                 names = [os.path.relpath(f, source.parent) for f in self.first_file]
                 hint = _did_you_mean(unquote(parts.path), names)
                 self.found.append(_dropped("T04", href, source, line, why, hint))
                 return None
+            target = named
         fragment = unquote(parts.fragment)
         if not fragment:
             return self.first_file[target]
@@ -534,10 +536,11 @@ def _dropped(
 
 
 def _did_you_mean(wrong: str, names: list[str], prefix: str = "") -> str | None:
-    """The closest of `names` to a mistyped target, as a hint."""
+    """The closest of `names` to a mistyped target, as a hint: close enough to be a
+    slip of the keys (a letter or two), not merely the same extension."""
     import difflib
 
-    close = difflib.get_close_matches(wrong, names, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(wrong, names, n=1, cutoff=0.75)
     return f"did you mean '{prefix}{close[0]}'?" if close else None
 
 

@@ -3,6 +3,7 @@ optional `book.yaml`. The only module here that reads the user's Markdown files.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -11,8 +12,15 @@ from typing import Any
 from publisher.diagnostics import WARNING, Diagnostic, carry
 from publisher.errors import Location, ManuscriptError, MetadataError, PublisherError
 from publisher.model import Manuscript, SourceFile
-from publisher.source.metadata import build_meta, parse_yaml, split_front_matter
-from publisher.source.text import read_text
+from publisher.source import fence
+from publisher.source.metadata import (
+    bounded,
+    build_meta,
+    parse_yaml,
+    shown_value,
+    split_front_matter,
+)
+from publisher.source.text import decode, read_text
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 BOOK_FILE = "book.yaml"
@@ -38,48 +46,51 @@ def load(path: Path) -> Manuscript:
 
 def _load_file(path: Path, found: list[Diagnostic]) -> Manuscript:
     text = read_text(path, found)
-    front = split_front_matter(text, path)
-    meta = build_meta(front.data, front.lines, path, found)
-    return Manuscript(meta, (SourceFile(path, front.body),), path.parent.resolve())
+    front = split_front_matter(text, path, found)
+    root = path.parent.resolve()
+    meta = build_meta(front.data, front.lines, path, found, root=root)
+    return Manuscript(meta, (SourceFile(path, front.body),), root)
+
+
+def _read(path: Path, real: Path, found: list[Diagnostic], what: str, where: Location) -> str:
+    """A located file's text; `path` is the file as the manuscript names it."""
+    data = fence.read_bytes(real)
+    if isinstance(data, fence.Refused):
+        raise fence.refusal(what, path.name, data, where)
+    return decode(data, path, found)
 
 
 def _load_folder(folder: Path, found: list[Diagnostic]) -> Manuscript:
+    root = folder.resolve()
     book_file = folder / BOOK_FILE
     data: dict[str, Any] = {}
     lines: dict[str, int] = {}
-    if book_file.is_file():
-        data, lines = parse_yaml(read_text(book_file, found), book_file)
+    has_book_file = os.path.lexists(book_file)
+    if has_book_file:
+        # Through the fence like every file: a book.yaml that is a link to a file
+        # outside the folder (or to /proc/self/environ) is refused, not read.
+        real = fence.locate(root, folder, BOOK_FILE)
+        if isinstance(real, fence.Refused):
+            raise fence.refusal("metadata file", BOOK_FILE, real, Location(book_file))
+        text = _read(book_file, real, found, "metadata file", Location(book_file))
+        data, lines = parse_yaml(text, book_file, found=found)
     chapter_list = data.pop("chapters", None)
     if chapter_list is None:
-        root = folder.resolve()
-        files = []
-        for path in sorted(folder.iterdir(), key=_natural_key):
-            if path.suffix.lower() not in MARKDOWN_SUFFIXES or not path.is_file():
-                continue
-            if not path.resolve().is_relative_to(root):
-                # The fence: a link pointing out of the folder is not followed.
-                found.append(
-                    Diagnostic(
-                        "M08",
-                        WARNING,
-                        Location(path),
-                        "chapter skipped: it links outside the manuscript folder",
-                    )
-                )
-                continue
-            files.append(path)
-        if not files:
+        entries: list[tuple[Path, Path, str | None]] = [
+            (path, real, None) for path, real in _found_chapters(folder, root, found)
+        ]
+        if not entries:
             raise ManuscriptError(
                 "no Markdown files (.md) in the manuscript folder",
                 where=Location(folder),
                 hint="add chapter files or list them under 'chapters:' in book.yaml",
             )
-        entries: list[tuple[Path, str | None]] = [(f, None) for f in files]
     else:
-        entries = _chapter_files(chapter_list, folder, Location(book_file, lines.get("chapters")))
-        listed = {file.resolve() for file, _ in entries}
-        for path in sorted(folder.iterdir(), key=_natural_key):
-            if path.suffix.lower() in MARKDOWN_SUFFIXES and path.resolve() not in listed:
+        where = Location(book_file, lines.get("chapters"))
+        entries = _chapter_files(chapter_list, folder, root, where)
+        listed = {real for _, real, _ in entries}
+        for path, real in _found_chapters(folder, root, []):
+            if real not in listed:
                 # A chapter the list forgot would vanish from the book without a word.
                 found.append(
                     Diagnostic(
@@ -93,9 +104,9 @@ def _load_folder(folder: Path, found: list[Diagnostic]) -> Manuscript:
                 )
 
     sources = []
-    meta_source = book_file if book_file.is_file() else entries[0][0]
-    for n, (file, part) in enumerate(entries):
-        front = split_front_matter(read_text(file, found), file)
+    meta_source = book_file if has_book_file else entries[0][0]
+    for n, (file, real, part) in enumerate(entries):
+        front = split_front_matter(_read(file, real, found, "chapter", Location(file)), file, found)
         if front.data:
             if data or n:
                 raise MetadataError(
@@ -105,41 +116,76 @@ def _load_folder(folder: Path, found: list[Diagnostic]) -> Manuscript:
                 )
             data, lines, meta_source = front.data, front.lines, file
         sources.append(SourceFile(file, front.body, part))
-    meta = build_meta(data, lines, meta_source, found)
-    return Manuscript(meta, tuple(sources), folder.resolve())
+    meta = build_meta(data, lines, meta_source, found, root=root)
+    return Manuscript(meta, tuple(sources), root)
 
 
-def _chapter_files(value: Any, folder: Path, where: Location) -> list[tuple[Path, str | None]]:
+def _found_chapters(folder: Path, root: Path, found: list[Diagnostic]) -> list[tuple[Path, Path]]:
+    """The Markdown files in the folder, in natural order, each through the fence:
+    (the file as found, the file it is). One the fence stops is skipped with a
+    warning; a folder named like a chapter, or a link to nothing, is no chapter."""
+    out = []
+    for path in sorted(folder.iterdir(), key=_natural_key):
+        if path.suffix.lower() not in MARKDOWN_SUFFIXES:
+            continue
+        real = fence.locate(root, folder, path.name)
+        if isinstance(real, fence.Refused):
+            if real.kind in (fence.FOLDER, fence.MISSING):
+                continue
+            if real.kind == fence.OUTSIDE:
+                # The fence: a link pointing out of the folder is not followed.
+                message = "chapter skipped: it links outside the manuscript folder"
+                hint = ""
+            else:
+                message, hint = f"chapter skipped: it {real.why}", real.hint
+            found.append(Diagnostic("M08", WARNING, Location(path), message, hint=hint))
+            continue
+        out.append((path, real))
+    return out
+
+
+def _chapter_files(
+    value: Any, folder: Path, root: Path, where: Location
+) -> list[tuple[Path, Path, str | None]]:
     """`chapters:` in book.yaml: file names, or `{part: Title, chapters: [...]}`."""
     if not isinstance(value, list) or not value:
         raise MetadataError("'chapters' must be a list of Markdown files", where=where)
-    root = folder.resolve()
-    out: list[tuple[Path, str | None]] = []
+    out: list[tuple[Path, Path, str | None]] = []
     for item in value:
         if isinstance(item, dict) and set(item) == {"part", "chapters"}:
-            files = _chapter_files(item["chapters"], folder, where)
-            title = " ".join(str(item["part"]).split())
+            files = _chapter_files(item["chapters"], folder, root, where)
+            part = item["part"]
+            # a title is text (or a number): null, a list or a mapping is none
+            part = "" if part is None or isinstance(part, bool | list | dict) else str(part)
+            title = bounded("part", " ".join(part.split()), where)
             if not title:
                 raise MetadataError("a part needs a title", where=where)
-            out.append((files[0][0], title))
+            out.append((files[0][0], files[0][1], title))
             out += files[1:]
             continue
         if not isinstance(item, str):
             raise MetadataError(
-                f"chapter entry {item!r} is not a file name",
+                f"chapter entry {shown_value(item)} is not a file name",
                 where=where,
                 hint="list file names, or {part: Title, chapters: [files]}",
             )
-        file = (folder / item).resolve()
-        if not file.is_relative_to(root):
-            raise ManuscriptError(f"chapter '{item}' is outside the manuscript folder", where=where)
-        if not file.is_file():
-            raise ManuscriptError(
-                f"chapter '{item}' not found", where=where, hint="check the name under 'chapters:'"
-            )
-        if any(file == seen for seen, _ in out):
-            raise MetadataError(f"chapter '{item}' is listed twice", where=where)
-        out.append((file, None))
+        real = fence.locate(root, folder, item)
+        if isinstance(real, fence.Refused):
+            name = fence.shown(item)
+            if real.kind == fence.OUTSIDE:
+                raise ManuscriptError(
+                    f"chapter '{name}' is outside the manuscript folder", where=where
+                )
+            if real.kind == fence.MISSING:
+                raise ManuscriptError(
+                    f"chapter '{name}' not found",
+                    where=where,
+                    hint="check the name under 'chapters:'",
+                )
+            raise fence.refusal("chapter", item, real, where)
+        if any(real == seen for _, seen, _ in out):
+            raise MetadataError(f"chapter '{fence.shown(item)}' is listed twice", where=where)
+        out.append((real, real, None))
     return out
 
 

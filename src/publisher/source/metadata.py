@@ -6,6 +6,7 @@ import datetime as dt
 import difflib
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ import yaml
 from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location, MetadataError, ResourceError
 from publisher.model import BookMeta, Identifier
+from publisher.source import fence
+from publisher.source.text import clean
 
 # Pandoc's names for the metadata publisher understands. Anything else is rejected:
 # a misspelt key ("autor") would otherwise vanish without a word.
@@ -88,6 +91,20 @@ _ROLE = re.compile(r"^[a-z]{3}$")
 # an em dash, as in Project Gutenberg's texts. Three hyphens are always an em dash.
 DASHES = ("en", "em")
 
+# What metadata may cost: PyYAML is pure Python (64 KB take about a quarter of a
+# second), and an alias (*name) is shared while parsing but expanded by anything
+# that turns the value into text: 464 bytes of nested aliases become gigabytes.
+# The tree is measured as composed, before anything is built from it.
+MAX_YAML_CHARS = 65_536
+MAX_VALUES = 10_000  # values (scalars, lists, mappings), each alias counted expanded
+MAX_TEXT = 1_000_000  # characters in all text values, each alias counted expanded
+MAX_DEPTH = 20  # lists and mappings inside each other
+# Characters in one text value: the long texts, and every other (titles, names).
+MAX_CHARS = {"description": 20_000, "rights": 20_000, "dedication": 20_000, "": 1_000}
+# The values that name files: left as written (a control character in a file name
+# is the fence's to refuse, not to take out silently); every other text is cleaned.
+_PATH_KEYS = ("chapters", "cover-image")
+
 _LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _FRONT_MATTER_CLOSE = ("---", "...")
@@ -111,7 +128,7 @@ class FrontMatter:
     body: str  # the file's text with the front matter blanked out (line numbers kept)
 
 
-def split_front_matter(text: str, path: Path) -> FrontMatter:
+def split_front_matter(text: str, path: Path, found: list[Diagnostic] | None = None) -> FrontMatter:
     """Pandoc's rule: a YAML block opened by `---` on the first line, closed by
     `---` or `...`. The block is replaced by empty lines so that line numbers in
     later messages are still the file's."""
@@ -128,15 +145,30 @@ def split_front_matter(text: str, path: Path) -> FrontMatter:
             hint="end it with a line '---' or '...'",
         )
     yaml_text = "\n".join(lines[1:end])
-    data, key_lines = parse_yaml(yaml_text, path, first_line=2)
+    data, key_lines = parse_yaml(yaml_text, path, first_line=2, found=found)
     body = "\n" * (end + 1) + "\n".join(lines[end + 1 :])
     return FrontMatter(data, key_lines, body)
 
 
-def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, Any], dict[str, int]]:
+def parse_yaml(
+    text: str, path: Path, first_line: int = 1, found: list[Diagnostic] | None = None
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """The metadata mapping and the line of each key. The YAML is composed, then
+    measured (`_measure`: size, depth, aliases) and its text cleaned (`_clean`)
+    before any value is built, so that nothing is expanded past the budget."""
+    if len(text) > MAX_YAML_CHARS:
+        raise MetadataError(
+            f"the metadata is longer than {MAX_YAML_CHARS // 1024} KB",
+            where=Location(path, first_line),
+            hint="keep long texts in the chapters",
+        )
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)
+        node = loader.get_single_node()
+        if node is not None:
+            _measure(node, path, first_line)
+            _clean(node, path, first_line, [] if found is None else found)
+        data = None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else None
@@ -148,6 +180,8 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, An
         ) from None
     except (yaml.YAMLError, ValueError, RecursionError) as exc:
         raise MetadataError(f"invalid YAML: {exc}", where=Location(path, first_line)) from None
+    finally:
+        loader.dispose()
     if data is None:
         return {}, {}
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
@@ -164,7 +198,8 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, An
         if str(key.value) in lines:
             # YAML would keep the last one silently: say which two disagree.
             raise MetadataError(
-                f"'{key.value}' is given twice (lines {lines[str(key.value)]} and {line})",
+                f"'{fence.shown(key.value)}' is given twice (lines {lines[str(key.value)]} "
+                f"and {line})",
                 where=Location(path, line),
                 hint="keep one of them",
             )
@@ -172,10 +207,106 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> tuple[dict[str, An
     return {str(k): v for k, v in data.items()}, lines
 
 
+def _measure(root: yaml.Node, path: Path, first_line: int) -> None:
+    """Refuses a tree that holds itself (`chapters: &a [*a]`), is nested deeper
+    than MAX_DEPTH, or holds more than MAX_VALUES values or MAX_TEXT characters
+    with every alias expanded; walked without recursion, stopped at the first
+    excess, which is reported at the line of the key whose value it is in."""
+    count = chars = 0
+    # (node, depth, the line to report, whether the walk is leaving the node)
+    stack: list[tuple[yaml.Node, int, int, bool]] = [(root, 0, first_line, False)]
+    open_nodes: set[int] = set()  # the nodes on the way down to the current one
+    while stack:
+        node, depth, line, leaving = stack.pop()
+        if leaving:
+            open_nodes.discard(id(node))
+            continue
+        where = Location(path, line)
+        if id(node) in open_nodes:
+            raise MetadataError(
+                "a YAML alias refers to the value it is in",
+                where=where,
+                hint="write the value out instead of the alias",
+            )
+        count += 1
+        if isinstance(node, yaml.ScalarNode):
+            chars += len(node.value)
+        if count > MAX_VALUES or chars > MAX_TEXT:
+            raise MetadataError(
+                f"the metadata holds more than {MAX_VALUES} values or {MAX_TEXT} characters, "
+                "YAML aliases (*name) counted each time they are used",
+                where=where,
+                hint="write the values out instead of repeating aliases",
+            )
+        if depth > MAX_DEPTH:
+            raise MetadataError(
+                f"the metadata is nested more than {MAX_DEPTH} levels deep",
+                where=where,
+                hint="lists and mappings inside each other: flatten them",
+            )
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        open_nodes.add(id(node))
+        stack.append((node, depth, line, True))
+        if isinstance(node, yaml.SequenceNode):
+            pairs = [(child, line) for child in node.value]
+        else:
+            pairs = []
+            for key, value in node.value:
+                at = key.start_mark.line + first_line if node is root else line
+                pairs += [(key, at), (value, at)]
+        stack += [(child, depth + 1, at, False) for child, at in reversed(pairs)]
+
+
+def _clean(root: yaml.Node, path: Path, first_line: int, found: list[Diagnostic]) -> None:
+    """Text hygiene on the composed tree, as on Markdown text (text.clean): a
+    character XML forbids, written as a YAML escape ("\\0", "\\x07", "\\uFFFE"),
+    is removed from every key and text value with a warning naming its line. File
+    names (the list under `chapters:`, `cover-image:`) are left for the fence,
+    which refuses them. Each node once, however often an alias repeats it."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]  # node, a file name
+    while stack:
+        node, file_name = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if not file_name and isinstance(node.value, str):
+                line = node.start_mark.line + first_line
+                node.value = clean(node.value, path, found, first_line=line)
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(child, file_name) for child in reversed(node.value)]
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):  # popped in the file's order
+                names = node is root and isinstance(key, yaml.ScalarNode)
+                names = names and key.value in _PATH_KEYS
+                # under chapters:, a part's title is text, its files are names
+                part_title = isinstance(key, yaml.ScalarNode) and key.value == "part"
+                stack.append((value, (file_name and not part_title) or names))
+                stack.append((key, False))
+
+
+def shown_value(value: Any, limit: int = 60) -> str:
+    """A YAML value as a message shows it: short, whatever it holds (its repr
+    cut to `limit` characters, control characters escaped)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return "a number too large"  # str() of a huge int is refused by Python itself
+    text = repr(value) if not isinstance(value, str) else value
+    return fence.shown(text[: limit * 2], limit)
+
+
 def build_meta(
-    data: dict[str, Any], lines: dict[str, int], path: Path, found: list[Diagnostic] | None = None
+    data: dict[str, Any],
+    lines: dict[str, int],
+    path: Path,
+    found: list[Diagnostic] | None = None,
+    *,
+    root: Path | None = None,
 ) -> BookMeta:
-    """Check every key and value; what is not wrong but worth a word goes to `found`."""
+    """Check every key and value; what is not wrong but worth a word goes to `found`.
+    `path` is the file the metadata is in, `root` the manuscript's folder (the
+    fence around the cover; `path`'s folder if not given)."""
 
     def where(key: str) -> Location:
         return Location(path, lines.get(key))
@@ -194,7 +325,7 @@ def build_meta(
                     "D05",
                     WARNING,
                     where(key),
-                    f"unknown metadata key '{key}' ignored",
+                    f"unknown metadata key '{fence.shown(key)}' ignored",
                     hint,
                     subject=key,
                 )
@@ -214,7 +345,7 @@ def build_meta(
             raise MetadataError(
                 f"'{key}' must be text, not {type(value).__name__}", where=where(key)
             )
-        return " ".join(str(value).split())
+        return bounded(key, " ".join(str(value).split()), where(key))
 
     def text_list(key: str) -> tuple[str, ...]:
         value = data.get(key)
@@ -227,7 +358,7 @@ def build_meta(
                 item = item.get("name", item.get("text"))
             if isinstance(item, bool | list | dict) or item is None or not str(item).strip():
                 raise MetadataError(f"'{key}' must be a name or a list of names", where=where(key))
-            out.append(" ".join(str(item).split()))
+            out.append(bounded(key, " ".join(str(item).split()), where(key)))
         return tuple(out)
 
     title = text("title", required=True)
@@ -235,7 +366,7 @@ def build_meta(
     lang = text("lang") or "en"
     if not _LANG.match(lang):
         raise MetadataError(
-            f"'lang: {lang}' is not a language tag",
+            f"'lang: {shown_value(lang)}' is not a language tag",
             where=where("lang"),
             hint="use a BCP 47 tag such as en, en-GB, ru, zh-Hans",
         )
@@ -246,32 +377,7 @@ def build_meta(
     contributors = tuple((n, r) for n, r in creators if r != "aut") + _people(
         data, "contributor", where("contributor"), "ctb"
     )
-    cover = None
-    if data.get("cover-image") is not None:
-        cover_text = text("cover-image")
-        assert cover_text is not None
-        cover = (path.parent / cover_text).resolve()
-        if not cover.is_relative_to(path.parent.resolve()):
-            raise ResourceError(
-                f"cover image '{cover_text}' is outside the manuscript folder",
-                where=where("cover-image"),
-                hint="copy it into the manuscript folder",
-            )
-        if not cover.is_file():
-            raise ResourceError(
-                f"cover image '{cover_text}' not found",
-                where=where("cover-image"),
-                hint="give a path relative to this file",
-            )
-        if cover.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-            raise ResourceError(
-                f"cover image '{cover_text}' must be a PNG or JPEG file",
-                where=where("cover-image"),
-                hint="every reading system shows PNG and JPEG covers",
-            )
-        from publisher.source.resources import IMAGE_TYPES, inspect_image
-
-        inspect_image(cover, IMAGE_TYPES[cover.suffix.lower()], where("cover-image"), cover_text)
+    cover = _cover(data.get("cover-image"), path, root or path.parent.resolve(), where)
 
     def number(key: str, default: int | None, low: int, high: int) -> int | None:
         value = data.get(key)
@@ -279,7 +385,8 @@ def build_meta(
             return default
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise MetadataError(
-                f"'{key}: {value}' must be a whole number from {low} to {high}", where=where(key)
+                f"'{key}: {shown_value(value)}' must be a whole number from {low} to {high}",
+                where=where(key),
             )
         return value
 
@@ -287,7 +394,7 @@ def build_meta(
         value = data.get(key, default)
         if not isinstance(value, str) or value.strip().lower() not in allowed:
             raise MetadataError(
-                f"'{key}: {value}' is not one of {', '.join(allowed)}",
+                f"'{key}: {shown_value(value)}' is not one of {', '.join(allowed)}",
                 where=where(key),
                 hint=f"write {key}: {' or '.join(allowed)}",
             )
@@ -300,6 +407,7 @@ def build_meta(
         return value
 
     identifier = _identifier(data.get("identifier"), where("identifier"), title, authors, lang)
+    bounded("identifier", identifier.value, where("identifier"))
     return BookMeta(
         title=title,
         subtitle=text("subtitle"),
@@ -337,6 +445,55 @@ def build_meta(
     )
 
 
+def bounded(key: str, text: str, where: Location) -> str:
+    """`text`, if it is not longer than its key allows (MAX_CHARS): a title of
+    fifty thousand letters is a mistake, and would be one line on the cover."""
+    limit = MAX_CHARS.get(key, MAX_CHARS[""])
+    if len(text) > limit:
+        raise MetadataError(
+            f"'{key}' is longer than {limit} characters",
+            where=where,
+            hint="shorten it; a long text belongs in a chapter",
+        )
+    return text
+
+
+def _cover(value: Any, path: Path, root: Path, where: Callable[[str], Location]) -> Path | None:
+    """`cover-image:`, through the fence: relative to the metadata's file, inside
+    the manuscript's folder, a PNG or JPEG image."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    key = "cover-image"
+    if not isinstance(value, str):
+        raise MetadataError(f"'{key}' must be text, not {type(value).__name__}", where=where(key))
+    name = value.strip()
+    cover = fence.locate(root, path.parent, name)
+    if isinstance(cover, fence.Refused):
+        if cover.kind == fence.OUTSIDE:
+            raise ResourceError(
+                f"cover image '{fence.shown(name)}' is outside the manuscript folder",
+                where=where("cover-image"),
+                hint="copy it into the manuscript folder",
+            )
+        if cover.kind == fence.MISSING:
+            raise ResourceError(
+                f"cover image '{fence.shown(name)}' not found",
+                where=where("cover-image"),
+                hint="give a path relative to this file",
+            )
+        raise fence.refusal("cover image", name, cover, where("cover-image"), ResourceError)
+    if cover.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise ResourceError(
+            f"cover image '{fence.shown(name)}' must be a PNG or JPEG file",
+            where=where("cover-image"),
+            hint="every reading system shows PNG and JPEG covers",
+        )
+    from publisher.source.resources import IMAGE_TYPES, inspect_image
+
+    inspect_image(cover, IMAGE_TYPES[cover.suffix.lower()], where("cover-image"), name)
+    return cover
+
+
 def _date(value: Any, where: Location) -> str | None:
     if value is None:
         return None
@@ -353,7 +510,9 @@ def _date(value: Any, where: Location) -> str | None:
         except ValueError:
             pass
     raise MetadataError(
-        f"'date: {text}' is not a date", where=where, hint="write it as YYYY-MM-DD, YYYY-MM or YYYY"
+        f"'date: {shown_value(text)}' is not a date",
+        where=where,
+        hint="write it as YYYY-MM-DD, YYYY-MM or YYYY",
     )
 
 

@@ -1,5 +1,6 @@
 """The fence around resources. Images are taken only from inside the manuscript
-folder, by relative path, after resolving `..` and symbolic links.
+folder, by relative path, after resolving `..` and symbolic links (through
+`fence.locate`, as every file the manuscript names).
 
 One rule for what the fence stops (a URL, an absolute path, a file outside the
 folder): the locator returns a warning (a `Diagnostic`) naming `file:line` instead
@@ -16,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location, ResourceError
 from publisher.model import Resource
+from publisher.source import fence
 from publisher.source.images import MAX_PIXELS
 from publisher.source.svg import MAX_SVG_BYTES, clean_svg
 
@@ -53,17 +55,19 @@ class Locator:
         if not parts.path.strip():
             # "#x", "?q": nothing to package
             return _fenced("I01", src, where, "it names no file")
-        path = (source.parent / unquote(parts.path)).resolve()
-        if not path.is_relative_to(self.root):
-            return _fenced("I02", src, where, "it is outside the manuscript folder")
+        path = fence.locate(self.root, source.parent, unquote(parts.path))
+        if isinstance(path, fence.Refused):
+            if path.kind == fence.OUTSIDE:
+                return _fenced("I02", src, where, "it is outside the manuscript folder")
+            if path.kind == fence.MISSING:
+                raise ResourceError(
+                    f"image '{src}' not found",
+                    where=where,
+                    hint="check the file name; paths are relative to the chapter's file",
+                )
+            raise fence.refusal("image", src, path, where, ResourceError)
         if path in self._by_path:
             return self._by_path[path]
-        if not path.is_file():
-            raise ResourceError(
-                f"image '{src}' not found",
-                where=where,
-                hint="check the file name; paths are relative to the chapter's file",
-            )
         media_type = IMAGE_TYPES.get(path.suffix.lower())
         if media_type is None:
             raise ResourceError(

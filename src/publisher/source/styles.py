@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from publisher.errors import Location, OptionError
+from publisher.source import fence
 
 DEFAULT = "default"
 
@@ -50,8 +51,9 @@ class Style:
     numbering: Numbering
 
     def sheet(self, layer: str) -> Path | None:
-        path = self.folder / layer
-        return path if path.is_file() else None
+        """The style's sheet for `layer`, if it has one inside its folder."""
+        path = fence.locate(self.folder.resolve(), self.folder, layer)
+        return None if isinstance(path, fence.Refused) else self.folder / layer
 
     def files(self) -> list[Path]:
         """Everything the style is made of (sheets, settings, fonts), for the cache."""
@@ -62,18 +64,26 @@ def available(styles: Path) -> list[str]:
     """The styles in a styles folder, by name."""
     if not styles.is_dir():
         return []
-    return sorted(
-        p.name for p in styles.iterdir() if (p / "style.toml").is_file() and _NAME.match(p.name)
-    )
+    return sorted(p.name for p in styles.iterdir() if _settings(styles, p.name) is not None)
+
+
+def _settings(styles: Path, name: str) -> Path | None:
+    """The style's `style.toml`, if `name` is a style's name and its folder is
+    inside the styles folder (the fence: a `style:` in the metadata names a
+    folder there, never one a link leads to elsewhere)."""
+    if not _NAME.fullmatch(name):
+        return None
+    found = fence.locate(styles.resolve(), styles, f"{name}/style.toml")
+    return None if isinstance(found, fence.Refused) else found
 
 
 def load_style(styles: Path, name: str, where: Location | None = None) -> Style:
     folder = styles / name
     settings = folder / "style.toml"
-    if not _NAME.match(name) or not settings.is_file():
+    if _settings(styles, name) is None:
         names = available(styles)
         raise OptionError(
-            f"unknown style '{name}'",
+            f"unknown style '{fence.shown(name)}'",
             where=where,
             hint="choose one of " + ", ".join(names) if names else "add a folder styles/NAME/",
         )
