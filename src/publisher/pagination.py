@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from publisher.ids import page_id
 from publisher.xhtml import EPUB_NS, TEXT_BLOCKS, XHTML_NS, insert_at_text
 
 TOC_DOCUMENT = "nav.xhtml"
@@ -65,7 +66,7 @@ def marker(label: str) -> etree._Element:
     span = etree.Element(f"{{{XHTML_NS}}}span", nsmap={"epub": EPUB_NS})
     span.set(f"{{{EPUB_NS}}}type", "pagebreak")
     span.set("role", "doc-pagebreak")
-    span.set("id", f"page-{label}")
+    span.set("id", page_id(label))
     span.set("aria-label", label)
     return span
 

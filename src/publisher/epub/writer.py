@@ -21,13 +21,17 @@ from lxml import etree
 from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
+from publisher.errors import OptionError
+from publisher.ids import page_id
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
+from publisher.names import EntryNames, NameRefused
 from publisher.pagination import PageStart, insert_markers
 from publisher.source.styles import DEFAULT, Style, epub_sheets, load_style, package_css
 from publisher.xhtml import parse_body
 
 FOLDER = "EPUB"
 NAV = "nav.xhtml"
+NCX = "toc.ncx"
 COVER_PAGE = "cover.xhtml"
 TITLE_PAGE = "titlepage.xhtml"
 COVER_IMAGE_ID = "cover-image"
@@ -53,8 +57,9 @@ def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
     book = epub.EpubBook()
     _metadata(book, inputs, found)
     sheets = _styles_and_fonts(book, inputs)
-    cover_href = _cover_image(book, inputs)
-    _images(book, inputs)
+    names = _entry_names(book, inputs)
+    cover_href = _cover_image(book, inputs, names)
+    _images(book, inputs, cover_href)
     documents = _documents(book, inputs, sheets, cover_href)
     _navigation(book, inputs, sheets, many=len(documents.chapters) > 1)
     _spine_and_guide(book, inputs, documents)
@@ -132,8 +137,34 @@ def _styles_and_fonts(book: epub.EpubBook, inputs: EpubInputs) -> tuple[str, ...
     return tuple(href for href, _ in css.sheets)
 
 
-def _cover_image(book: epub.EpubBook, inputs: EpubInputs) -> str:
-    """The given cover image, or one made from the metadata. Gives its href."""
+def _entry_names(book: epub.EpubBook, inputs: EpubInputs) -> EntryNames:
+    """Every name in the container so far, claimed in one authority (publisher.names):
+    the documents' (fixed), the images' (the fence gave them out, unique in any
+    case), then the style sheets' and fonts' as the styles folder names them. Two
+    that differ only in case, or a name a container cannot hold, stop the build."""
+    rendered = inputs.book
+    names = EntryNames()
+    for fixed in ("content.opf", COVER_PAGE, NAV, NCX):
+        names.claim(fixed)
+    for document in (*rendered.front, *rendered.chapters):
+        names.claim(document.file_name)
+    for resource in rendered.resources:
+        names.claim(resource.href, resource.source)
+    for item in book.get_items():
+        try:
+            names.claim(item.file_name)
+        except NameRefused as refused:
+            raise OptionError(
+                f"'{refused.name}' cannot be a file of the EPUB: {refused.why}",
+                hint="rename the file in the styles folder and the url() that names it",
+            ) from None
+    return names
+
+
+def _cover_image(book: epub.EpubBook, inputs: EpubInputs, names: EntryNames) -> str:
+    """The given cover image, or one made from the metadata. Gives its href: the
+    image's own when the text shows the same file (one entry, the cover), else
+    `images/cover.jpg` or the first free variant of it."""
     meta = inputs.book.meta
     if meta.cover_image:
         cover_bytes = meta.cover_image.read_bytes()
@@ -147,7 +178,8 @@ def _cover_image(book: epub.EpubBook, inputs: EpubInputs) -> str:
             ".jpg",
             "image/jpeg",
         )
-    cover_href = f"images/cover{suffix}"
+    source = meta.cover_image.resolve() if meta.cover_image else None
+    cover_href = names.take(f"images/cover{suffix}", source)
     _add(
         book,
         epub.EpubItem(
@@ -158,9 +190,12 @@ def _cover_image(book: epub.EpubBook, inputs: EpubInputs) -> str:
     return cover_href
 
 
-def _images(book: epub.EpubBook, inputs: EpubInputs) -> None:
-    """The chapters' images, each scaled down to the style's largest side if larger."""
+def _images(book: epub.EpubBook, inputs: EpubInputs, cover_href: str) -> None:
+    """The chapters' images, each scaled down to the style's largest side if larger;
+    the cover's file, shown in the text too, is the cover's entry already."""
     for n, resource in enumerate(inputs.book.resources, start=1):
+        if resource.href == cover_href:
+            continue
         _add(
             book,
             epub.EpubItem(
@@ -255,7 +290,7 @@ def _navigation(
         book,
         epub.EpubItem(
             uid="ncx",
-            file_name="toc.ncx",
+            file_name=NCX,
             media_type="application/x-dtbncx+xml",
             content=_ncx(rendered),
         ),
@@ -405,7 +440,7 @@ def _nav_body(book: RenderedBook, many: bool, pages: tuple[PageStart, ...] = ())
     )
     # Pages of the printed contents begin at the navigation's heading.
     toc_marks = "".join(
-        f'<span epub:type="pagebreak" role="doc-pagebreak" id="page-{p.label}" '
+        f'<span epub:type="pagebreak" role="doc-pagebreak" id="{page_id(p.label)}" '
         f'aria-label="{p.label}"/>'
         for p in pages
         if p.document == NAV
@@ -413,7 +448,7 @@ def _nav_body(book: RenderedBook, many: bool, pages: tuple[PageStart, ...] = ())
     page_list = ""
     if pages:
         entries = "".join(
-            f'<li><a href="{p.document}#page-{p.label}">{p.label}</a></li>\n' for p in pages
+            f'<li><a href="{p.document}#{page_id(p.label)}">{p.label}</a></li>\n' for p in pages
         )
         page_list = (
             '<nav epub:type="page-list" id="page-list" aria-labelledby="page-list-title" '

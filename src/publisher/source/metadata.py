@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from publisher.errors import Location, MetadataError, ResourceError
+from publisher.langtag import well_formed
 from publisher.model import BookMeta, Identifier
 
 # Pandoc's names for the metadata publisher understands. Anything else is rejected:
@@ -53,7 +54,6 @@ EXTENSION_KEYS = (
 # an em dash, as in Project Gutenberg's texts. Three hyphens are always an em dash.
 DASHES = ("en", "em")
 
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _FRONT_MATTER_CLOSE = ("---", "...")
 
@@ -183,7 +183,7 @@ def build_meta(data: dict[str, Any], lines: dict[str, int], path: Path) -> BookM
     title = text("title", required=True)
     assert title is not None
     lang = text("lang") or "en"
-    if not _LANG.match(lang):
+    if not well_formed(lang):
         raise MetadataError(
             f"'lang: {lang}' is not a language tag",
             where=where("lang"),

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location, ResourceError
 from publisher.model import Resource
+from publisher.names import EntryNames
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -43,7 +44,7 @@ class Locator:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._by_path: dict[Path, Resource] = {}
-        self._hrefs: set[str] = set()
+        self._names = EntryNames()  # the images' names in the EPUB, unique in any case
 
     def __call__(self, source: Path, src: str, line: int | None) -> Resource | Diagnostic:
         where = Location(source, line)
@@ -77,13 +78,10 @@ class Locator:
         return resource
 
     def _href(self, path: Path) -> str:
+        """`images/` and the file's name in safe characters; `Foo.png` and `foo.png`
+        get two names that differ in more than case (publisher.names)."""
         stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.") or "image"
-        href, n = f"images/{stem}{path.suffix.lower()}", 1
-        while href in self._hrefs:
-            n += 1
-            href = f"images/{stem}-{n}{path.suffix.lower()}"
-        self._hrefs.add(href)
-        return href
+        return self._names.take(f"images/{stem}{path.suffix.lower()}", path)
 
 
 def _fenced(code: str, src: str, where: Location, why: str) -> Diagnostic:
