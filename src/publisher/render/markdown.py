@@ -302,7 +302,9 @@ def _block_attributes(state: StateCore) -> None:
                     target.attrSet("class", " ".join([*classes, item[1:]]))
                 elif item.startswith("#") and target.type == "heading_open":
                     # A heading's id is its own rule's (_heading_ids), as `# Title {#id}`.
-                    target.meta.setdefault("id", item[1:])
+                    if "id" not in target.meta:
+                        target.meta["id"] = item[1:]
+                        target.meta["id_line"] = target.meta.get("attributes_line")
                 elif item.startswith("#"):
                     target.attrSet("id", item[1:])
                 else:
@@ -343,7 +345,8 @@ def _checked_attributes(state: StateCore) -> None:
                         _lang_dropped(env, value, token.meta.get("attributes_line", line))
         ident = token.attrs.get("id")
         if ident is not None and not heading:
-            token.attrSet("id", _author_id(env, str(ident), line))
+            where = token.meta.get("attributes_line", line)
+            token.attrSet("id", _author_id(env, str(ident), where))
 
 
 def _with_lines(tokens: Sequence[Token]) -> Any:
@@ -470,7 +473,8 @@ def _heading_ids(state: StateCore) -> None:
         text = plain_text(tokens[i + 1].children or [])
         written = token.meta.get("id")
         if written and _NAME.match(written):
-            ident = _author_id(env, written, token.map[0] + 1 if token.map else None)
+            line = token.meta.get("id_line") or (token.map[0] + 1 if token.map else None)
+            ident = _author_id(env, written, line)
         else:  # a slug in publisher's own namespace is renamed too, quietly
             ident = unique_id(slug(text), env.used_ids)
             env.anchors.setdefault(written or slug(text), ident)
