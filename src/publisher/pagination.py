@@ -9,6 +9,7 @@ page-list nav lists them all."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -85,7 +86,7 @@ def insert_markers(section: etree._Element, starts: list[PageStart]) -> None:
 
 
 def _insert_all(block: etree._Element, group: list[PageStart]) -> None:
-    pending = [s for s in group if s.letters > 0]
+    pending = deque(s for s in group if s.letters > 0)
     cuts: dict[tuple[int, str], list[tuple[int, PageStart]]] = {}
     nodes: dict[int, etree._Element] = {}
     seen = 0
@@ -100,7 +101,7 @@ def _insert_all(block: etree._Element, group: list[PageStart]) -> None:
                 cut = i
                 while cut > 0 and not text[cut - 1].isspace():
                     cut -= 1  # to the start of the word
-                cuts.setdefault((id(node), which), []).append((cut, pending.pop(0)))
+                cuts.setdefault((id(node), which), []).append((cut, pending.popleft()))
                 nodes[id(node)] = node
             seen += 1
             if not pending:

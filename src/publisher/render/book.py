@@ -151,21 +151,22 @@ def _render_book(
     width = max(2, len(str(len(plans))))
     id_files: dict[str, str] = {}
     first_file: dict[Path, str] = {}
-    anchors = {p.source.path.resolve(): p.env.anchors for p in parsed}
+    resolved: dict[Path, Path] = {}  # each path resolved once (a system call each time)
+    anchors = {_resolved(p.source.path, resolved): p.env.anchors for p in parsed}
     for number, plan in enumerate(plans, start=1):
         plan.file_name = f"{'part' if plan.kind == 'part' else 'chapter'}-{number:0{width}d}.xhtml"
         for token in walk(plan.tokens):
             ident = token.attrGet("id") if token.attrs else None
             if ident:
                 id_files.setdefault(str(ident), plan.file_name)
-        first_file.setdefault(plan.parsed.source.path.resolve(), plan.file_name)
+        first_file.setdefault(_resolved(plan.parsed.source.path, resolved), plan.file_name)
 
     article = len(plans) == 1 and plans[0].heading is None
     resources: dict[str, Resource] = {}
     chapters = []
     counted = 0  # body chapters so far: their printed numbers
     for number, plan in enumerate(plans, start=1):
-        links = Links(anchors, id_files, first_file, used_ids, found)
+        links = Links(anchors, id_files, first_file, used_ids, found, resolved)
         numbers: dict[str, tuple[str, str]] = {}
         if article:
             numbers = _heading_numbers(plan, None, numbering)
@@ -468,6 +469,7 @@ class Links:
     first_file: dict[Path, str]  # source file -> its first document
     used_ids: IdPool  # every id in the book (raw HTML takes its ids from it)
     found: list[Diagnostic] = field(default_factory=list)  # the book's diagnostics, in order
+    resolved: dict[Path, Path] = field(default_factory=dict)  # paths resolved so far
 
     def resolve(self, href: str, source: Path, line: int | None, here: str) -> str | None:
         parts = urlsplit(href)
@@ -482,9 +484,9 @@ class Links:
                 self.found.append(_dropped("T03", href, source, line, "it has no valid host name"))
                 return None
             return href
-        target = source.resolve()
+        target = _resolved(source, self.resolved)
         if parts.path:
-            target = (source.parent / unquote(parts.path)).resolve()
+            target = _resolved(source.parent / unquote(parts.path), self.resolved)
             if target not in self.first_file:
                 why = "it is not a chapter of this book"
                 self.found.append(_dropped("T04", href, source, line, why))
@@ -501,6 +503,13 @@ class Links:
             return None
         file = self.id_files[ident]
         return f"#{ident}" if file == here else f"{file}#{ident}"
+
+
+def _resolved(path: Path, cache: dict[Path, Path]) -> Path:
+    found = cache.get(path)
+    if found is None:
+        found = cache[path] = path.resolve()
+    return found
 
 
 _HOST_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")
