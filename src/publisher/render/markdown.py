@@ -335,9 +335,9 @@ def _checked_attributes(state: StateCore) -> None:
     for token, line in _with_lines(state.tokens):
         if not token.attrs:
             continue
-        heading = token.type == "heading_open"  # its id is _heading_ids'
+        heading = token.type == "heading_open"  # its id is _heading_ids', its classes as before
         for key in SPAN_ATTRIBUTES:
-            if key in token.attrs and not (key == "id" and heading):
+            if key in token.attrs and not (heading and key in ("id", "class")):
                 value = str(token.attrs[key])
                 if not _valid_attribute(key, value):
                     del token.attrs[key]
