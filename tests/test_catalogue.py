@@ -750,14 +750,14 @@ CASES: dict[str, Case] = {
             '<b onclick="x()">Bold</b> text.\n'
         },
     ),
-    "T07": Case(
+    "T11": Case(
         "book.md:6: warning: id 'fn-c1-1' renamed 'fn-c1-1-2': publisher makes ids of this "
         "form itself (links to #fn-c1-1 in this file reach it; give it another id to keep one "
         "name)",
         epub(),
         files=body("A [span]{#fn-c1-1} and a note.[^1]\n\n[^1]: The note.\n"),
     ),
-    "T08": Case(
+    "T12": Case(
         "book.md:6: warning: lang 'en-US-a' dropped: it is not a BCP 47 language tag "
         "(use a tag such as en, en-GB, ru, zh-Hans)",
         epub(),

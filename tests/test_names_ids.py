@@ -243,7 +243,7 @@ def test_an_author_id_never_takes_a_generated_one(ident: str, where: str) -> Non
     bodies, diagnostics = rendered(text, "# Two\n\nMore.\n")
     ids, links = ids_and_links(bodies)
     assert len(ids) == len(set(ids)), ids
-    renamed = [d for d in diagnostics if d.code == "T07"]
+    renamed = [d for d in diagnostics if d.code == "T11"]
     assert len(renamed) == 1, diagnostics
     assert renamed[0].where is not None
     assert renamed[0].where.line == text.count("\n", 0, text.index(written)) + 1
@@ -275,7 +275,7 @@ def test_slugs_in_the_generated_namespace_are_renamed_quietly() -> None:
     assert len(ids) == len(set(ids)), ids
     assert "section-1" in ids and "section-2" in ids  # the chapters' own
     assert "#section-1-2" in links or any(h.endswith("#section-1-2") for h in links), links
-    assert not [d for d in diagnostics if d.code == "T07"]
+    assert not [d for d in diagnostics if d.code == "T11"]
 
 
 @pytest.mark.parametrize(
@@ -289,7 +289,7 @@ def test_slugs_in_the_generated_namespace_are_renamed_quietly() -> None:
 )
 def test_every_lang_passes_the_same_check(text: str) -> None:
     bodies, diagnostics = rendered("# Chapter\n\n" + text)
-    dropped = [d for d in diagnostics if d.code == "T08"]
+    dropped = [d for d in diagnostics if d.code == "T12"]
     assert len(dropped) == 1, diagnostics
     assert dropped[0].where is not None and dropped[0].where.line == 3
     for body in bodies:

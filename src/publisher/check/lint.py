@@ -391,7 +391,7 @@ def _references(file: _File, kind: str, attr: str) -> Iterator[tuple[str, int | 
 LINK_REMOVED = ("T02", "T03", "T04", "T05")  # docs/errors.md: the build removes the link
 IMAGE_FENCED = ("I01", "I02")  # the fence drops the image
 CONTROL_CHARACTER = "T01"
-ID_RENAMED = "T07"
+ID_RENAMED = "T11"
 IMAGE_INVALID = "MS011"  # made here, by _Locate
 
 

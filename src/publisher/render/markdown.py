@@ -384,7 +384,7 @@ def _author_id(env: ParseEnv, written: str, line: int | None) -> str:
         fix = f"links to #{written} reach the first one; give it an id of its own"
     env.found.append(
         Diagnostic(
-            "T07",
+            "T11",
             WARNING,
             env.where(line),
             f"id '{written}' renamed '{final}': {why}",
@@ -400,7 +400,7 @@ def _lang_dropped(env: ParseEnv, value: str, line: int | None) -> None:
     why = "it is not a BCP 47 language tag"
     env.found.append(
         Diagnostic(
-            "T08",
+            "T12",
             WARNING,
             env.where(line),
             f"lang '{value}' dropped: {why}",
