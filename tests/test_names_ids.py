@@ -357,3 +357,17 @@ def test_cover_and_case_colliding_images_are_distinct_entries(tmp_path: Path) ->
     assert re.search(r'href="images/cover.jpg" id="cover-image"', opf), opf
     assert chapter.count('src="images/cover.jpg"') == 2
     assert 'src="images/cover-2.jpg"' in chapter
+
+
+def test_links_to_ids_inside_notes_reach_them() -> None:
+    """An id inside a note is rendered with the chapter that calls the note (found by
+    the property test: a link to it was an internal error, exit 70)."""
+    bodies, diagnostics = rendered(
+        "# One\n\nA call.[^1] [to x](#same) [to y](#inner) [to z](#never)\n\n"
+        "[^1]: A note [x]{#same} and a call.[^2]\n\n[^2]: Inner [y]{#inner}.\n\n"
+        "[^3]: Never called [z]{#never}.\n\n# Two\n\n[back](#same)\n"
+    )
+    ids, links = ids_and_links(bodies)
+    assert {"same", "inner"} <= set(ids) and "never" not in ids
+    assert "#same" in links and "#inner" in links and "chapter-01.xhtml#same" in links
+    assert [d.subject for d in diagnostics if d.code == "T05"] == ["#never"]

@@ -155,10 +155,8 @@ def _render_book(
     anchors = {_resolved(p.source.path, resolved): p.env.anchors for p in parsed}
     for number, plan in enumerate(plans, start=1):
         plan.file_name = f"{'part' if plan.kind == 'part' else 'chapter'}-{number:0{width}d}.xhtml"
-        for token in walk(plan.tokens):
-            ident = token.attrGet("id") if token.attrs else None
-            if ident:
-                id_files.setdefault(str(ident), plan.file_name)
+        for ident in _ids_in(plan):
+            id_files.setdefault(ident, plan.file_name)
         first_file.setdefault(_resolved(plan.parsed.source.path, resolved), plan.file_name)
 
     article = len(plans) == 1 and plans[0].heading is None
@@ -189,6 +187,25 @@ def _render_book(
         single_article=article,
         diagnostics=tuple(found),
     )
+
+
+def _ids_in(plan: Plan) -> list[str]:
+    """The ids of the chapter's elements, and of those in the notes it calls (and
+    the notes those call): the chapter renders them, so links to them go there."""
+    ids: list[str] = []
+    called: list[int] = []
+    tokens: Sequence[Token] = plan.tokens
+    seen: set[int] = set()
+    while True:
+        for token in walk(tokens):
+            if token.attrs and token.attrGet("id"):
+                ids.append(str(token.attrGet("id")))
+            if token.type == "footnote_ref" and token.meta["id"] not in seen:
+                seen.add(token.meta["id"])
+                called.append(token.meta["id"])
+        if not called:
+            return ids
+        tokens = plan.parsed.notes.get(called.pop(), [])
 
 
 def _parse_file(
@@ -501,7 +518,11 @@ class Links:
             why = f"no heading or element has the id '{fragment}'"
             self.found.append(_dropped("T05", href, source, line, why))
             return None
-        file = self.id_files[ident]
+        file = self.id_files.get(ident)
+        if file is None:  # an id in a note no chapter calls: not in the book
+            why = f"no heading or element has the id '{fragment}'"
+            self.found.append(_dropped("T05", href, source, line, why))
+            return None
         return f"#{ident}" if file == here else f"{file}#{ident}"
 
 
