@@ -58,6 +58,22 @@ def _raw_html() -> str:
     return "<p>" + "<b>x</b> &amp; y " * 100_000 + "</p>"
 
 
+def _repeats(kind: str, n: int = 20_000) -> Callable[[], str]:
+    """n of one thing (tests/test_hostile.py's `repeats`): each was a scan per repeat."""
+
+    def text() -> str:
+        if kind == "headings":
+            return "".join("# Same\n\nText.\n\n## Same\n\n" for _ in range(n // 2))
+        if kind == "attributes":
+            return "# Top\n\n" + "".join("[w]{.c #x} " for _ in range(n)) + "\n"
+        if kind == "footnotes":
+            calls = "".join(f"[^{i}]: Note {i} calls the next.[^{i + 1}]\n" for i in range(n))
+            return f"# Top\n\nThe first call.[^0]\n\n{calls}[^{n}]: The last.\n"
+        return "# Top {#t}\n\n" + "".join("[a](#t) [b](http://x.org) " for _ in range(n // 2))
+
+    return text
+
+
 # (name, what is built, text of the manuscript's body, extra front matter)
 CASES: list[tuple[str, str, Callable[[], str], str]] = [
     ("lists nested 1000 deep", "build", _lists, ""),
@@ -69,6 +85,10 @@ CASES: list[tuple[str, str, Callable[[], str], str]] = [
     ("100,000 footnotes, EPUB", "epub", _notes, ""),
     ("1,000,000 lines, EPUB", "epub", _lines, ""),
     ("1.6 MB of raw HTML, EPUB", "epub", _raw_html, "raw-html: true\n"),
+    ("20,000 headings of one title, EPUB", "epub", _repeats("headings"), ""),
+    ("20,000 spans of one class and id, EPUB", "epub", _repeats("attributes"), ""),
+    ("20,000 notes, each calling the next, EPUB", "epub", _repeats("footnotes"), ""),
+    ("20,000 links, EPUB", "epub", _repeats("links"), ""),
 ]
 
 

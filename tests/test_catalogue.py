@@ -677,6 +677,22 @@ def _style(toml: str, sheet: str = "") -> Callable[[Path], None]:
     return write
 
 
+# Two faces whose fonts' names differ only in case (S08).
+CASE_FONTS = (
+    '@font-face { font-family: Upper; src: url("fonts/Serif.woff2"); }\n'
+    '@font-face { font-family: Lower; src: url("fonts/serif.woff2"); }\n'
+    "body { font-family: Upper; }\n"
+    "p { font-family: Lower; }\n"
+)
+
+
+def _two_fonts(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    font = next(STYLES.glob("fonts/*/*.woff2")).read_bytes()
+    (folder / "Serif.woff2").write_bytes(font)
+    (folder / "serif.woff2").write_bytes(font)
+
+
 def _styled(toml: str, sheet: str = "") -> Files:
     return {**meta("title: A", "style: bad"), "styles": _style(toml, sheet)}
 
@@ -842,6 +858,19 @@ CASES: dict[str, Case] = {
             "book.md": "---\ntitle: Catalogue\nraw-html: true\n---\n\n"
             '<div class="box">\n# Heading\n</div>\n'
         },
+    ),
+    "T11": Case(
+        "book.md:6: warning: id 'fn-c1-1' renamed 'fn-c1-1-2': publisher makes ids of this "
+        "form itself (links to #fn-c1-1 in this file reach it; give it another id to keep one "
+        "name)",
+        epub(),
+        files=body("A [span]{#fn-c1-1} and a note.[^1]\n\n[^1]: The note.\n"),
+    ),
+    "T12": Case(
+        "book.md:6: warning: lang 'en-US-a' dropped: it is not a BCP 47 language tag "
+        "(use a tag such as en, en-GB, ru, zh-Hans)",
+        epub(),
+        files=body("{lang=en-US-a}\n## A heading\n\nText.\n"),
     ),
     # --- metadata and book.yaml
     "D01": Case(
@@ -1350,6 +1379,13 @@ CASES: dict[str, Case] = {
             '@font-face { font-family: Gone; src: url("fonts/gone.woff2"); }\n'
             "body { font-family: Gone; }\n",
         ),
+    ),
+    "S08": Case(
+        "error: 'styles/bad/fonts/serif.woff2' cannot be a file of the EPUB: another file of "
+        "the book has that name, in some case (rename the file in the styles folder and the "
+        "url() that names it)",
+        epub("book.md", "--styles", "styles"),
+        files={**_styled('description = "B"\n', CASE_FONTS), "styles/bad/fonts": _two_fonts},
     ),
     # --- external tools
     "X01": Case(

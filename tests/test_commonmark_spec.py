@@ -26,6 +26,7 @@ from PIL import Image
 from publisher.build import BuildResult, build
 from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location, ResourceError
+from publisher.ids import IdPool
 from publisher.model import (
     BookMeta,
     BuildOptions,
@@ -77,7 +78,7 @@ def image_sources() -> dict[int, list[str]]:
     md = make_parser("en")
     out: dict[int, list[str]] = {}
     for example in EXAMPLES:
-        tokens, _ = parse(md, example["markdown"], ParseEnv(set()))
+        tokens, _ = parse(md, example["markdown"], ParseEnv(IdPool()))
         inlines = [t.children or [] for t in tokens if t.type in ("inline", "figure")]
         srcs = [str(t.attrGet("src")) for ts in inlines for t in ts if t.type == "image"]
         if srcs:

@@ -949,3 +949,81 @@ def test_one_million_lines_epub(tmp_path: Path) -> None:
             lines.append(f"Line {n} of the manuscript.")
     book, out = limit_case(tmp_path, "lines", "\n".join(lines[:1_000_000]) + "\n")
     assert_bounded(measure("epub", book, out), out, ("epub",))
+
+
+def repeats(kind: str, n: int) -> str:
+    """n of one thing: chapters of one title, spans of one class and id, notes,
+    links (each was a scan per repeat, quadratic in n)."""
+    if kind == "headings":
+        return "".join("# Same\n\nText.\n\n## Same\n\n" for _ in range(n // 2))
+    if kind == "attributes":
+        return "# Top\n\n" + "".join("[w]{.c #x} " for _ in range(n)) + "\n"
+    if kind == "footnotes":  # each note calls the next: notes rendered round after round
+        calls = "".join(f"[^{i}]: Note {i} calls the next.[^{i + 1}]\n" for i in range(n))
+        return f"# Top\n\nThe first call.[^0]\n\n{calls}[^{n}]: The last.\n"
+    assert kind == "links"
+    return "# Top {#t}\n\n" + "".join("[a](#t) [b](http://x.org) " for _ in range(n // 2)) + "\n"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["headings", "attributes", "footnotes", "links"])
+def test_twenty_thousand_repeats_epub(tmp_path: Path, kind: str) -> None:
+    book, out = limit_case(tmp_path, kind, repeats(kind, 20_000))
+    result = measure("epub", book, out)
+    assert_bounded(result, out, ("epub",))
+    assert result.returncode == 0, result.stderr[-500:]
+
+
+# --- (h) exit 0 means a valid EPUB: names, ids and languages --------------------------
+
+
+def collision_case(folder: Path, case: str) -> None:
+    """A manuscript of one collision class."""
+    images = ""
+    extra = ""
+    if case == "cover":
+        Image.new("RGB", (30, 40), "red").save(folder / "cover.jpg")
+        write(folder / "art" / "cover.jpg", b"")
+        Image.new("RGB", (30, 40), "blue").save(folder / "art" / "cover.jpg")
+        extra = "cover-image: cover.jpg\n"
+        images = "![The cover](cover.jpg) ![Again](cover.jpg) ![Another](art/cover.jpg)\n"
+    elif case == "case":
+        for name, colour in (("Foo.png", "red"), ("foo.png", "blue"), ("FOO.PNG", "green")):
+            write(folder / name, png(colour=colour))
+        write(folder / "sub" / "Foo.png", png(colour="navy"))
+        images = "![a](Foo.png) ![b](foo.png) ![c](FOO.PNG) ![d](sub/Foo.png) ![e](Foo.png)\n"
+    body = {
+        "cover": images,
+        "case": images,
+        "ids": "# Chapter {#toc}\n\nA note.[^1] Again.[^1] [To mine](#fn-c1-1), "
+        "[to the page](#page-1), [to cover](#cover).\n\n"
+        "[x]{#fn-c1-1} [y]{#fnref-c1-1-2} [z]{#section-1} [w]{#cover}\n\n"
+        "{#page-1}\n## Page\n\n{#titlepage}\n\n> Quoted.\n\n"
+        "[^1]: The note.\n\n# Section 2 {#section-2}\n\n[Back](#section-1).\n",
+        "lang": "{lang=en-US-a}\n# Heading\n\n# Other {lang=zz-a}\n\n{lang=i-klingon}\n\n"
+        "> Quoted.\n\nA [span]{lang=en-} and [one]{lang=fr-CA}.\n\n"
+        '<span lang="sl-rozaj-rozaj">raw</span>\n',
+    }[case]
+    write(folder / "book.md", front("Collisions", extra + "raw-html: true\n") + body)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["cover", "case", "ids", "lang"])
+def test_collisions_give_an_epub_epubcheck_accepts(tmp_path: Path, case: str) -> None:
+    """EPUB and PDF (the EPUB then carries the print page ids): exit 0, EPUBCheck
+    clean, and each renamed id or dropped lang a warning naming its line."""
+    book = tmp_path / "book"
+    book.mkdir()
+    collision_case(book, case)
+    result = run_build(book, tmp_path / "out")
+    epub = next(o.path for o in result.outputs if o.format == "epub")
+    assert epubcheck_errors(epub) == []
+    messages = warnings_of(result)
+    if case == "ids":
+        assert sum("warning: id '" in m for m in messages) == 8, messages
+        assert all(re.match(r".*book\.md:\d+: warning", m) for m in messages), messages
+    if case == "lang":
+        assert sum("lang '" in m or "lang='" in m for m in messages) == 5, messages
+    if case in ("cover", "case"):
+        names = list(epub_members(epub))
+        assert len({n.casefold() for n in names}) == len(names), names

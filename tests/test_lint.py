@@ -78,7 +78,7 @@ def test_duplicate_ids(chdir_tmp: Path) -> None:
         {
             "1-a.md": "# A {#same}\n\nText [x]{#mark}.\n",
             "2-b.md": "# B {#same}\n\nText [y]{#mark} and\n[z]{#toc}.\n\n"
-            "Early [w]{#late} text.\n\n## Late {#late}\n",
+            "Early [w]{#late} text.\n\n## Late {#late}\n\n[v]{#fn-c2-1}\n",
         },
     )
     assert [str(f) for f in lint_manuscript(Path("book"))] == [
@@ -86,11 +86,14 @@ def test_duplicate_ids(chdir_tmp: Path) -> None:
         "renamed and links to #same do not reach it (give it an id of its own)",
         "book/2-b.md:3: MS003 error: id 'mark' is already used in the book, so this one is "
         "renamed and links to #mark do not reach it (give it an id of its own)",
-        "book/2-b.md:4: MS003 error: id 'toc' is reserved for the book's own pages and "
-        "links to #toc do not reach it (give it an id of its own)",
+        # Links to an id of publisher's own form, as written, reach the renamed one.
+        "book/2-b.md:4: MS003 error: id 'toc' is one publisher makes itself, so this one is "
+        "renamed (give it an id of its own)",
         # The heading takes its id first: the span before it is the one renamed.
         "book/2-b.md:6: MS003 error: id 'late' is already used in the book, so this one is "
         "renamed and links to #late do not reach it (give it an id of its own)",
+        "book/2-b.md:10: MS003 error: id 'fn-c2-1' is one publisher makes itself, so this one "
+        "is renamed (give it an id of its own)",
     ]
 
 

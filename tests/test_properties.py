@@ -253,3 +253,227 @@ def test_parse_body_rejects_what_it_should() -> None:
         parse_body("<p>\x01</p>")
     with pytest.raises(etree.XMLSyntaxError):
         parse_body("<br>")
+
+
+# --- collisions: names, ids and languages ---------------------------------------------
+# Inputs of the kinds that gave an EPUB EPUBCheck refuses with exit 0: images whose
+# names differ only in case or normal form, a cover also shown in the text, author
+# ids equal to the ids publisher generates, and lang values of every form in every
+# place. Whatever is built from them must be valid; a refusal is one error line.
+
+IMAGE_NAMES = [
+    "cover.jpg",
+    "Cover.jpg",
+    "COVER.JPG",
+    "cover.png",
+    "Foo.png",
+    "foo.png",
+    "FOO.png",
+    "sub/foo.png",
+    "Sub/Foo.png",
+    "caf\u00e9.png",
+    "cafe\u0301.png",
+    "a b.png",
+    "a-b.png",
+]
+AUTHOR_IDS = [
+    *("fn-c1-1", "fn-c2-1", "fnref-c1-1", "fnref-c1-1-2", "section-1", "section-2"),
+    *("section", "part-1", "title-1", "page-1", "page-2", "toc", "toc-title", "cover"),
+    *("titlepage", "copyright", "landmarks", "page-list", "same", "same-2", "same_2"),
+]
+LANGS = ["en", "fr-CA", "de-CH-1901", "zh-Hans", "en-US-a", "zz-a", "en-", "x", "i-klingon"]
+LANGS += ["sl-rozaj-rozaj", "en_GB", "EN", "ja-Latn-hepburn-heploc", ""]
+
+
+def _attrs(draw: st.DrawFn) -> str:
+    parts = []
+    if draw(st.booleans()):
+        parts.append("#" + draw(st.sampled_from(AUTHOR_IDS)))
+    if draw(st.booleans()):
+        parts.append("lang=" + (draw(st.sampled_from(LANGS)) or '""'))
+    if draw(st.booleans()):
+        parts.append(".c")
+    return " ".join(parts) or ".c"
+
+
+@st.composite
+def collision_block(draw: st.DrawFn, images: list[str]) -> str:
+    kind = draw(
+        st.sampled_from(
+            ["heading", "heading-line", "span", "block", "note", "link", "image", "raw", "repeat"]
+        )
+    )
+    level = "#" * draw(st.integers(1, 3))
+    if kind == "heading":
+        return f"{level} {draw(st.sampled_from(['Same', 'Section 1', 'Toc', 'Cover']))} {{{_attrs(draw)}}}"
+    if kind == "heading-line":
+        return f"{{{_attrs(draw)}}}\n{level} Heading"
+    if kind == "span":
+        return f"A [span]{{{_attrs(draw)}}} in text."
+    if kind == "block":
+        return f"{{{_attrs(draw)}}}\n\n> A quote."
+    if kind == "note":
+        label = draw(st.sampled_from(["1", "n", "2"]))
+        return f"A call.[^{label}] Again.[^{label}]\n\n[^{label}]: A note [x]{{{_attrs(draw)}}}."
+    if kind == "link":
+        return f"[A link](#{draw(st.sampled_from(AUTHOR_IDS))})"
+    if kind == "image" and images:
+        return f"![An image](<{draw(st.sampled_from(images))}>)"
+    if kind == "raw":
+        ident = draw(st.sampled_from(AUTHOR_IDS))
+        return f'<span id="{ident}" lang="{draw(st.sampled_from(LANGS))}">raw</span>'
+    return "\n\n".join(["## Same {.c}\n\n[w]{.c}"] * draw(st.integers(1, 5)))
+
+
+@st.composite
+def collision_book(draw: st.DrawFn) -> tuple[list[str], str | None, bool, str]:
+    images = draw(st.lists(st.sampled_from(IMAGE_NAMES), max_size=6, unique=True))
+    covers = [name for name in images if name.lower().endswith((".jpg", ".png"))]
+    cover = draw(st.sampled_from([None, *covers]))
+    raw = draw(st.booleans())
+    blocks = draw(st.lists(collision_block(images), min_size=1, max_size=10))
+    return images, cover, raw, "\n\n".join(blocks)
+
+
+def write_collision_book(folder: Path, book: tuple[list[str], str | None, bool, str]) -> None:
+    from PIL import Image
+
+    images, cover, raw, text = book
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for n, name in enumerate(images):
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        kind = "JPEG" if name.lower().endswith(".jpg") else "PNG"
+        Image.new("RGB", (8 + n, 8), (40 * n % 256, 90, 160)).save(path, kind)
+    extra = (f"cover-image: '{cover}'\n" if cover else "") + ("raw-html: true\n" if raw else "")
+    (folder / "book.md").write_text(
+        f"---\ntitle: Collisions\nlang: en\n{extra}---\n\n# Chapter\n\n{text}\n\n"
+        "# Second\n\nA [link](#same) and a note.[^z]\n\n[^z]: The last note.\n",
+        encoding="utf-8",
+    )
+
+
+OPF_NS = "{http://www.idpf.org/2007/opf}"
+
+
+def assert_structurally_valid(epub: Path) -> None:
+    """What EPUBCheck would refuse in these classes, checked without Java: names
+    unique after NFC and case folding, the manifest matching the container, one
+    cover image, ids unique in each document, every internal link and image
+    reaching its target, every lang well-formed (and equal to its xml:lang)."""
+    import posixpath
+    import zipfile
+
+    from publisher.langtag import well_formed
+    from publisher.names import folded
+
+    with zipfile.ZipFile(epub) as z:
+        names = z.namelist()
+        assert len({folded(n) for n in names}) == len(names), names
+        opf = etree.fromstring(z.read("EPUB/content.opf"))
+        manifest = [item for item in opf.iter(f"{OPF_NS}item")]
+        hrefs = [str(item.get("href")) for item in manifest]
+        assert len({folded(h) for h in hrefs}) == len(hrefs), hrefs
+        assert {f"EPUB/{h}" for h in hrefs} == set(names) - {
+            "mimetype",
+            "META-INF/container.xml",
+            "EPUB/content.opf",
+        }
+        assert sum("cover-image" in (i.get("properties") or "") for i in manifest) == 1
+        documents = {
+            name: etree.fromstring(z.read(name)) for name in names if name.endswith(".xhtml")
+        }
+    ids: dict[str, set[str]] = {}
+    for name, root in documents.items():
+        found = [e.get("id") for e in root.iter() if isinstance(e.tag, str) and e.get("id")]
+        assert len(found) == len(set(found)), (name, Counter(found).most_common(3))
+        ids[name] = {str(i) for i in found}
+    for name, root in documents.items():
+        for element in root.iter():
+            if not isinstance(element.tag, str):
+                continue
+            lang, xml_lang = element.get("lang"), element.get(f"{{{XML_NS}}}lang")
+            for value in (lang, xml_lang):
+                assert value is None or well_formed(value), (name, value)
+            assert lang == xml_lang or lang is None or xml_lang is None, (name, lang, xml_lang)
+            for attribute in ("href", "src"):
+                target = element.get(attribute)
+                if not target or ":" in target.split("#")[0].split("/")[0]:
+                    continue
+                file, _, fragment = target.partition("#")
+                path = (
+                    posixpath.normpath(posixpath.join(posixpath.dirname(name), file))
+                    if file
+                    else name
+                )
+                assert path in names, (name, target)
+                if fragment and path in ids:
+                    assert fragment in ids[path], (name, target)
+
+
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(collision_book())
+def test_colliding_names_ids_and_langs_build_a_valid_epub(
+    tmp_path: Path, book: tuple[list[str], str | None, bool, str]
+) -> None:
+    """Exit 0 implies a valid EPUB (checked structurally here, in both tiers; the
+    slow test below runs EPUBCheck itself on a few); a refusal is one error line."""
+    from publisher.errors import PublisherError
+
+    folder = tmp_path / "book"
+    write_collision_book(folder, book)
+    saved = os.environ.pop("SOURCE_DATE_EPOCH", None)
+    try:
+        result = build(BuildOptions(folder, folder / "out", STYLES, ("epub",)))
+    except PublisherError as error:
+        line = str(error)
+        assert "\n" not in line and ": error: " in f": {line}", line
+        return
+    finally:
+        if saved is not None:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+    assert_structurally_valid(result.outputs[0].path)
+
+
+@pytest.mark.slow  # builds four books (EPUB and PDF: print page ids too), EPUBCheck on each
+def test_generated_collisions_pass_epubcheck(tmp_path: Path) -> None:
+    from publisher.check.outputs import run_epubcheck
+    from publisher.errors import PublisherError
+
+    built: list[tuple[Path, str]] = []
+
+    @settings(
+        max_examples=4,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(collision_book())
+    def one_book(book: tuple[list[str], str | None, bool, str]) -> None:
+        folder = tmp_path / f"book-{len(built)}"
+        write_collision_book(folder, book)
+        try:
+            result = build(BuildOptions(folder, folder / "out", STYLES))
+        except PublisherError as error:
+            assert "\n" not in str(error), str(error)
+            return
+        epub = next(o.path for o in result.outputs if o.format == "epub")
+        assert_structurally_valid(epub)
+        built.append((epub, repr(book)))
+
+    saved = os.environ.pop("SOURCE_DATE_EPOCH", None)
+    try:
+        one_book()
+    finally:
+        if saved is not None:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+    need("java")
+    assert built, "every generated book was refused"
+    for epub, book in built:
+        findings = [f for f in run_epubcheck(epub) if f.severity not in ("USAGE", "INFO")]
+        assert not findings, "\n".join(map(str, findings)) + "\n\n" + book

@@ -20,6 +20,7 @@ import pytest
 from lxml import etree
 
 from publisher.build import build
+from publisher.ids import IdPool
 from publisher.model import BuildOptions
 from publisher.source.styles import available, load_style
 
@@ -312,7 +313,7 @@ def test_an_attribute_line_applies_to_the_next_block_or_stays_text(
 ) -> None:
     from publisher.render.markdown import ParseEnv, make_parser, parse
 
-    tokens, _ = parse(make_parser("en"), source, ParseEnv(set()))
+    tokens, _ = parse(make_parser("en"), source, ParseEnv(IdPool()))
     texts = [t.content for t in tokens if t.type == "inline"]
     if kept is None:
         assert tokens[0].type == "pullquote_open"

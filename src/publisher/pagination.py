@@ -9,11 +9,13 @@ page-list nav lists them all."""
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from lxml import etree
 
+from publisher.ids import page_id
 from publisher.xhtml import EPUB_NS, TEXT_BLOCKS, XHTML_NS, insert_at_text
 
 TOC_DOCUMENT = "nav.xhtml"
@@ -65,7 +67,7 @@ def marker(label: str) -> etree._Element:
     span = etree.Element(f"{{{XHTML_NS}}}span", nsmap={"epub": EPUB_NS})
     span.set(f"{{{EPUB_NS}}}type", "pagebreak")
     span.set("role", "doc-pagebreak")
-    span.set("id", f"page-{label}")
+    span.set("id", page_id(label))
     span.set("aria-label", label)
     return span
 
@@ -84,7 +86,7 @@ def insert_markers(section: etree._Element, starts: list[PageStart]) -> None:
 
 
 def _insert_all(block: etree._Element, group: list[PageStart]) -> None:
-    pending = [s for s in group if s.letters > 0]
+    pending = deque(s for s in group if s.letters > 0)
     cuts: dict[tuple[int, str], list[tuple[int, PageStart]]] = {}
     nodes: dict[int, etree._Element] = {}
     seen = 0
@@ -99,7 +101,7 @@ def _insert_all(block: etree._Element, group: list[PageStart]) -> None:
                 cut = i
                 while cut > 0 and not text[cut - 1].isspace():
                     cut -= 1  # to the start of the word
-                cuts.setdefault((id(node), which), []).append((cut, pending.pop(0)))
+                cuts.setdefault((id(node), which), []).append((cut, pending.popleft()))
                 nodes[id(node)] = node
             seen += 1
             if not pending:

@@ -24,8 +24,9 @@ from markdown_it.token import Token
 
 from publisher.diagnostics import Diagnostic, carry
 from publisher.errors import Location, PublisherError, ResourceError
+from publisher.ids import IdPool, reserved
 from publisher.model import Manuscript, RenderedBook, Resource, SourceFile
-from publisher.render.book import RESERVED_IDS, render_book
+from publisher.render.book import render_book
 from publisher.render.markdown import ParseEnv, make_parser, parse, plain_text, quotes_for
 from publisher.source.manuscript import load
 from publisher.source.resources import Locator
@@ -137,7 +138,7 @@ def _parse_files(manuscript: Manuscript) -> list[_File]:
     order), so that ids and duplicates are the book's own."""
     lang = manuscript.meta.lang
     md = _lint_parser(lang)
-    used_ids = set(RESERVED_IDS)
+    used_ids = IdPool()
     files = []
     for source in manuscript.sources:
         env = ParseEnv(used_ids)
@@ -330,17 +331,13 @@ def _duplicates(file: _File) -> list[LintFinding]:
     out = []
     for ident, written_line in file.env.duplicates:
         line = written_line if written_line is not None else pending[ident].pop(0)
-        if ident in RESERVED_IDS:
-            why = f"id '{ident}' is reserved for the book's own pages"
+        if reserved(ident):
+            why = f"id '{ident}' is one publisher makes itself, so this one is renamed"
         else:
             why = f"id '{ident}' is already used in the book, so this one is renamed"
+            why += f" and links to #{ident} do not reach it"
         out.append(
-            LintFinding(
-                file.source.path,
-                line,
-                "MS003",
-                f"{why} and links to #{ident} do not reach it (give it an id of its own)",
-            )
+            LintFinding(file.source.path, line, "MS003", f"{why} (give it an id of its own)")
         )
     return out
 
@@ -395,6 +392,7 @@ LINK_REMOVED = ("T02", "T03", "T04", "T05")  # docs/errors.md: the build removes
 IMAGE_FENCED = ("I01", "I02")  # the fence drops the image
 CONTROL_CHARACTER = "T01"
 NOTE_UNDEFINED = "T08"  # the build's warning for what MS007 finds here
+ID_RENAMED = "T11"
 IMAGE_INVALID = "MS011"  # made here, by _Locate
 
 
@@ -446,6 +444,8 @@ class _Found:
             self.control.append(_control_finding(where, diagnostic.subject))
         elif diagnostic.code == NOTE_UNDEFINED:
             pass  # the linter's own MS007 reports it, as an error
+        elif diagnostic.code == ID_RENAMED:
+            pass  # MS003 reports it, from the tokens
         else:
             return False
         return True

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from publisher.ids import kobo_id
 from publisher.xhtml import TEXT_BLOCKS, insert_at_text
 
 XHTML = "http://www.w3.org/1999/xhtml"
@@ -93,7 +94,7 @@ def _span(counter: _Counter) -> etree._Element:
     counter.sentence += 1
     span = etree.Element(f"{{{XHTML}}}span")
     span.set("class", "koboSpan")
-    span.set("id", f"kobo.{counter.block}.{counter.sentence}")
+    span.set("id", kobo_id(counter.block, counter.sentence))
     return span
 
 

@@ -22,7 +22,10 @@ from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
 from publisher.epub.fonts import lean_fonts, media_type
+from publisher.errors import OptionError
+from publisher.ids import page_id
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
+from publisher.names import EntryNames, NameRefused
 from publisher.pagination import PageStart, insert_markers
 from publisher.source.styles import (
     DEFAULT,
@@ -36,6 +39,7 @@ from publisher.xhtml import parse_body
 
 FOLDER = "EPUB"
 NAV = "nav.xhtml"
+NCX = "toc.ncx"
 COVER_PAGE = "cover.xhtml"
 TITLE_PAGE = "titlepage.xhtml"
 COVER_IMAGE_ID = "cover-image"
@@ -63,11 +67,13 @@ def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
     _metadata(book, inputs, found)
     css = _packaged_css(inputs)
     sheets = tuple(href for href, _ in css.sheets)
-    cover_href = _cover_href(inputs)
+    names = _entry_names(inputs, sheets)
+    cover_href = _cover_href(inputs, names)
     pages = _pages(inputs, sheets, cover_href)
     _styles_and_fonts(book, inputs, css, pages)
+    _claim_all(book, names, sheets)
     _cover_image(book, inputs, cover_href)
-    _images(book, inputs)
+    _images(book, inputs, cover_href)
     documents = _documents(book, pages)
     _navigation(book, inputs, pages)
     _spine_and_guide(book, inputs, documents)
@@ -185,10 +191,49 @@ def _styles_and_fonts(
         )
 
 
-def _cover_href(inputs: EpubInputs) -> str:
-    """Where the cover image goes: the given image keeps its kind, a made one is JPEG."""
+def _entry_names(inputs: EpubInputs, sheets: tuple[str, ...]) -> EntryNames:
+    """Every name in the container known before the fonts are made, claimed in one
+    authority (publisher.names): the documents' (fixed), the images' (the fence
+    gave them out, unique in any case), the style sheets' as the styles folder names
+    them. Two that differ only in case, or a name a container cannot hold, stop the
+    build."""
+    rendered = inputs.book
+    names = EntryNames()
+    for fixed in ("content.opf", COVER_PAGE, NAV, NCX):
+        names.claim(fixed)
+    for document in (*rendered.front, *rendered.chapters):
+        names.claim(document.file_name)
+    for resource in rendered.resources:
+        names.claim(resource.href, resource.source)
+    for sheet in sheets:
+        _claim_style_file(names, sheet)
+    return names
+
+
+def _claim_all(book: epub.EpubBook, names: EntryNames, sheets: tuple[str, ...]) -> None:
+    """The fonts and licences just packaged: claimed too (the sheets already are)."""
+    for item in book.get_items():
+        if item.file_name not in sheets:
+            _claim_style_file(names, item.file_name)
+
+
+def _claim_style_file(names: EntryNames, name: str) -> None:
+    try:
+        names.claim(name)
+    except NameRefused as refused:
+        raise OptionError(
+            f"'{refused.name}' cannot be a file of the EPUB: {refused.why}",
+            hint="rename the file in the styles folder and the url() that names it",
+        ) from None
+
+
+def _cover_href(inputs: EpubInputs, names: EntryNames) -> str:
+    """Where the cover image goes: the image's own href when the text shows the same
+    file (one entry, the cover), else `images/cover.<kind>` (a made one is JPEG) or
+    the first free variant of it."""
     image = inputs.book.meta.cover_image
-    return f"images/cover{image.suffix.lower() if image else '.jpg'}"
+    suffix = image.suffix.lower() if image else ".jpg"
+    return names.take(f"images/cover{suffix}", image.resolve() if image else None)
 
 
 def _cover_image(book: epub.EpubBook, inputs: EpubInputs, cover_href: str) -> None:
@@ -216,9 +261,12 @@ def _cover_image(book: epub.EpubBook, inputs: EpubInputs, cover_href: str) -> No
     )
 
 
-def _images(book: epub.EpubBook, inputs: EpubInputs) -> None:
-    """The chapters' images, each scaled down to the style's largest side if larger."""
+def _images(book: epub.EpubBook, inputs: EpubInputs, cover_href: str) -> None:
+    """The chapters' images, each scaled down to the style's largest side if larger;
+    the cover's file, shown in the text too, is the cover's entry already."""
     for n, resource in enumerate(inputs.book.resources, start=1):
+        if resource.href == cover_href:
+            continue
         _add(
             book,
             epub.EpubItem(
@@ -328,7 +376,7 @@ def _navigation(book: epub.EpubBook, inputs: EpubInputs, pages: _Pages) -> None:
         book,
         epub.EpubItem(
             uid="ncx",
-            file_name="toc.ncx",
+            file_name=NCX,
             media_type="application/x-dtbncx+xml",
             content=_ncx(inputs.book),
         ),
@@ -486,7 +534,7 @@ def _nav_body(book: RenderedBook, many: bool, pages: tuple[PageStart, ...] = ())
     )
     # Pages of the printed contents begin at the navigation's heading.
     toc_marks = "".join(
-        f'<span epub:type="pagebreak" role="doc-pagebreak" id="page-{p.label}" '
+        f'<span epub:type="pagebreak" role="doc-pagebreak" id="{page_id(p.label)}" '
         f'aria-label="{p.label}"/>'
         for p in pages
         if p.document == NAV
@@ -494,7 +542,7 @@ def _nav_body(book: RenderedBook, many: bool, pages: tuple[PageStart, ...] = ())
     page_list = ""
     if pages:
         entries = "".join(
-            f'<li><a href="{p.document}#page-{p.label}">{p.label}</a></li>\n' for p in pages
+            f'<li><a href="{p.document}#{page_id(p.label)}">{p.label}</a></li>\n' for p in pages
         )
         page_list = (
             '<nav epub:type="page-list" id="page-list" aria-labelledby="page-list-title" '

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -23,6 +24,7 @@ from markdown_it.token import Token
 
 from publisher.diagnostics import WARNING, Diagnostic, carry
 from publisher.errors import InternalError, Location, PublisherError
+from publisher.ids import IdPool, doc_id, part_id, section_id, title_id
 from publisher.model import (
     BACK,
     BODY,
@@ -43,7 +45,6 @@ from publisher.render.markdown import (
     make_parser,
     parse,
     render_tokens,
-    unique_id,
     walk,
 )
 from publisher.source.fence import Refused, resolve
@@ -78,7 +79,6 @@ SECTION_TYPES: dict[str, tuple[str | None, str]] = {
     "endnotes": ("doc-endnotes", BACK),
 }
 EXTERNAL_SCHEMES = ("http", "https", "mailto", "ftp", "tel")
-RESERVED_IDS = {"toc", "landmarks", "page-list", "cover", "titlepage", "copyright", "dedication"}
 # The accessible name of a scene break (`***`), by language; English otherwise.
 SCENE_BREAK = {
     "en": "Scene break",
@@ -100,6 +100,14 @@ class ParsedFile:
     tokens: list[Token]
     env: ParseEnv
     notes: dict[int, list[Token]]
+    heading_starts: list[int] = field(default_factory=list)  # env.headings' indices, in order
+
+    def headings_in(self, start: int, end: int) -> list[Heading]:
+        """The headings among tokens[start:end], found by bisection: a chapter's
+        headings cost their own number, not the file's."""
+        return self.env.headings[
+            bisect_left(self.heading_starts, start) : bisect_left(self.heading_starts, end)
+        ]
 
 
 @dataclass
@@ -140,8 +148,8 @@ def _render_book(
 ) -> RenderedBook:
     meta = manuscript.meta
     md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes)
-    used_ids = set(RESERVED_IDS)
-    parsed = [_parse_file(md, source, used_ids) for source in manuscript.sources]
+    used_ids = IdPool()
+    parsed = [_parse_file(md, source, used_ids, found) for source in manuscript.sources]
     for file in parsed:
         kept = [*file.tokens, *(t for note in file.notes.values() for t in note)]
         found += silent_losses(kept, file.source.text, file.source.path)
@@ -149,21 +157,20 @@ def _render_book(
     width = max(2, len(str(len(plans))))
     id_files: dict[str, str] = {}
     first_file: dict[Path, str] = {}
-    anchors = {p.source.path.resolve(): p.env.anchors for p in parsed}
+    resolved: dict[Path, Path] = {}  # each path resolved once (a system call each time)
+    anchors = {_resolved(p.source.path, resolved): p.env.anchors for p in parsed}
     for number, plan in enumerate(plans, start=1):
         plan.file_name = f"{'part' if plan.kind == 'part' else 'chapter'}-{number:0{width}d}.xhtml"
-        for token in walk(plan.tokens):
-            ident = token.attrGet("id") if token.attrs else None
-            if ident:
-                id_files.setdefault(str(ident), plan.file_name)
-        first_file.setdefault(plan.parsed.source.path.resolve(), plan.file_name)
+        for ident in _ids_in(plan):
+            id_files.setdefault(ident, plan.file_name)
+        first_file.setdefault(_resolved(plan.parsed.source.path, resolved), plan.file_name)
 
     article = len(plans) == 1 and plans[0].heading is None
     resources: dict[str, Resource] = {}
     chapters = []
     counted = 0  # body chapters so far: their printed numbers
     for number, plan in enumerate(plans, start=1):
-        links = Links(anchors, id_files, first_file, used_ids, found)
+        links = Links(anchors, id_files, first_file, used_ids, found, resolved)
         numbers: dict[str, tuple[str, str]] = {}
         if article:
             numbers = _heading_numbers(plan, None, numbering)
@@ -188,9 +195,31 @@ def _render_book(
     )
 
 
-def _parse_file(md: MarkdownIt, source: SourceFile, used_ids: set[str]) -> ParsedFile:
-    env = ParseEnv(used_ids)
+def _ids_in(plan: Plan) -> list[str]:
+    """The ids of the chapter's elements, and of those in the notes it calls (and
+    the notes those call): the chapter renders them, so links to them go there."""
+    ids: list[str] = []
+    called: list[int] = []
+    tokens: Sequence[Token] = plan.tokens
+    seen: set[int] = set()
+    while True:
+        for token in walk(tokens):
+            if token.attrs and token.attrGet("id"):
+                ids.append(str(token.attrGet("id")))
+            if token.type == "footnote_ref" and token.meta["id"] not in seen:
+                seen.add(token.meta["id"])
+                called.append(token.meta["id"])
+        if not called:
+            return ids
+        tokens = plan.parsed.notes.get(called.pop(), [])
+
+
+def _parse_file(
+    md: MarkdownIt, source: SourceFile, used_ids: IdPool, found: list[Diagnostic]
+) -> ParsedFile:
+    env = ParseEnv(used_ids, source=source.path)
     tokens, _ = parse(md, source.text, env)
+    found += env.found
     notes: dict[int, list[Token]] = {}
     if any(t.type == "footnote_block_open" for t in tokens):
         start = next(i for i, t in enumerate(tokens) if t.type == "footnote_block_open")
@@ -206,7 +235,7 @@ def _parse_file(md: MarkdownIt, source: SourceFile, used_ids: set[str]) -> Parse
         tokens = tokens[:start]
         # A heading inside a note is set as the note's text: no chapter, no contents entry.
         env.headings = [h for h in env.headings if h.index < start]
-    return ParsedFile(source, tokens, env, notes)
+    return ParsedFile(source, tokens, env, notes, [h.index for h in env.headings])
 
 
 # --- cutting files into chapters ------------------------------------------------
@@ -228,15 +257,17 @@ def _levels(parsed: ParsedFile, meta: BookMeta) -> tuple[int | None, int]:
         # at once; parts need at least two of them in the file (or split-level).
         return None, 1
     grouping = True
+    position = {id(h): k for k, h in enumerate(top)}  # top is in token order
     for n, heading in enumerate(ones):
         end = ones[n + 1].index if n + 1 < len(ones) else len(parsed.tokens)
-        inside = [h for h in top if heading.index < h.index < end]
-        if not inside or inside[0].level != 2:
+        k = position[id(heading)] + 1
+        first = top[k] if k < len(top) and top[k].index < end else None
+        if first is None or first.level != 2:
             grouping = False
             break
         # A part page may carry an epigraph (a block quote), nothing else: a heading
         # followed by text is a chapter with sections.
-        between = parsed.tokens[heading.index + 3 : inside[0].index]
+        between = parsed.tokens[heading.index + 3 : first.index]
         if any(
             t.level == 0 and t.nesting >= 0 and t.type != "blockquote_open"
             for t in between
@@ -267,10 +298,11 @@ def _plan(files: list[ParsedFile], meta: BookMeta) -> list[Plan]:
             if parsed.tokens[h.index].level == 0 and h.level <= chapter_level
         ]
         cuts = [h.index for h in top]
+        by_start = {h.index: h for h in top}
         starts = [0, *cuts] if not cuts or cuts[0] != 0 else cuts
         for n, start in enumerate(starts):
             end = starts[n + 1] if n + 1 < len(starts) else len(parsed.tokens)
-            heading = next((h for h in top if h.index == start), None)
+            heading = by_start.get(start)
             if heading is None and not _has_content(parsed.tokens[start:end]):
                 continue  # blank lines before the first heading
             kind, matter = _kind(heading, part_level)
@@ -325,8 +357,8 @@ def _heading_numbers(
         return numbers
     top = title.level if title is not None else 1
     counters = [0, 0, 0]
-    for heading in plan.parsed.env.headings:
-        if not plan.start <= heading.index < plan.end or heading is title:
+    for heading in plan.parsed.headings_in(plan.start, plan.end):
+        if heading is title:
             continue
         depth = heading.level - top  # 1: a section of the chapter
         if plan.parsed.tokens[heading.index].level != 0 or not 1 <= depth <= 3:
@@ -375,7 +407,7 @@ def _render_plan(
         )
 
     env = RenderEnv(
-        f"c{number}",
+        doc_id(number),
         resolve_image,
         resolve_link,
         heading_shift=shift,
@@ -391,12 +423,12 @@ def _render_plan(
     base = plan.chapter_level - (1 if plan.in_part else 0)
     if plan.part_title:
         title = plan.part_title
-        ident = unique_id(f"part-{number}", links.used_ids)
+        ident = part_id(number)
         html = f'<h1 id="{ident}">{escape(title)}</h1>\n' + html
         toc.append(TocEntry(1, title, f"{plan.file_name}#{ident}"))
     elif article:
         title = meta.title
-        ident = unique_id(f"title-{number}", links.used_ids)
+        ident = title_id(number)
         html = _article_header(meta, ident) + _with_dateline(html, meta.dateline)
         toc.append(TocEntry(1, title, f"{plan.file_name}#{ident}"))
     elif plan.heading is not None:
@@ -405,9 +437,7 @@ def _render_plan(
         title = ""
     if plan.kind == "part":
         base = plan.heading.level if plan.heading else 1
-    for heading in plan.parsed.env.headings:
-        if not plan.start <= heading.index < plan.end:
-            continue
+    for heading in plan.parsed.headings_in(plan.start, plan.end):
         level = max(1, heading.level - base + 1)
         if plan.parsed.tokens[heading.index].level == 0 and level <= meta.toc_depth:
             # The contents show the numbers the headings show.
@@ -415,11 +445,10 @@ def _render_plan(
             label = f"{shown[1]} {heading.text}" if shown else heading.text
             toc.append(TocEntry(level, label, f"{plan.file_name}#{heading.ident}"))
     role, _ = SECTION_TYPES[plan.kind]
-    section_id = unique_id(f"section-{number}", links.used_ids)
     role_attr = f' role="{role}"' if role else ""
     label = f' aria-labelledby="{plan.heading.ident}"' if plan.heading else ""
     body = (
-        f'<section id="{section_id}" class="{plan.kind}" epub:type="{plan.kind}"'
+        f'<section id="{section_id(number)}" class="{plan.kind}" epub:type="{plan.kind}"'
         f"{role_attr}{label}>\n{html}</section>\n"
     )
     check_well_formed(body, source)
@@ -439,19 +468,15 @@ def _render_notes(md: MarkdownIt, plan: Plan, env: RenderEnv) -> str:
     """The chapter's notes, in the order of their first call; notes called from
     inside notes follow, until none is left."""
     notes = plan.parsed.notes
-    done: set[int] = set()
     parts: list[str] = []
-    while True:
-        pending = [
-            n
-            for n in sorted(env.note_numbers, key=env.note_numbers.__getitem__)
-            if n not in done and n in notes
-        ]
+    done = 0  # notes in the order of their numbers: those before `done` are rendered
+    while done < len(env.note_order):
+        pending = [n for n in env.note_order[done:] if n in notes]
+        done = len(env.note_order)
         if not pending:
-            break
+            continue
         tokens: list[Token] = []
         for note in pending:
-            done.add(note)
             open_token = Token("footnote_open", "", 1)
             open_token.meta = {"id": note}
             tokens += [open_token, *notes[note], Token("footnote_close", "", -1)]
@@ -468,8 +493,9 @@ class Links:
     anchors: dict[Path, dict[str, str]]  # file -> id as written -> id in the book
     id_files: dict[str, str]  # id in the book -> the document holding it
     first_file: dict[Path, str]  # source file -> its first document
-    used_ids: set[str]  # every id in the book, for the ids made here
+    used_ids: IdPool  # every id in the book (raw HTML takes its ids from it)
     found: list[Diagnostic] = field(default_factory=list)  # the book's diagnostics, in order
+    resolved: dict[Path, Path] = field(default_factory=dict)  # paths resolved so far
 
     def resolve(self, href: str, source: Path, line: int | None, here: str) -> str | None:
         parts = urlsplit(href)
@@ -484,7 +510,7 @@ class Links:
                 self.found.append(_dropped("T03", href, source, line, "it has no valid host name"))
                 return None
             return href
-        target = source.resolve()
+        target = _resolved(source, self.resolved)
         if parts.path:
             named = resolve(source.parent, unquote(parts.path))  # a NUL: no chapter
             if isinstance(named, Refused) or named not in self.first_file:
@@ -505,8 +531,19 @@ class Links:
             hint = _did_you_mean(fragment, list(self.anchors.get(target, {})), prefix="#")
             self.found.append(_dropped("T05", href, source, line, why, hint))
             return None
-        file = self.id_files[ident]
+        file = self.id_files.get(ident)
+        if file is None:  # an id in a note no chapter calls: not in the book
+            why = f"no heading or element has the id '{fragment}'"
+            self.found.append(_dropped("T05", href, source, line, why))
+            return None
         return f"#{ident}" if file == here else f"{file}#{ident}"
+
+
+def _resolved(path: Path, cache: dict[Path, Path]) -> Path:
+    found = cache.get(path)
+    if found is None:
+        found = cache[path] = path.resolve()
+    return found
 
 
 _HOST_LABEL = re.compile(r"^(?!-)[\w-]{1,63}(?<!-)$")

@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from markdown_it import MarkdownIt
@@ -20,6 +21,10 @@ from mdit_py_plugins.attrs import attrs_plugin
 from mdit_py_plugins.deflist import deflist_plugin
 from mdit_py_plugins.footnote import footnote_plugin
 
+from publisher.diagnostics import WARNING, Diagnostic
+from publisher.errors import Location
+from publisher.ids import NAME, IdPool, note_id, noteref_id, reserved
+from publisher.langtag import well_formed
 from publisher.render.highlight import highlight
 from publisher.render.sanitize import HtmlSanitizer
 from publisher.source.text import FORBIDDEN
@@ -52,8 +57,7 @@ QUOTES: dict[str, tuple[str, str, str, str]] = {
 # Attributes an author may set with `{...}`; anything else (onclick=, style=) is dropped.
 SPAN_ATTRIBUTES = ("id", "class", "lang", "dir")
 HEADING_ATTRIBUTES = ("lang", "dir", "epub:type")
-_NAME = re.compile(r"^[^\W\d][\w.-]*$")
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_NAME = NAME
 
 
 def quotes_for(lang: str) -> list[str]:
@@ -74,10 +78,16 @@ class Heading:
 class ParseEnv:
     """State while one file is parsed."""
 
-    used_ids: set[str]  # ids taken anywhere in the book
+    used_ids: IdPool  # ids taken anywhere in the book
     headings: list[Heading] = field(default_factory=list)
     anchors: dict[str, str] = field(default_factory=dict)  # id as written -> id in the book
-    duplicates: list[tuple[str, int | None]] = field(default_factory=list)  # written id, line
+    # written id, line: ids taken already or reserved (publisher's own), so renamed
+    duplicates: list[tuple[str, int | None]] = field(default_factory=list)
+    source: Path | None = None  # the file, for the diagnostics
+    found: list[Diagnostic] = field(default_factory=list)  # what parsing found (ids, langs)
+
+    def where(self, line: int | None) -> Location | None:
+        return Location(self.source, line) if self.source is not None else None
 
 
 @dataclass
@@ -89,9 +99,10 @@ class RenderEnv:
     resolve_link: Callable[[str, int | None], str | None]  # (href, line) -> href, None: dropped
     heading_shift: int = 0  # the chapter's title becomes <h1>
     note_numbers: dict[int, int] = field(default_factory=dict)  # note id -> number shown
+    note_order: list[int] = field(default_factory=list)  # note ids by number
     ref_counts: dict[int, int] = field(default_factory=dict)
     line: int | None = None  # the block being rendered, for messages
-    used_ids: set[str] = field(default_factory=set)  # ids taken in the book (raw HTML's too)
+    used_ids: IdPool = field(default_factory=IdPool)  # ids taken in the book (raw HTML's too)
     warn: Callable[[str, int | None], None] = lambda note, line: None  # (message, line)
     # heading id -> (class, number) printed before it: the style's chapter and
     # section numbers (publisher/source/styles.py)
@@ -127,6 +138,7 @@ def make_parser(lang: str, raw_html: bool = False, dashes: str = "en") -> Markdo
     md.core.ruler.push("figures", _figures)
     md.core.ruler.push("pull_quotes", _pull_quotes)
     md.core.ruler.push("checked_attributes", _checked_attributes)
+    md.core.ruler.push("paired_links", _paired_links)
     rules: dict[str, Callable[..., str]] = {
         "image": _render_image,
         "figure": _render_figure,
@@ -202,17 +214,13 @@ def slug(text: str) -> str:
     return "-".join(words)[:60].strip("-_") or "section"
 
 
-def unique_id(base: str, used: set[str]) -> str:
+def unique_id(base: str, used: IdPool) -> str:
+    """A free id made from `base`, outside publisher's own namespace (publisher.ids)."""
     # An XML id must not start with a digit, nor contain a colon.
     base = base.replace(":", "-")
     if not _NAME.match(base):
         base = "s-" + (slug(base) if not re.match(r"^[\w.-]+$", base) else base)
-    candidate, n = base, 1
-    while candidate in used:
-        n += 1
-        candidate = f"{base}-{n}"
-    used.add(candidate)
-    return candidate
+    return used.take(base)
 
 
 def walk(tokens: Sequence[Token]) -> Any:
@@ -259,8 +267,8 @@ def _heading_attributes(state: StateCore) -> None:
                 value = value.strip('"')
                 if key == "epub:type" and _NAME.match(value):
                     token.meta["epub_type"] = value
-                elif key in ("lang", "dir") and _valid_attribute(key, value):
-                    token.attrSet(key, value)
+                elif key in ("lang", "dir"):
+                    token.attrSet(key, value)  # checked with every other (_checked_attributes)
                 elif key == "short-title" and value.strip():
                     # The running head's text when the title is too long for it (print).
                     token.attrSet("data-short-title", " ".join(value.split()))
@@ -286,10 +294,17 @@ def _block_attributes(state: StateCore) -> None:
         )
         target = tokens[i + 3] if found else None
         if found and target is not None and target.nesting == 1 and target.level == token.level:
+            if token.map:
+                target.meta["attributes_line"] = token.map[0] + 1  # for messages
             for item in found.group(1).split():
                 if item.startswith("."):
                     classes = str(target.attrGet("class") or "").split()
                     target.attrSet("class", " ".join([*classes, item[1:]]))
+                elif item.startswith("#") and target.type == "heading_open":
+                    # A heading's id is its own rule's (_heading_ids), as `# Title {#id}`.
+                    if "id" not in target.meta:
+                        target.meta["id"] = item[1:]
+                        target.meta["id_line"] = target.meta.get("attributes_line")
                 elif item.startswith("#"):
                     target.attrSet("id", item[1:])
                 else:
@@ -304,7 +319,7 @@ def _block_attributes(state: StateCore) -> None:
 
 def _valid_attribute(key: str, value: str) -> bool:
     if key == "lang":
-        return bool(_LANG.match(value))
+        return well_formed(value)
     if key == "dir":
         return value in ("ltr", "rtl", "auto")
     if key == "id":
@@ -313,22 +328,87 @@ def _valid_attribute(key: str, value: str) -> bool:
 
 
 def _checked_attributes(state: StateCore) -> None:
-    """Values of `{...}` attributes must be sane (a bad lang or id is dropped), and
-    ids unique across the book."""
+    """Values of `{...}` attributes must be sane (a bad lang or id is dropped, a bad
+    lang with a warning), on every element, headings included; and ids unique
+    across the book and outside publisher's own (publisher.ids)."""
     env = _parse_env(state.env)
-    for token in walk(state.tokens):
-        if token.type == "heading_open" or not token.attrs:
+    for token, line in _with_lines(state.tokens):
+        if not token.attrs:
             continue
+        heading = token.type == "heading_open"  # its id is _heading_ids', its classes as before
         for key in SPAN_ATTRIBUTES:
-            if key in token.attrs and not _valid_attribute(key, str(token.attrs[key])):
-                del token.attrs[key]
+            if key in token.attrs and not (heading and key in ("id", "class")):
+                value = str(token.attrs[key])
+                if not _valid_attribute(key, value):
+                    del token.attrs[key]
+                    if key == "lang":
+                        _lang_dropped(env, value, token.meta.get("attributes_line", line))
         ident = token.attrs.get("id")
-        if ident is not None:
-            if str(ident) in env.used_ids:
-                env.duplicates.append((str(ident), token.map[0] + 1 if token.map else None))
-            final = unique_id(str(ident), env.used_ids)
-            env.anchors.setdefault(str(ident), final)
-            token.attrSet("id", final)
+        if ident is not None and not heading:
+            where = token.meta.get("attributes_line", line)
+            token.attrSet("id", _author_id(env, str(ident), where))
+
+
+def _with_lines(tokens: Sequence[Token]) -> Any:
+    """Every token, inline children included, with the 1-based line it is on: its
+    block's first line plus the line breaks before it."""
+    line: int | None = None
+    for block in tokens:
+        if block.map:
+            line = block.map[0] + 1
+        yield block, line
+        inner = line
+        for child in block.children or ():
+            yield child, inner
+            for grandchild in walk(child.children or ()):  # an image's description
+                yield grandchild, inner
+            if child.type in ("softbreak", "hardbreak") and inner is not None:
+                inner += 1
+
+
+def _author_id(env: ParseEnv, written: str, line: int | None) -> str:
+    """The id an author wrote, as it stands in the book: renamed, with a warning,
+    when an earlier element has it or publisher makes ids of its form itself.
+    Links to it as written reach it (`anchors`), or the first of its name."""
+    taken = written in env.used_ids
+    final = unique_id(written, env.used_ids)
+    env.anchors.setdefault(written, final)
+    if not taken:
+        return final
+    env.duplicates.append((written, line))
+    if reserved(written):
+        why = "publisher makes ids of this form itself"
+        fix = f"links to #{written} in this file reach it; give it another id to keep one name"
+    else:
+        why = "an earlier element of the book has it"
+        fix = f"links to #{written} reach the first one; give it an id of its own"
+    env.found.append(
+        Diagnostic(
+            "T11",
+            WARNING,
+            env.where(line),
+            f"id '{written}' renamed '{final}': {why}",
+            hint=fix,
+            subject=written,
+            reason=why,
+        )
+    )
+    return final
+
+
+def _lang_dropped(env: ParseEnv, value: str, line: int | None) -> None:
+    why = "it is not a BCP 47 language tag"
+    env.found.append(
+        Diagnostic(
+            "T12",
+            WARNING,
+            env.where(line),
+            f"lang '{value}' dropped: {why}",
+            hint="use a tag such as en, en-GB, ru, zh-Hans",
+            subject=value,
+            reason=why,
+        )
+    )
 
 
 _DASHES = (
@@ -392,12 +472,13 @@ def _heading_ids(state: StateCore) -> None:
             continue
         text = plain_text(tokens[i + 1].children or [])
         written = token.meta.get("id")
-        if written and written in env.used_ids:
-            env.duplicates.append((written, token.map[0] + 1 if token.map else None))
-        base = written if written and _NAME.match(written) else slug(text)
-        ident = unique_id(base, env.used_ids)
+        if written and _NAME.match(written):
+            line = token.meta.get("id_line") or (token.map[0] + 1 if token.map else None)
+            ident = _author_id(env, written, line)
+        else:  # a slug in publisher's own namespace is renamed too, quietly
+            ident = unique_id(slug(text), env.used_ids)
+            env.anchors.setdefault(written or slug(text), ident)
         token.attrSet("id", ident)
-        env.anchors.setdefault(written or slug(text), ident)
         env.headings.append(
             Heading(
                 i,
@@ -626,16 +707,21 @@ def _render_link_open(
 def _render_link_close(
     self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
 ) -> str:
-    # Find the matching opening token to know whether it was dropped.
-    depth = 0
-    for i in range(idx - 1, -1, -1):
-        if tokens[i].type == "link_close":
-            depth += 1
-        elif tokens[i].type == "link_open":
-            if depth == 0:
-                return "</span>" if tokens[i].meta.get("dropped") else "</a>"
-            depth -= 1
-    return "</a>"
+    # Its opening token (_paired_links) says whether the link was dropped.
+    opening = tokens[idx].meta.get("open")
+    return "</span>" if opening is not None and opening.meta.get("dropped") else "</a>"
+
+
+def _paired_links(state: StateCore) -> None:
+    """Each link_close knows its link_open: one pass, however many links a
+    paragraph holds (a backward search at each close was quadratic)."""
+    for block in state.tokens:
+        opened: list[Token] = []
+        for token in block.children or ():
+            if token.type == "link_open":
+                opened.append(token)
+            elif token.type == "link_close" and opened:
+                token.meta["open"] = opened.pop()
 
 
 def _render_code(
@@ -678,8 +764,7 @@ def _render_paragraph_open(
 
 
 def _note_ids(env: RenderEnv, number: int, call: int = 1) -> tuple[str, str]:
-    ref = f"fnref-{env.doc_id}-{number}" + (f"-{call}" if call > 1 else "")
-    return f"fn-{env.doc_id}-{number}", ref
+    return note_id(env.doc_id, number), noteref_id(env.doc_id, number, call)
 
 
 def _render_note_ref(
@@ -687,7 +772,10 @@ def _render_note_ref(
 ) -> str:
     render = _render_env(env)
     note = tokens[idx].meta["id"]
-    number = render.note_numbers.setdefault(note, len(render.note_numbers) + 1)
+    number = render.note_numbers.get(note, 0)
+    if not number:
+        number = render.note_numbers[note] = len(render.note_numbers) + 1
+        render.note_order.append(note)
     call = render.ref_counts[note] = render.ref_counts.get(note, 0) + 1
     note_id, ref_id = _note_ids(render, number, call)
     return (

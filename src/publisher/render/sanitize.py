@@ -63,6 +63,8 @@ from html import escape
 from html.parser import HTMLParser
 from urllib.parse import quote
 
+from publisher.ids import NAME, IdPool
+from publisher.langtag import well_formed
 from publisher.source.text import FORBIDDEN
 
 # (url as screened) -> url to write, or None: dropped (the resolver reports why)
@@ -261,8 +263,7 @@ MAX_DEPTH = 100
 
 URL_SCHEMES = ("http", "https", "mailto")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*):")
-_NAME = re.compile(r"^[^\W\d][\w.-]*$")
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+_NAME = NAME
 _DATETIME = re.compile(
     r"^\d{4}(-\d{2}(-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:?\d{2})?)?)?)?$"
 )
@@ -279,7 +280,7 @@ def sanitize_html(
     fragment: str,
     *,
     inline: bool,
-    used_ids: set[str] | None = None,
+    used_ids: IdPool | None = None,
     resolve_src: Resolver | None = None,
     resolve_href: Resolver | None = None,
 ) -> tuple[str, list[str]]:
@@ -288,7 +289,8 @@ def sanitize_html(
     `inline=True`: the fragment stands in a line of text (a paragraph, a heading),
     so only phrasing elements are kept; blocks are unwrapped. `inline=False`: the
     fragment stands between blocks. Whatever the fragment leaves open is closed at
-    its end. Ids already in `used_ids` are removed; kept ids are added to it.
+    its end. Ids already in `used_ids`, and publisher's own (publisher.ids), are
+    removed; kept ids are added to it.
 
     `resolve_src` and `resolve_href`, when given, receive every `img src` and
     `a href` that passed the screening (`safe_url`) and return what to write, or
@@ -316,7 +318,7 @@ class HtmlSanitizer:
     one. See the module's docstring for how a caller interleaves it with Markdown."""
 
     inline: bool
-    used_ids: set[str] | None = None  # ids taken in the book; a fresh set when None
+    used_ids: IdPool | None = None  # ids taken in the book; a fresh pool when None
     resolve_src: Resolver | None = None
     resolve_href: Resolver | None = None
     _stack: list[_Open] = field(default_factory=list)
@@ -326,7 +328,7 @@ class HtmlSanitizer:
 
     def __post_init__(self) -> None:
         if self.used_ids is None:
-            self.used_ids = set()
+            self.used_ids = IdPool()
 
     @property
     def hiding(self) -> bool:
@@ -670,7 +672,7 @@ class _Run(HTMLParser):
                 return None
             return value
         if name == "lang":
-            return value if _LANG.match(value) else None
+            return value if well_formed(value) else None
         if name == "dir":
             lowered = value.strip().lower()
             return lowered if lowered in ("ltr", "rtl", "auto") else None

@@ -15,6 +15,7 @@ import yaml
 
 from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location, MetadataError, ResourceError
+from publisher.langtag import well_formed
 from publisher.model import BookMeta, Identifier
 from publisher.source import fence
 from publisher.source.text import clean
@@ -105,7 +106,6 @@ MAX_CHARS = {"description": 20_000, "rights": 20_000, "dedication": 20_000, "": 
 # is the fence's to refuse, not to take out silently); every other text is cleaned.
 _PATH_KEYS = ("chapters", "cover-image")
 
-_LANG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _FRONT_MATTER_CLOSE = ("---", "...")
 
@@ -364,7 +364,7 @@ def build_meta(
     title = text("title", required=True)
     assert title is not None
     lang = text("lang") or "en"
-    if not _LANG.match(lang):
+    if not well_formed(lang):
         raise MetadataError(
             f"'lang: {shown_value(lang)}' is not a language tag",
             where=where("lang"),

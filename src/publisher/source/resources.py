@@ -22,6 +22,7 @@ from publisher.source.images import MAX_PIXELS
 from publisher.source.svg import MAX_SVG_BYTES, clean_svg
 
 __all__ = ["IMAGE_TYPES", "MAX_PIXELS", "Locator", "clean_svg", "inspect_image"]
+from publisher.names import EntryNames
 
 IMAGE_TYPES = {
     ".png": "image/png",
@@ -39,8 +40,8 @@ class Locator:
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self._by_path: dict[Path, Resource] = {}
-        self._hrefs: set[str] = set()
         self._notes: list[Diagnostic] = []  # warnings about images it did package
+        self._names = EntryNames()  # the images' names in the EPUB, unique in any case
 
     def drain(self) -> list[Diagnostic]:
         """The warnings of the images packaged since the last call (an SVG cleaned)."""
@@ -81,13 +82,10 @@ class Locator:
         return resource
 
     def _href(self, path: Path) -> str:
+        """`images/` and the file's name in safe characters; `Foo.png` and `foo.png`
+        get two names that differ in more than case (publisher.names)."""
         stem = re.sub(r"[^A-Za-z0-9._-]+", "-", path.stem).strip("-.") or "image"
-        href, n = f"images/{stem}{path.suffix.lower()}", 1
-        while href in self._hrefs:
-            n += 1
-            href = f"images/{stem}-{n}{path.suffix.lower()}"
-        self._hrefs.add(href)
-        return href
+        return self._names.take(f"images/{stem}{path.suffix.lower()}", path)
 
 
 def _fenced(code: str, src: str, where: Location, why: str) -> Diagnostic:
