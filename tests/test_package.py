@@ -114,3 +114,34 @@ def test_publisher_never_imports_invoke_which_only_the_repository_tasks_need() -
     assert not any(d.startswith("invoke") for d in project["dependencies"])
     assert any(d.startswith("invoke") for d in project["optional-dependencies"]["dev"])
     assert "\ninvoke==" in (ROOT / "constraints.txt").read_text()
+
+
+# WeasyPrint's documented API: what any module may import.
+PUBLIC_WEASYPRINT = {"weasyprint", "weasyprint.urls", "weasyprint.text.fonts"}
+
+
+def test_weasyprints_internals_are_reached_only_through_one_door() -> None:
+    """Outside pdf/weasyprint/, no module imports WeasyPrint's internal modules, pydyf
+    or tinyhtml5, nor reads a page's private `_page_box`."""
+    door = PACKAGE / "pdf" / "weasyprint"
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.is_relative_to(door):
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                root = name.split(".")[0]
+                if (root == "weasyprint" and name not in PUBLIC_WEASYPRINT) or root in (
+                    "pydyf",
+                    "tinyhtml5",
+                ):
+                    found.append(f"{path.relative_to(SRC)}: {name}")
+            if isinstance(node, ast.Attribute) and node.attr == "_page_box":
+                found.append(f"{path.relative_to(SRC)}: ._page_box")
+    assert found == []
