@@ -971,17 +971,17 @@ CASES: dict[str, Case] = {
         files=folder("title: A\nchapters:\n  - 3\n"),
     ),
     "D19": Case(
-        "book/book.yaml:2: error: chapter '../x.md' is outside the manuscript folder",
+        "book/book.yaml:3: error: chapter '../x.md' is outside the manuscript folder",
         epub("book"),
         files={**folder("title: A\nchapters:\n  - ../x.md\n"), "x.md": "Text.\n"},
     ),
     "D20": Case(
-        "book/book.yaml:2: error: chapter 'b.md' not found (check the name under 'chapters:')",
+        "book/book.yaml:4: error: chapter 'b.md' not found (check the name under 'chapters:')",
         epub("book"),
         files=folder("title: A\nchapters:\n  - a.md\n  - b.md\n", a_md="Text.\n"),
     ),
     "D21": Case(
-        "book/book.yaml:2: error: chapter './a.md' is listed twice",
+        "book/book.yaml:4: error: chapter './a.md' is listed twice",
         epub("book"),
         files=folder("title: A\nchapters:\n  - a.md\n  - ./a.md\n", a_md="Text.\n"),
     ),

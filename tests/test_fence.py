@@ -196,7 +196,7 @@ def test_listed_chapter_through_the_fence(tmp_path: Path, case: str) -> None:
     maker, words = HOSTILE[case]
     listed(tmp_path, "ch.md", maker("outside.md"))
     line = one_error(*publish("book"), words)
-    assert line.startswith("book/book.yaml:2: error: chapter 'ch.md' "), line
+    assert line.startswith("book/book.yaml:3: error: chapter 'ch.md' "), line
     assert SECRET not in epub_text()
 
 

@@ -87,7 +87,7 @@ def _load_folder(folder: Path, found: list[Diagnostic]) -> Manuscript:
             )
     else:
         where = Location(book_file, lines.get("chapters"))
-        entries = _chapter_files(chapter_list, folder, root, where)
+        entries = _chapter_files(chapter_list, folder, root, where, lines)
         listed = {real for _, real, _ in entries}
         for path, real in _found_chapters(folder, root, []):
             if real not in listed:
@@ -145,15 +145,17 @@ def _found_chapters(folder: Path, root: Path, found: list[Diagnostic]) -> list[t
 
 
 def _chapter_files(
-    value: Any, folder: Path, root: Path, where: Location
+    value: Any, folder: Path, root: Path, where: Location, lines: dict[str, int] | None = None
 ) -> list[tuple[Path, Path, str | None]]:
-    """`chapters:` in book.yaml: file names, or `{part: Title, chapters: [...]}`."""
+    """`chapters:` in book.yaml: file names, or `{part: Title, chapters: [...]}`. A
+    message about one entry points at its own line (`lines`, from parse_yaml)."""
+    chapters_where = where
     if not isinstance(value, list) or not value:
         raise MetadataError("'chapters' must be a list of Markdown files", where=where)
     out: list[tuple[Path, Path, str | None]] = []
     for item in value:
         if isinstance(item, dict) and set(item) == {"part", "chapters"}:
-            files = _chapter_files(item["chapters"], folder, root, where)
+            files = _chapter_files(item["chapters"], folder, root, chapters_where, lines)
             part = item["part"]
             # a title is text (or a number): null, a list or a mapping is none
             part = "" if part is None or isinstance(part, bool | list | dict) else str(part)
@@ -163,6 +165,8 @@ def _chapter_files(
             out.append((files[0][0], files[0][1], title))
             out += files[1:]
             continue
+        line = (lines or {}).get(f"chapters:{item}") if isinstance(item, str) else None
+        where = Location(chapters_where.path, line) if line else chapters_where
         if not isinstance(item, str):
             raise MetadataError(
                 f"chapter entry {shown_value(item)} is not a file name",

@@ -191,7 +191,7 @@ def parse_yaml(
             hint="write 'title: My Book' style lines",
         )
     lines: dict[str, int] = {}
-    for key, _ in node.value:
+    for key, entry in node.value:
         if not isinstance(key, yaml.ScalarNode):
             continue
         line = key.start_mark.line + first_line
@@ -204,7 +204,27 @@ def parse_yaml(
                 hint="keep one of them",
             )
         lines[str(key.value)] = line
+        if key.value == "chapters":
+            _entry_lines(entry, first_line, lines)
     return {str(k): v for k, v in data.items()}, lines
+
+
+def _entry_lines(node: yaml.Node, first_line: int, lines: dict[str, int]) -> None:
+    """The line of each file name under `chapters:` (as `chapters:NAME`, the first
+    time it is written), so that a message about an entry points at the entry."""
+    stack = [node]
+    seen: set[int] = set()
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, yaml.ScalarNode):
+            lines.setdefault(f"chapters:{current.value}", current.start_mark.line + first_line)
+        elif isinstance(current, yaml.SequenceNode):
+            stack += reversed(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            stack += [value for _, value in reversed(current.value)]
 
 
 def _measure(root: yaml.Node, path: Path, first_line: int) -> None:
