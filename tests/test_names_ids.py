@@ -222,14 +222,14 @@ def ids_and_links(bodies: list[str]) -> tuple[list[str], list[str]]:
 
 
 GENERATED = ["fn-c1-1", "fnref-c1-1", "fnref-c1-1-2", "section-1", "section-2", "page-3"]
-GENERATED += ["part-1", "title-1", "toc", "cover", "titlepage", "landmarks", "kobo.1.1"]
+# Kobo's span ids (kobo.1.1) are left out: `{#a.b}` reads .b as a class, so only raw
+# HTML can write such an id, and the raw-HTML tests cover it.
+GENERATED += ["part-1", "title-1", "toc", "cover", "titlepage", "landmarks"]
 
 
 @pytest.mark.parametrize("ident", GENERATED)
 @pytest.mark.parametrize("where", ["span", "heading", "block", "heading-line"])
 def test_an_author_id_never_takes_a_generated_one(ident: str, where: str) -> None:
-    if "." in ident:
-        pytest.skip("`{#a.b}` reads .b as a class: only raw HTML writes such an id")
     written = {
         "span": f"A [target]{{#{ident}}} here.\n",
         "heading": f"## Target {{#{ident}}}\n",
