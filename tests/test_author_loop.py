@@ -120,7 +120,7 @@ def test_watch_rebuilds_on_save_and_survives_mistakes(tmp_path: Path) -> None:
         time.sleep(1.0)  # the EPUB is written before the watch reports the rebuild
     finally:
         out, err = _stop(proc)
-    assert "book/book.yaml:2: error: invalid YAML" in err
+    assert "book/book.yaml:1: error: invalid YAML" in err
     assert "watch: waiting for a fix" in err
     assert err.count("watch: rebuilt in") >= 2
     assert "watch: stopped" in out

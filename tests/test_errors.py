@@ -168,3 +168,17 @@ def test_check_task_passes_a_good_build_and_fails_a_broken_one(tmp_path: Path) -
     proc = invoke("check", "--manuscript", "book", "--output", "out", cwd=tmp_path)
     assert proc.returncode == 4
     assert "check FAILED" in proc.stdout
+
+
+def test_an_unclosed_yaml_bracket_is_reported_on_its_own_line(tmp_path: Path) -> None:
+    """Not on the line where the parser gave up (the next key's)."""
+    from publisher.errors import MetadataError
+    from publisher.source.manuscript import load
+
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "book.yaml").write_text("title: B\nauthor: A\nlang: [en\nchapters: [one.md]\n")
+    (book / "one.md").write_text("# One\n")
+    with pytest.raises(MetadataError) as error:
+        load(book)
+    assert str(error.value).startswith(f"{book / 'book.yaml'}:3: error: invalid YAML")

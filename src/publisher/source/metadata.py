@@ -170,7 +170,10 @@ def parse_yaml(
             _clean(node, path, first_line, [] if found is None else found)
         data = None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+        # An unclosed bracket ("while parsing a flow sequence") is reported on its
+        # own line, not on the line where the parser gave up.
+        opened = "flow" in str(exc.context or "") and exc.context_mark is not None
+        mark = exc.context_mark if opened else exc.problem_mark or exc.context_mark
         line = mark.line + first_line if mark else None
         problem = exc.problem or exc.context or "cannot be parsed"
         raise MetadataError(
