@@ -27,6 +27,7 @@ from publisher.errors import Location, PublisherError, ResourceError
 from publisher.ids import IdPool, reserved
 from publisher.model import Manuscript, RenderedBook, Resource, SourceFile
 from publisher.render.book import render_book
+from publisher.render.losses import NOTE_CALL
 from publisher.render.markdown import ParseEnv, make_parser, parse, plain_text, quotes_for
 from publisher.source.manuscript import load
 from publisher.source.resources import Locator
@@ -186,7 +187,6 @@ def _note_definitions(state: StateCore) -> None:
 # Patterns over the author's text (never over messages); `re` caches them compiled.
 _QUOTES = "[\"']"
 _HYPHENS = r"-{2,}"
-_NOTE_CALL = r"\[\^([^\]\s]+)\]"
 
 
 def _leftovers(state: StateCore) -> None:
@@ -199,7 +199,7 @@ def _leftovers(state: StateCore) -> None:
             found.append((f"quote{match.group()}", line, _excerpt(text, match)))
         for match in re.finditer(_HYPHENS, text):
             found.append(("hyphens", line, match.group()))
-        for match in re.finditer(_NOTE_CALL, text):
+        for match in NOTE_CALL.finditer(text):
             found.append(("note", line, match.group(1)))
 
 

@@ -15,7 +15,8 @@ from markdown_it.token import Token
 from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location
 
-_NOTE_CALL = re.compile(r"\[\^([^\]\s]+)\]")
+# A note call left as text: its note is not in the file (the linter reads it too).
+NOTE_CALL = re.compile(r"\[\^([^\]\s]+)\]")
 # `[text][label]`, `[label][]`, `![alt][label]` left as text: the label is undefined.
 _REFERENCE = re.compile(r"(!?)\[([^\[\]\n]+)\]\[([^\[\]\n]*)\]")
 _HEADING_LINE = re.compile(r"^ {0,3}(#{1,6})[ \t]+\S")
@@ -58,7 +59,7 @@ def silent_losses(tokens: Sequence[Token], text: str, source: Path) -> list[Diag
                         )
                     )
     for line, content in _texts(tokens):
-        for match in _NOTE_CALL.finditer(content):
+        for match in NOTE_CALL.finditer(content):
             label = match.group(1)
             found.append(
                 Diagnostic(
