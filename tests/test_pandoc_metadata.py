@@ -19,12 +19,16 @@ from publisher.model import BuildOptions
 from conftest import ROOT, STYLES
 
 FRONT_MATTERS = sorted((ROOT / "tests" / "data" / "pandoc").glob("*.md"))
+# What the manuscripts name beside them: their bibliographies and CSL style.
+COMPANIONS = [p for p in (ROOT / "tests" / "data" / "pandoc").iterdir() if p.suffix != ".md"]
 OPF = {"opf": "http://www.idpf.org/2007/opf", "dc": "http://purl.org/dc/elements/1.1/"}
 
 
 def _built(source: Path, tmp_path: Path) -> tuple[etree._Element, Path, list[str]]:
     copy = tmp_path / source.name
     shutil.copy(source, copy)
+    for companion in COMPANIONS:
+        shutil.copy(companion, tmp_path / companion.name)
     before = copy.read_bytes()
     result = build(BuildOptions(copy, tmp_path / "out", STYLES))
     assert copy.read_bytes() == before  # the manuscript is never modified

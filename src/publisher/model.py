@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from publisher.diagnostics import Diagnostic
+from publisher.errors import Location
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,18 @@ class BookMeta:
     style_line: int | None = None  # where `style:` is written, for messages
     dateline: str | None = None  # an article's place (and date) line: "BEIJING, Oct. 17"
     dashes: str = "en"  # what `--` becomes: an en dash, or an em dash (metadata.DASHES)
+    # Citations and cross-references: Pandoc's and Quarto's keys (source/metadata.py)
+    bibliography: tuple[Path, ...] = ()  # the files, resolved inside the fence
+    references: tuple[Any, ...] = ()  # `references:` written in the metadata (CSL YAML)
+    references_line: int | None = None
+    csl: Path | None = None  # None: Chicago author-date, shipped in render/csl/
+    nocite: tuple[str, ...] = ()  # keys listed without a citation; "*": every entry
+    link_citations: bool = True  # each citation links to its entry
+    link_bibliography: bool = True  # DOIs and URLs in entries are links
+    reference_section_title: str | None = None  # None: the locale's "References"
+    suppress_bibliography: bool = False
+    bibliography_per_chapter: bool = False  # each chapter ends with the works it cites
+    crossref: tuple[tuple[str, str], ...] = ()  # Quarto's `crossref:` keys and values
 
     @property
     def full_title(self) -> str:
@@ -74,11 +89,31 @@ class SourceFile:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """One work a manuscript may cite: its key and its CSL JSON item."""
+
+    key: str
+    data: Mapping[str, Any]
+    where: Location  # the file and line it was read from
+
+
+@dataclass(frozen=True)
+class Bibliography:
+    """The works of the manuscript's `bibliography:` files (and `references:`), and
+    its `csl:` style (well-formed CSL XML), or None for publisher's default."""
+
+    references: tuple[Reference, ...]
+    style: bytes | None = None
+    style_path: Path | None = None
+
+
+@dataclass(frozen=True)
 class Manuscript:
     meta: BookMeta
     sources: tuple[SourceFile, ...]
     root: Path  # the folder the manuscript's resources must stay inside
     diagnostics: tuple[Diagnostic, ...] = ()  # what reading the files found
+    bibliography: Bibliography | None = None  # None: the manuscript cites no bibliography
 
 
 @dataclass(frozen=True)

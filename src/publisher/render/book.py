@@ -23,12 +23,13 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from publisher.diagnostics import WARNING, Diagnostic, carry
-from publisher.errors import InternalError, Location, PublisherError
+from publisher.errors import InternalError, Location, ManuscriptError, PublisherError
 from publisher.ids import IdPool, doc_id, part_id, section_id, title_id
 from publisher.model import (
     BACK,
     BODY,
     FRONT,
+    Bibliography,
     BookMeta,
     Manuscript,
     RenderedBook,
@@ -37,6 +38,8 @@ from publisher.model import (
     SourceFile,
     TocEntry,
 )
+from publisher.render import xref
+from publisher.render.cite import Apparatus, Citations, Group, bibliography_html, reading_order
 from publisher.render.losses import silent_losses
 from publisher.render.markdown import (
     Heading,
@@ -45,6 +48,7 @@ from publisher.render.markdown import (
     make_parser,
     parse,
     render_tokens,
+    slug,
     walk,
 )
 from publisher.source.fence import Refused, resolve
@@ -147,12 +151,15 @@ def _render_book(
     manuscript: Manuscript, locate: Locate, numbering: Numbering, found: list[Diagnostic]
 ) -> RenderedBook:
     meta = manuscript.meta
-    md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes)
+    citing = manuscript.bibliography is not None
+    md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes, citations=citing)
     used_ids = IdPool()
     parsed = [_parse_file(md, source, used_ids, found) for source in manuscript.sources]
     for file in parsed:
         kept = [*file.tokens, *(t for note in file.notes.values() for t in note)]
         found += silent_losses(kept, file.source.text, file.source.path)
+    _check_labels(parsed, found)
+    citations = _citations(manuscript.bibliography, meta, parsed, found)
     plans = _plan(parsed, meta)
     width = max(2, len(str(len(plans))))
     id_files: dict[str, str] = {}
@@ -168,9 +175,52 @@ def _render_book(
     article = len(plans) == 1 and plans[0].heading is None
     resources: dict[str, Resource] = {}
     chapters = []
-    counted = 0  # body chapters so far: their printed numbers
-    for number, plan in enumerate(plans, start=1):
+    heading_numbers = _all_heading_numbers(plans, article, numbering)
+    crossrefs = _crossrefs(plans, heading_numbers, article, numbering, meta)
+    groups = _citation_groups(plans, meta, article, citations)
+    if citations is not None:
+        citations.process(groups, used_ids)
+    by_file = {group.file: group for group in groups if group.entries}
+    references = _references_title(meta, citations)
+    for number, (plan, numbers) in enumerate(zip(plans, heading_numbers, strict=True), start=1):
         links = Links(anchors, id_files, first_file, used_ids, found, resolved)
+        apparatus = Apparatus(crossrefs, plan.file_name, plan.parsed.source.path, found)
+        chapter = _render_plan(
+            md,
+            plan,
+            number,
+            meta,
+            locate,
+            links,
+            resources,
+            article,
+            numbers,
+            apparatus,
+            _Entries(by_file.get(plan.file_name), references, used_ids),
+        )
+        chapters.append(chapter)
+    back = by_file.get(BIBLIOGRAPHY)
+    if back is not None:
+        chapters.append(_bibliography_chapter(back, references, len(chapters) + 1, used_ids))
+    front = _front_pages(meta)
+    return RenderedBook(
+        meta,
+        tuple(chapters),
+        front,
+        tuple(resources.values()),
+        single_article=article,
+        diagnostics=tuple(found),
+    )
+
+
+def _all_heading_numbers(
+    plans: list[Plan], article: bool, numbering: Numbering
+) -> list[dict[str, tuple[str, str]]]:
+    """Each chapter's heading numbers (`_heading_numbers`), known before any chapter
+    is rendered: cross-references print them."""
+    out: list[dict[str, tuple[str, str]]] = []
+    counted = 0  # body chapters so far: their printed numbers
+    for plan in plans:
         numbers: dict[str, tuple[str, str]] = {}
         if article:
             numbers = _heading_numbers(plan, None, numbering)
@@ -182,16 +232,162 @@ def _render_book(
         ):
             counted += 1
             numbers = _heading_numbers(plan, counted, numbering)
-        chapter = _render_plan(md, plan, number, meta, locate, links, resources, article, numbers)
-        chapters.append(chapter)
-    front = _front_pages(meta)
-    return RenderedBook(
-        meta,
-        tuple(chapters),
-        front,
-        tuple(resources.values()),
-        single_article=article,
-        diagnostics=tuple(found),
+        out.append(numbers)
+    return out
+
+
+# --- cross-references and citations (render/xref.py, render/cite.py) -------------------
+
+BIBLIOGRAPHY = "bibliography.xhtml"  # the generated back matter's document
+
+
+def _check_labels(parsed: list[ParsedFile], found: list[Diagnostic]) -> None:
+    """A cross-reference label given twice is an error naming both places (an id
+    given twice is only renamed: a reference must know which target it means)."""
+    first: dict[str, Location] = {}
+    for file in parsed:
+        for label in file.env.labels:
+            where = Location(file.source.path, label.line)
+            if label.label in first:
+                found[:] = [d for d in found if not (d.code == "T11" and d.subject == label.label)]
+                raise ManuscriptError(
+                    f"label '{label.label}' is given twice (first at {first[label.label]})",
+                    where=where,
+                    hint="give each figure, table, listing, equation and section its own label",
+                )
+            first[label.label] = where
+
+
+def _citations(
+    bibliography: Bibliography | None,
+    meta: BookMeta,
+    parsed: list[ParsedFile],
+    found: list[Diagnostic],
+) -> Citations | None:
+    """The citation processor (citeproc-py is imported here, only for a manuscript
+    with a bibliography); with a note style, each citation in the text becomes a
+    footnote before the chapters are cut and their ids gathered."""
+    if bibliography is None:
+        return None
+    citations = Citations(bibliography, meta, found)
+    if citations.note_style:
+        from publisher.render.cite import to_notes
+
+        for file in parsed:
+            to_notes(file.tokens, file.notes)
+    return citations
+
+
+def _crossrefs(
+    plans: list[Plan],
+    heading_numbers: list[dict[str, tuple[str, str]]],
+    article: bool,
+    numbering: Numbering,
+    meta: BookMeta,
+) -> xref.Crossrefs:
+    """Every label numbered: per chapter after the chapter's printed number (3.2)
+    when the style numbers chapters (or `crossref: chapters: true`), appendices
+    lettered (A.1); through the book otherwise, and in an article."""
+    words = xref.Words.make(meta.lang, meta.crossref)
+    per_chapter = (
+        words.chapters if words.chapters is not None else numbering.chapters != "none"
+    ) and not article
+    scopes: list[xref.Scope] = []
+    appendices = 0
+    for plan, numbers in zip(plans, heading_numbers, strict=True):
+        title = plan.heading.ident if plan.heading is not None else None
+        prefix = numbers[title][1] if title is not None and title in numbers else None
+        word = ""
+        if plan.kind == "appendix":
+            appendices += 1
+            prefix, word = xref.format_number(appendices, "alpha A"), words.appendix
+        elif title is not None and title in numbers:
+            word = words.chapter
+        if prefix is None and per_chapter and plan.kind == "chapter" and plan.matter == BODY:
+            prefix = str(len([s for s in scopes if s.prefix]) + 1) if words.chapters else None
+        labels = plan.parsed.env.labels
+        scopes.append(
+            xref.Scope(
+                [label for label in labels if plan.start <= label.index < plan.end],
+                plan.file_name,
+                plan.parsed.source.path,
+                prefix,
+                {ident: shown for ident, (_, shown) in numbers.items()},
+                title,
+                word,
+            )
+        )
+    return xref.number_book(scopes, words, per_chapter)
+
+
+def _citation_groups(
+    plans: list[Plan], meta: BookMeta, article: bool, citations: Citations | None
+) -> list[Group]:
+    """The citations in reading order, by the bibliography they go to: the book's
+    (back matter), or each chapter's with `bibliography-per-chapter` and in an
+    article (its references end the article)."""
+    if citations is None:
+        return []
+    ordered = [list(reading_order(plan.tokens, plan.parsed.notes)) for plan in plans]
+    if not (meta.bibliography_per_chapter or article):
+        return [Group(BIBLIOGRAPHY, [t for tokens in ordered for t in tokens])]
+    groups = [
+        Group(plan.file_name, tokens, nocite=article)
+        for plan, tokens in zip(plans, ordered, strict=True)
+    ]
+    if not article and meta.nocite:
+        groups.append(Group(BIBLIOGRAPHY, []))  # works listed without a citation
+    return groups
+
+
+def _references_title(meta: BookMeta, citations: Citations | None) -> str:
+    if citations is None:
+        return ""
+    from publisher.render.cite import bibliography_title
+
+    return bibliography_title(meta, citations.note_style)
+
+
+@dataclass
+class _Entries:
+    """A chapter's own bibliography (per chapter, or an article's)."""
+
+    group: Group | None
+    title: str
+    used_ids: IdPool
+
+    def section(self, level: int) -> tuple[str, str] | None:
+        """The section's XHTML and its heading's id."""
+        if self.group is None or not self.group.entries:
+            return None
+        ident = self.used_ids.take(slug(self.title) or "references")
+        return (
+            f'<section class="references" epub:type="bibliography" role="doc-bibliography" '
+            f'aria-labelledby="{ident}">\n<h{level} id="{ident}">{escape(self.title)}</h{level}>\n'
+            f"{bibliography_html(self.group.entries)}</section>\n",
+            ident,
+        )
+
+
+def _bibliography_chapter(
+    group: Group, title: str, number: int, used_ids: IdPool
+) -> RenderedChapter:
+    """The book's bibliography: generated back matter at the end of the book, in
+    the contents, the EPUB's navigation and the PDF's outline."""
+    ident = used_ids.take(slug(title) or "references")
+    body = (
+        f'<section id="{section_id(number)}" class="bibliography" epub:type="bibliography" '
+        f'role="doc-bibliography" aria-labelledby="{ident}">\n'
+        f'<h1 id="{ident}">{escape(title)}</h1>\n{bibliography_html(group.entries)}</section>\n'
+    )
+    check_well_formed(body, Path(BIBLIOGRAPHY))
+    return RenderedChapter(
+        BIBLIOGRAPHY,
+        title,
+        body,
+        (TocEntry(1, title, f"{BIBLIOGRAPHY}#{ident}"),),
+        kind="bibliography",
+        matter=BACK,
     )
 
 
@@ -382,6 +578,8 @@ def _render_plan(
     resources: dict[str, Resource],
     article: bool,
     numbers: dict[str, tuple[str, str]],
+    apparatus: Apparatus | None = None,
+    entries: _Entries | None = None,
 ) -> RenderedChapter:
     source = plan.parsed.source.path
 
@@ -415,8 +613,12 @@ def _render_plan(
         warn=warn,
         heading_numbers=numbers,
         scene_break=SCENE_BREAK.get(meta.lang.split("-")[0].lower(), SCENE_BREAK["en"]),
+        apparatus=apparatus,
     )
     html = render_tokens(md, plan.tokens, env)
+    references = entries.section(2) if entries is not None else None
+    if references is not None:
+        html += references[0]
     html += _render_notes(md, plan, env)
 
     toc: list[TocEntry] = []
@@ -444,6 +646,10 @@ def _render_plan(
             shown = numbers.get(heading.ident)
             label = f"{shown[1]} {heading.text}" if shown else heading.text
             toc.append(TocEntry(level, label, f"{plan.file_name}#{heading.ident}"))
+    if references is not None and entries is not None:
+        level = 2 if article else max(1, (plan.heading.level if plan.heading else 1) - base + 2)
+        if level <= meta.toc_depth:
+            toc.append(TocEntry(level, entries.title, f"{plan.file_name}#{references[1]}"))
     role, _ = SECTION_TYPES[plan.kind]
     role_attr = f' role="{role}"' if role else ""
     label = f' aria-labelledby="{plan.heading.ident}"' if plan.heading else ""

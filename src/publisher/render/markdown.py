@@ -25,6 +25,8 @@ from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location
 from publisher.ids import NAME, IdPool, note_id, noteref_id, reserved
 from publisher.langtag import well_formed
+from publisher.render import xref
+from publisher.render.cite import Apparatus, citation_rule
 from publisher.render.highlight import highlight
 from publisher.render.sanitize import HtmlSanitizer
 from publisher.source.text import FORBIDDEN
@@ -85,6 +87,8 @@ class ParseEnv:
     duplicates: list[tuple[str, int | None]] = field(default_factory=list)
     source: Path | None = None  # the file, for the diagnostics
     found: list[Diagnostic] = field(default_factory=list)  # what parsing found (ids, langs)
+    labels: list[xref.Label] = field(default_factory=list)  # cross-reference targets
+    citations: list[Token] = field(default_factory=list)  # `@` references, in order
 
     def where(self, line: int | None) -> Location | None:
         return Location(self.source, line) if self.source is not None else None
@@ -108,12 +112,17 @@ class RenderEnv:
     # section numbers (publisher/source/styles.py)
     heading_numbers: dict[str, tuple[str, str]] = field(default_factory=dict)
     scene_break: str = "Scene break"  # the accessible name of `***`, in the book's language
+    apparatus: Apparatus | None = None  # cross-references and citations (render/cite.py)
 
 
-def make_parser(lang: str, raw_html: bool = False, dashes: str = "en") -> MarkdownIt:
+def make_parser(
+    lang: str, raw_html: bool = False, dashes: str = "en", citations: bool = False
+) -> MarkdownIt:
     """`raw_html`: HTML in the Markdown is kept, through sanitize.py's allow-list;
     otherwise (the default) it is shown as text. `dashes`: "en" reads `--` as an en
-    dash (Pandoc), "em" as an em dash (Project Gutenberg's texts)."""
+    dash (Pandoc), "em" as an em dash (Project Gutenberg's texts). `citations`:
+    `@key` is a citation (the manuscript has a bibliography); cross-references
+    (`@fig-map`) are read in any case."""
     md = MarkdownIt(
         "commonmark",
         {"typographer": True, "quotes": quotes_for(lang), "html": raw_html, "xhtmlOut": True},
@@ -125,6 +134,7 @@ def make_parser(lang: str, raw_html: bool = False, dashes: str = "en") -> Markdo
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.use(footnote_plugin).use(deflist_plugin)
     md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
+    md.inline.ruler.before("link", "citation", citation_rule(citations))
     md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
     md.core.ruler.before("smartquotes", "block_attributes", _block_attributes)
     chosen = _EM_DASHES if dashes == "em" else _DASHES
@@ -134,11 +144,15 @@ def make_parser(lang: str, raw_html: bool = False, dashes: str = "en") -> Markdo
 
     md.core.ruler.after("smartquotes", "punctuation", punctuation)
     md.core.ruler.push("bounded_nesting", _bounded_nesting)
+    # before the headings are indexed: a caption row taken out of a table moves them
+    md.core.ruler.push("fence_attributes", xref.fence_attributes)
+    md.core.ruler.push("table_captions", xref.table_captions)
     md.core.ruler.push("heading_ids", _heading_ids)
     md.core.ruler.push("figures", _figures)
     md.core.ruler.push("pull_quotes", _pull_quotes)
     md.core.ruler.push("checked_attributes", _checked_attributes)
     md.core.ruler.push("paired_links", _paired_links)
+    md.core.ruler.push("labels", _labels)  # after every rule that gives an id
     rules: dict[str, Callable[..., str]] = {
         "image": _render_image,
         "figure": _render_figure,
@@ -162,6 +176,9 @@ def make_parser(lang: str, raw_html: bool = False, dashes: str = "en") -> Markdo
             '<aside class="pullquote" epub:type="pullquote" role="doc-pullquote">\n'
         ),
         "pullquote_close": lambda *a: "</aside>\n",
+        "citation": _render_citation,
+        "table_caption_open": _render_table_caption,
+        "table_caption_close": lambda *a: "</caption>\n",
     }
     for name, rule in rules.items():
         md.add_render_rule(name, rule)
@@ -346,7 +363,7 @@ def _checked_attributes(state: StateCore) -> None:
         ident = token.attrs.get("id")
         if ident is not None and not heading:
             where = token.meta.get("attributes_line", line)
-            token.attrSet("id", _author_id(env, str(ident), where))
+            token.attrSet("id", _author_id(env, str(ident), where, token))
 
 
 def _with_lines(tokens: Sequence[Token]) -> Any:
@@ -366,10 +383,13 @@ def _with_lines(tokens: Sequence[Token]) -> Any:
                 inner += 1
 
 
-def _author_id(env: ParseEnv, written: str, line: int | None) -> str:
+def _author_id(env: ParseEnv, written: str, line: int | None, token: Token | None = None) -> str:
     """The id an author wrote, as it stands in the book: renamed, with a warning,
     when an earlier element has it or publisher makes ids of its form itself.
-    Links to it as written reach it (`anchors`), or the first of its name."""
+    Links to it as written reach it (`anchors`), or the first of its name. A
+    cross-reference label keeps its written name on the token (`meta["label"]`)."""
+    if token is not None and xref.is_label(written):
+        token.meta["label"], token.meta["label_line"] = written, line
     taken = written in env.used_ids
     final = unique_id(written, env.used_ids)
     env.anchors.setdefault(written, final)
@@ -474,7 +494,7 @@ def _heading_ids(state: StateCore) -> None:
         written = token.meta.get("id")
         if written and _NAME.match(written):
             line = token.meta.get("id_line") or (token.map[0] + 1 if token.map else None)
-            ident = _author_id(env, written, line)
+            ident = _author_id(env, written, line, token)
         else:  # a slug in publisher's own namespace is renamed too, quietly
             ident = unique_id(slug(text), env.used_ids)
             env.anchors.setdefault(written or slug(text), ident)
@@ -489,6 +509,21 @@ def _heading_ids(state: StateCore) -> None:
                 bool(token.meta.get("unnumbered")),
             )
         )
+
+
+def _labels(state: StateCore) -> None:
+    """The file's cross-reference labels and `@` references (render/xref.py)."""
+    env = _parse_env(state.env)
+    tokens = state.tokens
+    start = len(env.citations)
+    xref.collect(
+        tokens,
+        env.labels,
+        env.citations,
+        lambda index: plain_text(tokens[index + 1].children or []),
+    )
+    for token in env.citations[start:]:
+        token.meta["source"] = env.source
 
 
 def _figures(state: StateCore) -> None:
@@ -645,11 +680,47 @@ def _render_figure(
     image = (figure.children or [])[0]
     line = figure.map[0] + 1 if figure.map else None
     caption_text = str(image.attrGet("title") or "") or plain_text(image.children or [])
+    ident = image.attrs.pop("id", None) if image.attrs else None  # the figure's, not the image's
     tag = _image_tag(image, env, line)
+    if ident is not None:
+        image.attrSet("id", ident)
     if tag.startswith("<span"):
         return f"<p>{tag}</p>\n"
-    caption = f"<figcaption>{escape(caption_text)}</figcaption>" if caption_text else ""
-    return f"<figure>{tag}{caption}</figure>\n"
+    number = _caption_number(env, "fig", image)
+    caption = f"<figcaption>{number}{escape(caption_text)}</figcaption>" if caption_text else ""
+    if number and not caption_text:
+        caption = f"<figcaption>{number.replace(':</span> ', '</span>')}</figcaption>"
+    figure_id = f' id="{escape(str(ident))}"' if ident is not None else ""
+    return f"<figure{figure_id}>{tag}{caption}</figure>\n"
+
+
+def _caption_number(env: EnvType, kind: str, token: Token) -> str:
+    """A labelled target's caption opening ("Figure 3.2: "), or nothing."""
+    number = token.meta.get("number")
+    label = str(token.meta.get("label") or token.attrGet("id") or "")
+    if not number or xref.label_kind(label) != kind:
+        return ""
+    render = _render_env(env)
+    words = render.apparatus.words if render.apparatus else xref.Words.make("en")
+    return words.caption(kind, str(number))
+
+
+def _render_table_caption(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    table = tokens[idx].meta.get("table")
+    number = _caption_number(env, "tbl", table) if table is not None else ""
+    return f"<caption>{number}"
+
+
+def _render_citation(
+    self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType
+) -> str:
+    render = _render_env(env)
+    token = tokens[idx]
+    if render.apparatus is None:
+        return escape(token.content)
+    return render.apparatus.reference(token, render.line)
 
 
 def _render_heading(
@@ -729,9 +800,21 @@ def _render_code(
 ) -> str:
     token = tokens[idx]
     language = token.info.strip().split()[0] if token.info.strip() else ""
+    language = token.meta.get("language", language)
     code, lexer = highlight(token.content, language)
     css = f' class="language-{escape(lexer)}"' if lexer else ""
-    return f'<pre class="code"><code{css}>{code}</code></pre>\n'
+    pre = f'<pre class="code"><code{css}>{code}</code></pre>\n'
+    ident = token.attrGet("id") if token.attrs else None
+    caption = token.meta.get("caption")
+    if ident is None and not caption:
+        return pre
+    # A listing: its caption above the code, as Quarto sets it.
+    number = _caption_number(env, "lst", token)
+    head = f"<figcaption>{number}{escape(str(caption or ''))}</figcaption>" if caption else ""
+    if number and not caption:
+        head = f"<figcaption>{number.replace(':</span> ', '</span>')}</figcaption>"
+    figure_id = f' id="{escape(str(ident))}"' if ident else ""
+    return f'<figure class="listing"{figure_id}>{head}{pre}</figure>\n'
 
 
 def _render_th_open(

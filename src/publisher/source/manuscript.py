@@ -13,6 +13,7 @@ from publisher.diagnostics import WARNING, Diagnostic, carry
 from publisher.errors import Location, ManuscriptError, MetadataError, PublisherError
 from publisher.model import Manuscript, SourceFile
 from publisher.source import fence
+from publisher.source.bibliography import read_bibliography
 from publisher.source.metadata import (
     bounded,
     build_meta,
@@ -38,10 +39,11 @@ def load(path: Path) -> Manuscript:
     found: list[Diagnostic] = []
     try:
         manuscript = _load_folder(path, found) if path.is_dir() else _load_file(path, found)
+        bibliography = read_bibliography(manuscript.meta, found)
     except PublisherError as error:
         carry(error, found)
         raise
-    return replace(manuscript, diagnostics=tuple(found))
+    return replace(manuscript, diagnostics=tuple(found), bibliography=bibliography)
 
 
 def _load_file(path: Path, found: list[Diagnostic]) -> Manuscript:

@@ -35,6 +35,16 @@ KNOWN_KEYS = (
     "publisher",
     "cover-image",
     "toc-depth",
+    # citations and cross-references (Pandoc's citeproc, Quarto's crossref)
+    "bibliography",
+    "references",
+    "csl",
+    "nocite",
+    "link-citations",
+    "link-bibliography",
+    "reference-section-title",
+    "suppress-bibliography",
+    "crossref",
 )
 # publisher's own settings, beside Pandoc's keys.
 EXTENSION_KEYS = (
@@ -53,6 +63,7 @@ EXTENSION_KEYS = (
     "style",
     "dateline",
     "dashes",
+    "bibliography-per-chapter",
 )
 # Pandoc's keys with a meaning in an EPUB or a PDF that publisher maps: keywords to
 # subjects (OPF) and the PDF's keywords, abstract to the description, license to
@@ -70,20 +81,20 @@ MAPPED_KEYS = (
 # LaTeX and HTML options), and Quarto's: accepted quietly, as Pandoc does, since a
 # manuscript written for them carries them. publisher has no use for them.
 PANDOC_KEYS = frozenset(
-    """abstract-title author-meta bibliography category citation-abbreviations
-    citecolor classoption CJKmainfont CJKoptions colorlinks csl css dir document-css
+    """abstract-title author-meta category citation-abbreviations
+    citecolor classoption CJKmainfont CJKoptions colorlinks css dir document-css
     documentclass ebook-cover epub-cover-image filecolor fontfamily fontfamilyoptions
     fontsize format geometry header-includes highlighting-css hyperrefoptions ibooks
-    include-after include-before indent institute lang-id linestretch link-bibliography
-    link-citations linkcolor links-as-notes lof lot mainfont mainfontoptions margin-bottom
+    include-after include-before indent institute lang-id linestretch
+    linkcolor links-as-notes lof lot mainfont mainfontoptions margin-bottom
     margin-left margin-right margin-top mathfont mathspec monofont monofontoptions
-    natbiboptions nocite notes-after-punctuation number-sections numbersections
-    page-progression-direction pagestyle pagetitle papersize reference-section-title
-    references relation sansfont sansfontoptions secnumdepth section-divs
-    source stylesheet subparagraph suppress-bibliography thanks title-meta title-prefix toc
+    natbiboptions notes-after-punctuation number-sections numbersections
+    page-progression-direction pagestyle pagetitle papersize
+    relation sansfont sansfontoptions secnumdepth section-divs
+    source stylesheet subparagraph thanks title-meta title-prefix toc
     toc-title toccolor type urlcolor coverage accessModes accessModeSufficient
     accessibilityFeatures accessibilityHazards accessibilitySummary
-    citation crossref editor engine execute filters format jupyter knitr params resources
+    citation editor engine execute filters format jupyter knitr params resources
     """.split()  # the last line: Quarto's own keys, for manuscripts moving from Quarto
 )
 # MARC relator codes Pandoc's creator/contributor roles use (EPUB 3: marc:relators).
@@ -104,7 +115,7 @@ MAX_DEPTH = 20  # lists and mappings inside each other
 MAX_CHARS = {"description": 20_000, "rights": 20_000, "dedication": 20_000, "": 1_000}
 # The values that name files: left as written (a control character in a file name
 # is the fence's to refuse, not to take out silently); every other text is cleaned.
-_PATH_KEYS = ("chapters", "cover-image")
+_PATH_KEYS = ("chapters", "cover-image", "bibliography", "csl")
 
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 _FRONT_MATTER_CLOSE = ("---", "...")
@@ -423,8 +434,8 @@ def build_meta(
             )
         return value.strip().lower()
 
-    def flag(key: str) -> bool:
-        value = data.get(key, False)
+    def flag(key: str, default: bool = False) -> bool:
+        value = data.get(key, default)
         if not isinstance(value, bool):
             raise MetadataError(f"'{key}' must be true or false", where=where(key))
         return value
@@ -465,7 +476,71 @@ def build_meta(
         style_line=lines.get("style"),
         dateline=text("dateline"),
         dashes=choice("dashes", DASHES, "en"),
+        **_apparatus(data, lines, path, root or path.parent.resolve(), where, text, flag),
     )
+
+
+def _apparatus(
+    data: dict[str, Any],
+    lines: dict[str, int],
+    path: Path,
+    root: Path,
+    where: Callable[[str], Location],
+    text: Callable[[str], str | None],
+    flag: Callable[[str, bool], bool],
+) -> dict[str, Any]:
+    """The citation and cross-reference settings (Pandoc's and Quarto's keys), for
+    BookMeta: the `bibliography:` and `csl:` files through the fence."""
+    from publisher.source.bibliography import locate
+
+    names = data.get("bibliography")
+    names = [] if names is None else names if isinstance(names, list) else [names]
+    files = tuple(
+        locate("bibliography", name, path.parent, root, where("bibliography")) for name in names
+    )
+    csl = data.get("csl")
+    style = None if csl is None else locate("CSL style", csl, path.parent, root, where("csl"))
+    references = data.get("references")
+    if references is not None and not isinstance(references, list):
+        raise MetadataError(
+            "'references' must be a list of CSL items",
+            where=where("references"),
+            hint="write '- id: key' items under it, as in CSL YAML",
+        )
+    nocite = data.get("nocite")
+    keys: list[str] = []
+    for item in nocite if isinstance(nocite, list) else [] if nocite is None else [nocite]:
+        if isinstance(item, bool | list | dict):
+            raise MetadataError(
+                "'nocite' must be citation keys such as '@smith2020' or '@*'",
+                where=where("nocite"),
+            )
+        keys += re.findall(r"@(\*|[\w{][^\s,;\]]*)", str(item))
+    crossref = data.get("crossref")
+    if crossref is not None and not isinstance(crossref, dict):
+        raise MetadataError(
+            "'crossref' must be a mapping of Quarto's crossref keys",
+            where=where("crossref"),
+            hint="write 'fig-prefix: Fig.' style lines under it",
+        )
+    settings = tuple(
+        (str(k), str(v).lower() if isinstance(v, bool) else str(v))
+        for k, v in (crossref or {}).items()
+        if isinstance(v, str | int | float | bool)
+    )
+    return {
+        "bibliography": files,
+        "references": tuple(references or ()),
+        "references_line": lines.get("references"),
+        "csl": style,
+        "nocite": tuple(k.strip("{}") for k in keys),
+        "link_citations": flag("link-citations", True),
+        "link_bibliography": flag("link-bibliography", True),
+        "reference_section_title": text("reference-section-title"),
+        "suppress_bibliography": flag("suppress-bibliography", False),
+        "bibliography_per_chapter": flag("bibliography-per-chapter", False),
+        "crossref": settings,
+    }
 
 
 def bounded(key: str, text: str, where: Location) -> str:
