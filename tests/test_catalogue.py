@@ -119,6 +119,8 @@ MESSAGE_ARGS: dict[str, tuple[int, ...]] = {
     "_dropped": (4,),  # render/book.py: why a link is removed
     "_fenced": (3,),  # source/resources.py: why an image is dropped
     "Refused": (1, 2),  # source/fence.py: why the fence stops a file, and the fix
+    "_malformed": (2, 3),  # source/bibliography.py: what is wrong in a bibliography, the fix
+    "fail": (1, 2),  # source/bibliography.py: the same, from the BibTeX reader
 }
 LOG_METHODS = {"debug", "info", "warning", "error", "critical", "exception"}
 # Local variables holding part of a message, chosen by a condition.
@@ -472,6 +474,8 @@ def folder(book_yaml: str, **chapters: str) -> Files:
 
 
 BUILT: Files = {"out/catalogue.epub": b"PK", "out/catalogue.pdf": pdf(1, "Wrong")}
+CITING = "---\ntitle: Catalogue\nbibliography: refs.bib\n---\n\n"  # the body on line 6
+BIB: Files = {"refs.bib": "@book{smith2020, author = {Smith, Jo}, title = {T}, year = 2020}\n"}
 IMG = "![A dot]({})\n"
 
 
@@ -872,6 +876,79 @@ CASES: dict[str, Case] = {
         epub(),
         files=body("{lang=en-US-a}\n## A heading\n\nText.\n"),
     ),
+    # --- cross-references and citations
+    "R01": Case(
+        "book.md:6: warning: cross-reference '@fig-mapp' has no target: shown as '??' "
+        "(did you mean '@fig-map'?)",
+        epub(),
+        files={**body("See @fig-mapp.\n\n![A map](dot.png){#fig-map}\n"), "dot.png": image("PNG")},
+    ),
+    "R02": Case(
+        "book.md:6: warning: citation key 'smyth2020' is not in the bibliography: shown as "
+        "'smyth2020?' (did you mean '@smith2020'?)",
+        epub(),
+        files={**body("As [@smyth2020] says.\n", CITING), **BIB},
+    ),
+    "R03": Case(
+        "book.md:8: error: label 'fig-a' is given twice (first at book.md:6) (give each figure, "
+        "table, listing, equation and section its own label)",
+        epub(),
+        files={
+            **body("![A](dot.png){#fig-a}\n\n![B](dot.png){#fig-a}\n"),
+            "dot.png": image("PNG"),
+        },
+    ),
+    "R04": Case(
+        "book.md:3: error: bibliography 'refs.bib' not found "
+        "(give a path relative to the metadata's file)",
+        epub(),
+        files=meta("title: A", "bibliography: refs.bib"),
+    ),
+    "R05": Case(
+        "book/book.md:3: error: bibliography '../refs.bib' is outside the manuscript folder "
+        "(copy it into the manuscript folder)",
+        epub("book/book.md"),
+        files={
+            "book/book.md": "---\ntitle: A\nbibliography: ../refs.bib\n---\n\nText.\n",
+            "refs.bib": BIB["refs.bib"],
+        },
+    ),
+    "R06": Case(
+        "book.md:3: error: bibliography 'refs.ris' is not a format publisher reads "
+        "(give BibTeX or BibLaTeX (.bib), CSL JSON (.json) or CSL YAML (.yaml))",
+        epub(),
+        files={**meta("title: A", "bibliography: refs.ris"), "refs.ris": "TY  - BOOK\n"},
+    ),
+    "R07": Case(
+        "refs.bib:3: error: bibliography cannot be read: expected '=' after the field name "
+        "'year' in entry 'a' (write name = {value})",
+        epub(),
+        files={
+            **meta("title: A", "bibliography: refs.bib"),
+            "refs.bib": "@book{a,\n  title = {T},\n  year 2020\n}\n",
+        },
+    ),
+    "R08": Case(
+        "refs.bib:2: error: bibliography entry 'a' is given twice (first at refs.bib:1) "
+        "(keep one of them, or give the other a key of its own)",
+        epub(),
+        files={
+            **meta("title: A", "bibliography: refs.bib"),
+            "refs.bib": "@book{a, title={T}}\n@book{a, title={U}}\n",
+        },
+    ),
+    "R09": Case(
+        "big.csl: error: CSL style 'big.csl' is larger than 2 MB "
+        "(a CSL style is a few hundred kilobytes at most)",
+        epub(),
+        files={**meta("title: A", "csl: big.csl"), "big.csl": " " * 2_000_001},
+    ),
+    "R10": Case(
+        "page.csl:1: error: CSL style 'page.csl' is not a CSL style "
+        "(give a .csl file, such as one from the Zotero Style Repository)",
+        epub(),
+        files={**meta("title: A", "csl: page.csl"), "page.csl": "<html/>\n"},
+    ),
     # --- metadata and book.yaml
     "D01": Case(
         "book.md:1: error: front matter opened with '---' is never closed "
@@ -1037,6 +1114,11 @@ CASES: dict[str, Case] = {
         "(shorten it; a long text belongs in a chapter)",
         epub(),
         files=meta("title: " + "x" * 1001),
+    ),
+    "D30": Case(
+        "book.md:3: error: 'nocite' must be citation keys such as '@smith2020' or '@*'",
+        epub(),
+        files=meta("title: A", "nocite: {a: 1}"),
     ),
     # --- images, the cover and the fence
     "I01": Case(
@@ -1386,6 +1468,11 @@ CASES: dict[str, Case] = {
         "url() that names it)",
         epub("book.md", "--styles", "styles"),
         files={**_styled('description = "B"\n', CASE_FONTS), "styles/bad/fonts": _two_fonts},
+    ),
+    "S09": Case(
+        "styles/bad/style.toml:1: error: page-references is 'yes' (write true or false)",
+        epub("book.md", "--styles", "styles"),
+        files=_styled('page-references = "yes"\n'),
     ),
     # --- external tools
     "X01": Case(

@@ -237,7 +237,8 @@ def _decide(options: BuildOptions, plan: _Plan) -> _Fresh:
     meta = plan.meta
     files = sorted(
         {s.path.resolve() for s in plan.manuscript.sources}
-        | {p.resolve() for p in (meta.source, meta.cover_image) if p is not None}
+        | {p.resolve() for p in (meta.source, meta.cover_image, meta.csl) if p is not None}
+        | {p.resolve() for p in meta.bibliography}  # a changed entry changes the book
     )
     epub_style, pdf_style = cache.style_digests(options.styles, plan.style.files())
     pdf_style = cache.digest(pdf_style, plan.extra)

@@ -16,11 +16,13 @@ Snapshot = dict[str, tuple[int, int]]
 
 
 def watched_paths(options: BuildOptions, result: BuildResult | None) -> list[Path]:
-    """The manuscript (a folder recursively, or a file and the images it used),
-    the styles and the fonts."""
+    """The manuscript (a folder recursively, or a file and the images, the
+    bibliography and the CSL style it used), the styles and the fonts."""
     paths = [options.manuscript, options.styles]
     if result is not None and result.book is not None:
         paths += [r.source for r in result.book.resources]
+        meta = result.book.meta
+        paths += [*meta.bibliography, *([meta.csl] if meta.csl else [])]
     return paths
 
 

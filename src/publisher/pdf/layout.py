@@ -41,10 +41,33 @@ class PdfInputs:
     style: Style | None = None  # None: the default style
 
 
-def print_html(book: RenderedBook) -> str:
+def print_html(book: RenderedBook, page_references: bool = False) -> str:
     """The whole book as one HTML5 document (serialised as HTML: WeasyPrint parses
-    HTML5, where a self-closed <a/> would swallow what follows)."""
-    return piece_html(book, range(len(book.chapters)), front=True)[0]
+    HTML5, where a self-closed <a/> would swallow what follows). `page_references`:
+    cross-references say their target's page (the style's `page-references`)."""
+    return piece_html(book, range(len(book.chapters)), front=True, page_references=page_references)[
+        0
+    ]
+
+
+def page_word(book: RenderedBook) -> str:
+    """ "on page", in the book's language (or `crossref:`'s `page-prefix`)."""
+    from publisher.render.xref import Words
+
+    return Words.make(book.meta.lang, book.meta.crossref).on_page
+
+
+# A cross-reference's page, where the style asks for it: "Figure 3.2 on page 41".
+PAGE_REFERENCE_CSS = """a.xref[data-on-page]::after {
+  content: " " attr(data-on-page) "\\a0" target-counter(attr(href url), page);
+}
+"""
+
+
+def page_reference_css(inputs: PdfInputs) -> str:
+    """The sheet that prints cross-references' pages, when the style asks for them
+    (`page-references = true` in its style.toml); empty otherwise."""
+    return PAGE_REFERENCE_CSS if inputs.style is not None and inputs.style.page_references else ""
 
 
 def piece_html(
@@ -53,6 +76,7 @@ def piece_html(
     *,
     front: bool,
     numbers: dict[str, str] | None = None,
+    page_references: bool = False,
 ) -> tuple[str, frozenset[str]]:
     """Some of the book's chapters as one HTML5 document (see pieces.py), with the
     title pages and contents if `front`; `numbers` gives the contents the page
@@ -78,18 +102,23 @@ def piece_html(
         head.append(f'<meta name="dcterms.created" content="{escape(meta.date)}">')
     toc_levels = {e.href.split("#", 1)[1]: e.level for e in book.toc if "#" in e.href}
     section_ids = {ch.file_name: _section_id(ch) for ch in book.chapters}
+    on_page = page_word(book) if page_references else None
     sections = []
     toc = ""
     if front and not book.single_article:
         for page in book.front:
-            sections.append(_print_section(page, sources, toc_levels, section_ids, meta.title))
+            sections.append(
+                _print_section(page, sources, toc_levels, section_ids, meta.title, on_page)
+            )
         if len(book.chapters) > 1:
             toc = _print_toc(book, numbers or {})
     body_parts = [lxml.html.tostring(s, encoding="unicode", method="html") for s in sections]
     if toc:
         body_parts.append(toc)
     for index in chapters:
-        section = _print_section(book.chapters[index], sources, toc_levels, section_ids, meta.title)
+        section = _print_section(
+            book.chapters[index], sources, toc_levels, section_ids, meta.title, on_page
+        )
         sections.append(section)
         body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
     held = {str(e.get("id")) for s in sections for e in s.iter() if e.get("id")}
@@ -148,6 +177,7 @@ def _print_section(
     toc_levels: dict[str, int],
     section_ids: dict[str, str],
     book_title: str,
+    on_page: str | None = None,
 ) -> etree._Element:
     tree = parse_body(chapter.body)
     _strip_namespaces(tree)
@@ -176,6 +206,8 @@ def _print_section(
         file, _, fragment = link.get("href", "").partition("#")
         if file in section_ids:
             link.set("href", f"#{fragment or section_ids[file]}")
+        if on_page and "xref" in link.get("class", "").split():
+            link.set("data-on-page", on_page)  # page_reference_css prints the page
     _notes_to_floats(section)
     _split_long_paragraphs(section)
     _initials(section)
@@ -480,7 +512,7 @@ _TAG = re.compile(r"<[^>]*>")
 
 def layout(inputs: PdfInputs) -> Layout:
     check(inputs)
-    return render_html(inputs, print_html(inputs.book))
+    return render_html(inputs, print_html(inputs.book, bool(page_reference_css(inputs))))
 
 
 def check(inputs: PdfInputs) -> None:
@@ -546,6 +578,8 @@ def render_html(inputs: PdfInputs, html: str) -> Layout:
     css.append(
         weasyprint.CSS(string=inputs.profile.css(), font_config=fonts, url_fetcher=fence.fetcher)
     )
+    if page_reference_css(inputs):
+        css.append(weasyprint.CSS(string=page_reference_css(inputs), font_config=fonts))
     if inputs.modified is not None:
         stamp = inputs.modified.strftime("%Y-%m-%dT%H:%M:%SZ")
         dates = f'<meta name="dcterms.modified" content="{stamp}">\n'

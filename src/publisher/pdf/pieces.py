@@ -298,6 +298,9 @@ def page_dependent_css(inputs: PdfInputs) -> list[str]:
     for path in sheet_paths(inputs):
         found += [d for d in _dependent_declarations(path) if rule(d) not in handled]
     found += [d for d in _dependent_in(inputs.profile.css(), "profile") if rule(d) not in handled]
+    from publisher.pdf.layout import page_reference_css
+
+    found += _dependent_in(page_reference_css(inputs), "page references")  # target-counter
     return found
 
 

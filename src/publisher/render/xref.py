@@ -82,6 +82,7 @@ _WORD_KEYS = {
     "ch-prefix": "ch",
     "apx-prefix": "apx",
     "title-delim": "delim",
+    "page-prefix": "page",  # publisher's: the PDF's "on page" (style.toml page-references)
 }
 LABEL_STYLES = ("arabic", "roman", "Roman", "alpha a", "alpha A")
 MISSING = "??"
@@ -471,9 +472,11 @@ class Crossrefs:
         import difflib
 
         close = difflib.get_close_matches(key, list(self.targets), n=1, cutoff=0.6)
-        hint = f"did you mean '@{close[0]}'?" if close else "label the figure, table, listing, "
-        if not close:
-            hint += "equation or section with {#" + key + "}"
+        hint = (
+            f"did you mean '@{close[0]}'?"
+            if close
+            else f"label the figure, table, listing, equation or section with {{#{key}}}"
+        )
         return Diagnostic(
             "R01",
             WARNING,

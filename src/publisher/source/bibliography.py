@@ -121,7 +121,9 @@ def _read(path: Path, limit: int, what: str, found: list[Diagnostic]) -> str:
         raise ResourceError(
             f"{what} '{fence.shown(path.name)}' is larger than {limit // 1_000_000} MB",
             where=Location(path),
-            hint="split it, or keep only the works the book cites",
+            hint="split it, or keep only the works the book cites"
+            if what == "bibliography"
+            else "a CSL style is a few hundred kilobytes at most",
         )
     return decode(data, path, found)
 
@@ -521,7 +523,6 @@ class _BibTeX:
 
     def entries(self) -> list[_Entry]:
         out: list[_Entry] = []
-        keys: dict[str, int] = {}
         text = self.text
         while True:
             at = text.find("@", self.pos)
@@ -553,14 +554,6 @@ class _BibTeX:
                 self._expect(close, at, kind)
                 continue
             entry = self._entry(kind, close, at)
-            if entry.key in keys:
-                raise self.fail(
-                    at,
-                    f"entry '{fence.shown(entry.key)}' is given twice (first on line "
-                    f"{keys[entry.key]})",
-                    "keep one of them, or give the other a key of its own",
-                )
-            keys[entry.key] = entry.line
             out.append(entry)
 
     def _entry(self, kind: str, close: str, at: int) -> _Entry:
@@ -580,6 +573,8 @@ class _BibTeX:
             if char == close:
                 self.pos += 1
                 return _Entry(kind, key, fields, self.line(at))
+            if char == "@":  # the next entry begins: this one lacks its end
+                raise self._unclosed(at, key, close)
             if char != ",":
                 raise self.fail(
                     self.pos,

@@ -31,7 +31,7 @@ def shipped_styles() -> Path:
 LAYERS = ("base.css", "epub.css", "print.css")
 CHAPTER_NUMBERS = ("none", "arabic", "roman")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
-_KEYS = ("description", "chapter-numbers", "number-sections")
+_KEYS = ("description", "chapter-numbers", "number-sections", "page-references")
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Style:
     folder: Path
     description: str
     numbering: Numbering
+    # The PDF's cross-references say where their target is ("Figure 3.2 on page
+    # 41"): off by default, since a book laid out in pieces (pdf/pieces.py) must
+    # then be laid out whole.
+    page_references: bool = False
 
     def sheet(self, layer: str) -> Path | None:
         """The style's sheet for `layer`, if it has one inside its folder."""
@@ -118,13 +122,20 @@ def load_style(styles: Path, name: str, where: Location | None = None) -> Style:
             where=Location(settings, _key_line(settings, "number-sections")),
             hint="write true or false",
         )
+    page_references = data.get("page-references", False)
+    if not isinstance(page_references, bool):
+        raise OptionError(
+            f"page-references is '{page_references}'",
+            where=Location(settings, _key_line(settings, "page-references")),
+            hint="write true or false",
+        )
     if not isinstance(description, str):
         raise OptionError(
             "description is not text",
             where=Location(settings, _key_line(settings, "description")),
             hint='write it in quotes: description = "…"',
         )
-    return Style(name, folder, description, Numbering(chapters, sections))
+    return Style(name, folder, description, Numbering(chapters, sections), page_references)
 
 
 def _toml_line(message: str) -> int | None:
