@@ -390,6 +390,8 @@ class _SuffixedYear(int):
 
 
 _OPEN, _CLOSE, _END = "\ue000", "\ue001", "\ue002"  # around each item, to link it
+_TEXT_END = re.compile(r"[.?!](?:</[a-z]+>)*\s*$")  # a note's citation ends a sentence
+_FULL_STOP = re.compile(r"\.((?:</[a-z]+>)*)\s*$")
 _CSL = "{http://purl.org/net/xbiblio/csl}"
 
 
@@ -603,24 +605,29 @@ class Citations:
         file: str,
         ids: dict[str, str],
     ) -> str:
+        own_note = bool(token.meta.get("own_note"))
         mode = "default"
         if token.meta.get("author_only"):
             mode = "author"
-        elif items[0].author_in_text and not self.note_style and not token.meta.get("own_note"):
+        elif items[0].author_in_text and not self.note_style:
             mode = "intext"
-        elif all(i.suppress_author for i in items) and not token.meta.get("own_note"):
+        elif all(i.suppress_author for i in items) and not own_note:
+            # `[-@key]`. (In a note style the note is whole, whoever is named in the
+            # text: its names come in several branches, by position, which a
+            # variant without the first of them does not follow.)
             mode = "suppressed"
         if mode == "intext":
             author = self._render(token, items, main, file, ids, "author", bare=True)
             rest = self._render(token, items, main, file, ids, "suppressed")
             return f"{author} {rest}" if author else rest
         html = self._render(token, items, main, file, ids, mode, bare=mode == "author")
-        if token.meta.get("own_note"):
+        if own_note:
             html = _capitalized(html)
-            if not html.rstrip().endswith((".", "?", "!")):
+            if not _TEXT_END.search(html):
                 html += "."
         elif token.meta.get("in_note") and self.note_style:
-            html = f"({html})"
+            # A citation inside an author's note: in parentheses, without its full stop.
+            html = "(" + _FULL_STOP.sub(r"\1", html) + ")"
         return html
 
     def _render(
@@ -680,6 +687,11 @@ class Citations:
                 if end and piece.endswith(end):
                     piece = piece[: -len(end)]
                 pieces.append(piece)
+            citation_node = style.root.find(f"{_CSL}citation")
+            collapse = citation_node.get("collapse", "") if citation_node is not None else ""
+            if mode == "default" and collapse.startswith("year"):
+                group = citation_node.get("cite-group-delimiter", ", ")
+                pieces = self._collapsed(token, items, pieces, (main, file, ids), (start, end), group)
             text = start + layout.get("delimiter", "").join(pieces) + end
         else:
             citation = Citation(cite_items)
@@ -688,6 +700,38 @@ class Citations:
         if bare:
             return self._quotes(text)
         return self._linked(self._quotes(text), order, file, ids)
+
+    def _collapsed(
+        self,
+        token: Token,
+        items: list[CiteItem],
+        pieces: list[str],
+        context: tuple[Any, str, dict[str, str]],
+        affixes: tuple[str, str],
+        delimiter: str,
+    ) -> list[str]:
+        """CSL's `collapse="year"` (Chicago's "Smith 2020a, 2020b"), which
+        citeproc-py does not apply: works by the same authors grouped where the
+        first stands, the names printed once."""
+        main, file, ids = context
+        start, end = affixes
+        groups: dict[str, list[int]] = {}
+        for n, item in enumerate(items):
+            known = item.key in self.keys and not item.prefix
+            author = self._render(token, [item], main, file, ids, "author", bare=True)
+            groups.setdefault(author if known and author else f"\0{n}", []).append(n)
+        out = []
+        for members in groups.values():
+            parts = [pieces[members[0]]]
+            for n in members[1:]:
+                rest = self._render(token, [items[n]], main, file, ids, "suppressed")
+                if start and rest.startswith(start):
+                    rest = rest[len(start) :]
+                if end and rest.endswith(end):
+                    rest = rest[: -len(end)]
+                parts.append(rest)
+            out.append(delimiter.join(parts))
+        return out
 
     def _variant_bibliography(self, mode: str, style: Any, main: Any) -> Any:
         from citeproc import CitationStylesBibliography
