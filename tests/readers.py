@@ -245,3 +245,58 @@ def versions() -> dict[str, str]:
             done = subprocess.run([path, flag], capture_output=True, text=True, check=False)
             found[tool] = done.stdout.strip()
     return found
+
+
+class PdfLink(TypedDict):
+    page: int  # the page the link is on (0-based)
+    text: str  # the words under it
+    target: str  # the named destination (the id it links to)
+    target_page: int  # the page the destination is on (0-based)
+
+
+def pdf_links(pdf: Path) -> list[PdfLink]:
+    """Every internal link of a PDF: where it is, its words, where it goes."""
+    import pdfplumber
+    import pikepdf
+
+    out: list[PdfLink] = []
+    with pikepdf.open(pdf) as document, pdfplumber.open(pdf) as plumbed:
+        pages = {page.obj.objgen: n for n, page in enumerate(document.pages)}
+        dests: dict[str, int] = {}
+        if "/Names" in document.Root and "/Dests" in document.Root.Names:
+            for name, dest in pikepdf.NameTree(document.Root.Names.Dests).items():
+                dests[str(name)] = pages[dest[0].objgen]
+        for n, page in enumerate(document.pages):
+            height = float(page.mediabox[3])
+            words = plumbed.pages[n].extract_words() if "/Annots" in page else []
+            for annot in page.get("/Annots", []):
+                dest = annot.get("/Dest")
+                if dest is None:
+                    continue
+                x0, y0, x1, y1 = (float(v) for v in annot.Rect)
+                top, bottom = height - max(y0, y1), height - min(y0, y1)
+                # the words whose middle is inside the link's box (a glyph's box
+                # is taller than the line's)
+                inside = [
+                    w["text"]
+                    for w in words
+                    if x0 - 1 <= (w["x0"] + w["x1"]) / 2 <= x1 + 1
+                    and top <= (w["top"] + w["bottom"]) / 2 <= bottom
+                ]
+                out.append(
+                    PdfLink(
+                        page=n,
+                        text=" ".join(inside),
+                        target=str(dest),
+                        target_page=dests.get(str(dest), -1),
+                    )
+                )
+    return out
+
+
+def pdf_page_texts(pdf: Path) -> list[str]:
+    """Each page's text (pdfplumber), its lines joined by spaces."""
+    import pdfplumber
+
+    with pdfplumber.open(pdf) as plumbed:
+        return [" ".join((page.extract_text() or "").split()) for page in plumbed.pages]
