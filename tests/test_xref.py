@@ -107,7 +107,7 @@ def test_reference_forms() -> None:
 
 
 def test_unnumbered_sections_are_referenced_by_their_title() -> None:
-    (first, second) = book(
+    (_, second) = book(
         "# One\n\n## Sources {#sec-sources}\n\nText.\n", "# Two\n\n@sec-sources.\n"
     ).chapters
     assert '<a class="xref" href="chapter-01.xhtml#sec-sources">Sources</a>' in second.body
