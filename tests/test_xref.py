@@ -6,6 +6,7 @@ in the EPUB and in the PDF."""
 from __future__ import annotations
 
 import re
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from publisher.render import xref
 from publisher.render.book import render_book
 from publisher.source.styles import Numbering
 
-from conftest import Built, build_book
+from conftest import STYLES, Built, build_book
 from readers import pdf_links, pdf_page_texts
 
 X = "{http://www.w3.org/1999/xhtml}"
@@ -358,3 +359,37 @@ def test_pdf_shows_the_same_numbers_and_links_to_the_pages_of_the_targets(crossb
     for ident, words in shown.items():
         assert words in pages[links[ident]["target_page"]], ident
     assert "Figure ??" in whole
+
+
+@pytest.mark.slow
+def test_the_pdf_says_the_page_where_the_style_asks(crossbook: Built, tmp_path: Path) -> None:
+    """`page-references = true` in a style's style.toml: "Figure 2.1 on page 5", the
+    page the figure is printed on. The EPUB has no pages and says nothing more."""
+    from dataclasses import replace
+
+    from publisher.build import build
+    from publisher.model import BuildOptions
+    from publisher.pdf.layout import PdfInputs
+    from publisher.pdf.pieces import page_dependent_css
+    from publisher.source.styles import load_style
+
+    styles = tmp_path / "styles"
+    shutil.copytree(STYLES, styles)
+    (styles / "paged").mkdir()
+    (styles / "paged" / "style.toml").write_text(
+        'chapter-numbers = "arabic"\nnumber-sections = true\npage-references = true\n'
+    )
+    manuscript = crossbook.folder.parent / "book"
+    result = build(BuildOptions(manuscript, tmp_path / "out", styles, ("pdf",), style="paged"))
+    pdf = next(o.path for o in result.outputs if o.format == "pdf")
+    pages = pdf_page_texts(pdf)
+    flow = next(n for n, page in enumerate(pages) if "Figure 2.1: Flow at the gauge" in page)
+    # the folio printed on that page (at its foot) is the number the reference gives
+    folio = pages[flow].split()[-1]
+    assert f"Figure 2.1 on page {folio}" in " ".join(pages).replace("\u00a0", " ")
+    assert "on page" not in crossbook.member("EPUB/chapter-01.xhtml")
+    # A book laid out in pieces cannot know another piece's pages: it is laid out whole.
+    inputs = PdfInputs(crossbook.result.book, styles, None, style=load_style(styles, "paged"))  # type: ignore[arg-type]
+    assert any("page references" in found for found in page_dependent_css(inputs))
+    plain = replace(inputs, style=load_style(styles, "modern"))
+    assert not any("page references" in found for found in page_dependent_css(plain))

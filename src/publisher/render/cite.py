@@ -690,8 +690,9 @@ class Citations:
             citation_node = style.root.find(f"{_CSL}citation")
             collapse = citation_node.get("collapse", "") if citation_node is not None else ""
             if mode == "default" and collapse.startswith("year"):
-                group = citation_node.get("cite-group-delimiter", ", ")
-                pieces = self._collapsed(token, items, pieces, (main, file, ids), (start, end), group)
+                joint = citation_node.get("cite-group-delimiter", ", ")
+                context = (main, file, ids)
+                pieces = self._collapsed(token, items, pieces, context, (start, end), joint)
             text = start + layout.get("delimiter", "").join(pieces) + end
         else:
             citation = Citation(cite_items)
@@ -1003,39 +1004,36 @@ class Apparatus:
         return html
 
 
+# The bibliography's heading by language: beside author-date (or numeric)
+# citations, and beside notes (the CSL locales citeproc-py bundles have no such
+# terms). `reference-section-title` overrides it.
+SECTION_TITLES: dict[str, tuple[str, str]] = {
+    "en": ("References", "Bibliography"),
+    "de": ("Literatur", "Literaturverzeichnis"),
+    "fr": ("Références", "Bibliographie"),
+    "es": ("Referencias", "Bibliografía"),
+    "it": ("Riferimenti bibliografici", "Bibliografia"),
+    "pt": ("Referências", "Bibliografia"),
+    "nl": ("Referenties", "Bibliografie"),
+    "sv": ("Referenser", "Bibliografi"),
+    "da": ("Referencer", "Bibliografi"),
+    "nb": ("Referanser", "Bibliografi"),
+    "nn": ("Referansar", "Bibliografi"),
+    "no": ("Referanser", "Bibliografi"),
+    "fi": ("Lähteet", "Kirjallisuus"),
+    "pl": ("Bibliografia", "Bibliografia"),
+    "cs": ("Literatura", "Bibliografie"),
+    "ru": ("Список литературы", "Библиография"),
+}
+
+
 def bibliography_title(meta: BookMeta, note_style: bool) -> str:
-    """`reference-section-title`, else the CSL locale's word for the book's
-    language: "References" beside author-date citations, "Bibliography" beside
-    notes."""
+    """`reference-section-title`, else the book language's word: "References"
+    beside author-date citations, "Bibliography" beside notes."""
     if meta.reference_section_title:
         return meta.reference_section_title
-    return _locale_term(meta.lang, "bibliography" if note_style else "references")
-
-
-def _locale_term(lang: str, name: str) -> str:
-    fallback = name.capitalize()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            from citeproc.frontend import CitationStylesLocale
-            from citeproc.model import PRIMARY_DIALECTS
-
-        base = lang.split("-")[0].lower()
-        for candidate in (lang, PRIMARY_DIALECTS.get(base), "en-US"):
-            if not candidate:
-                continue
-            try:
-                locale = CitationStylesLocale(candidate, validate=False)
-            except ValueError:
-                continue
-            for term in locale.root.iter(f"{_CSL}term"):
-                if term.get("name") == name and term.get("form") in (None, "long"):
-                    text = (term.findtext(f"{_CSL}single") or term.text or "").strip()
-                    if text:
-                        return text[:1].upper() + text[1:]
-    except ImportError:  # pragma: no cover - citeproc-py is a dependency
-        pass
-    return fallback
+    titles = SECTION_TITLES.get(meta.lang.split("-")[0].lower(), SECTION_TITLES["en"])
+    return titles[1] if note_style else titles[0]
 
 
 def bibliography_html(entries: Sequence[Entry], hanging: bool = True) -> str:
