@@ -525,3 +525,22 @@ def test_a_note_style_puts_citations_in_footnotes_in_both_outputs(tmp_path: Path
     whole = " ".join(pdf_page_texts(built.pdf))
     for number, note in enumerate(notes, start=1):
         assert f"{number}. {note}" in whole
+
+
+def test_citations_in_captions_and_links(tmp_path: Path) -> None:
+    from PIL import Image
+
+    tmp_path.mkdir(exist_ok=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "map.png")
+    book = render(
+        tmp_path,
+        HEAD + "---\n\n![The basin, after @smith2020a [p. 3]](map.png){#fig-basin}\n\n"
+        "See [the study by @garcia2019](https://example.org).\n",
+    )
+    body = book.chapters[0].body
+    assert 'alt="The basin, after"' in body  # the description's words alone
+    assert (
+        "The basin, after Smith (<a" in body and "2020, 3</a>)</figcaption>" in body
+    )  # one Smith 2020 cited: no letter
+    # inside a link, a citation is its text: links never nest
+    assert '<a href="https://example.org">the study by García and Chen (2019)</a>' in body

@@ -958,9 +958,15 @@ def reading_order(tokens: Sequence[Token], notes: dict[int, list[Token]]) -> Ite
     first called."""
     seen: set[int] = set()
 
+    def inline(children: Sequence[Token]) -> Iterator[Token]:
+        for child in children:
+            yield child
+            if child.type == "image" and child.children:  # a figure's caption
+                yield from inline(child.children)
+
     def walk(blocks: Sequence[Token]) -> Iterator[Token]:
         for block in blocks:
-            for child in block.children or ():
+            for child in inline(block.children or ()):
                 if child.type == "citation" and not child.meta.get("replaced"):
                     yield child
                 elif child.type == "footnote_ref" and child.meta["id"] not in seen:
@@ -1001,6 +1007,8 @@ class Apparatus:
         html = "; ".join(parts)
         if xrefs and token.meta.get("bracketed") and len(xrefs) < len(items):
             html = f"({html})"
+        if token.meta.get("in_link"):
+            html = re.sub(r"</?a\b[^>]*>", "", html)  # links never nest: the text alone
         return html
 
 

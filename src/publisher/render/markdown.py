@@ -680,17 +680,21 @@ def _render_figure(
     image = (figure.children or [])[0]
     line = figure.map[0] + 1 if figure.map else None
     caption_text = str(image.attrGet("title") or "") or plain_text(image.children or [])
+    caption_html = escape(caption_text)
+    if not image.attrGet("title") and any(c.type == "citation" for c in image.children or ()):
+        # a citation in the caption is rendered (the alt text keeps the words alone)
+        caption_html = self.renderInline(image.children or [], options, env)
     ident = image.attrs.pop("id", None) if image.attrs else None  # the figure's, not the image's
     tag = _image_tag(image, env, line)
     if ident is not None:
         image.attrSet("id", ident)
-    if tag.startswith("<span"):
-        return f"<p>{tag}</p>\n"
+    figure_id = f' id="{escape(str(ident))}"' if ident is not None else ""
+    if tag.startswith("<span"):  # the image dropped: its text stays, and the label's target
+        return f"<p{figure_id}>{tag}</p>\n"
     number = _caption_number(env, "fig", image)
-    caption = f"<figcaption>{number}{escape(caption_text)}</figcaption>" if caption_text else ""
+    caption = f"<figcaption>{number}{caption_html}</figcaption>" if caption_text else ""
     if number and not caption_text:
         caption = f"<figcaption>{number.replace(':</span> ', '</span>')}</figcaption>"
-    figure_id = f' id="{escape(str(ident))}"' if ident is not None else ""
     return f"<figure{figure_id}>{tag}{caption}</figure>\n"
 
 

@@ -328,12 +328,24 @@ def collect(
                 token.meta["number"] = str(counters[kind])
     for block, block_line in _blocks_with_lines(tokens):
         inner = block_line
-        for child in block.children or ():
+        links = 0  # inside a link, a reference is its text alone: links never nest
+        for child in _inline(block.children or ()):
             if child.type == "citation":
                 child.meta["line"] = inner
+                child.meta["in_link"] = links > 0
                 citations.append(child)
+            elif child.type in ("link_open", "link_close"):
+                links += 1 if child.type == "link_open" else -1
             elif child.type in ("softbreak", "hardbreak") and inner is not None:
                 inner += 1
+
+
+def _inline(children: Sequence[Token]) -> Iterator[Token]:
+    """Inline tokens in order, an image's description (a figure's caption) too."""
+    for child in children:
+        yield child
+        if child.type == "image" and child.children:
+            yield from _inline(child.children)
 
 
 def _blocks_with_lines(tokens: Sequence[Token]) -> Iterator[tuple[Token, int | None]]:
