@@ -560,9 +560,14 @@ class Citations:
 
         probe = CitationStylesBibliography(self.style, self.source, _Formatter)
         texts: dict[str, list[str]] = {}
+        # Only works that share their names and year can read the same: the others
+        # are not rendered to find out (a long bibliography would take seconds).
+        suspects: dict[tuple[str, str], list[str]] = {}
+        for key in bibliography.keys:
+            suspects.setdefault(self._people_and_year(key), []).append(key)
         for key in bibliography.keys:
             reference = self.source[key]
-            if "issued" not in reference:
+            if "issued" not in reference or len(suspects[self._people_and_year(key)]) < 2:
                 continue
             one = Citation([CitationItem(key)])
             probe.register(one)
@@ -788,16 +793,38 @@ class Citations:
         substitute = node.get("subsequent-author-substitute") if node is not None else None
         if substitute is None:
             return texts
-        names = [self._names(key) for key in bibliography.keys]
+        keys = bibliography.keys
         out = list(texts)
         for n in range(1, len(out)):
-            same = names[n] and names[n] == names[n - 1]
-            if same and out[n].startswith(names[n]):
-                out[n] = escape(substitute, quote=False) + out[n][len(names[n]) :]
+            if self._people(keys[n]) != self._people(keys[n - 1]):
+                continue  # other authors: nothing to render to know it
+            names = self._names(keys[n])
+            if names and names == self._names(keys[n - 1]) and out[n].startswith(names):
+                out[n] = escape(substitute, quote=False) + out[n][len(names) :]
         return out
+
+    def _people(self, key: str) -> str:
+        """Who a work is by, as its data says (authors, else editors, else title)."""
+        data = self.source[key]
+        for variable in ("author", "editor"):
+            if variable in data:
+                return repr([sorted(dict(name).items()) for name in data[variable]])
+        return str(data["title"]) if "title" in data else key
+
+    def _people_and_year(self, key: str) -> tuple[str, str]:
+        data = self.source[key]
+        issued = data["issued"] if "issued" in data else None
+        year = issued.get("year", issued.get("begin", "")) if issued is not None else ""
+        return self._people(key), str(year)
 
     def _names(self, key: str) -> str:
         """The names an entry opens with, as the bibliography renders them."""
+        cached = self._variants.get(f"names-{key}")
+        if cached is None:
+            cached = self._variants[f"names-{key}"] = self._render_names(key)
+        return str(cached)
+
+    def _render_names(self, key: str) -> str:
         if "bibliography-names" not in self._variants:
             from lxml import etree
 
