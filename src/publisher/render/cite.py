@@ -813,7 +813,7 @@ class Citations:
 
     def _people_and_year(self, key: str) -> tuple[str, str]:
         data = self.source[key]
-        issued = data["issued"] if "issued" in data else None
+        issued = data.get("issued")
         year = issued.get("year", issued.get("begin", "")) if issued is not None else ""
         return self._people(key), str(year)
 
