@@ -1433,7 +1433,7 @@ CASES: dict[str, Case] = {
     ),
     "S03": Case(
         "styles/bad/style.toml:1: error: unknown style setting 'colour' "
-        "(the settings are description, chapter-numbers, number-sections)",
+        "(the settings are description, chapter-numbers, number-sections, page-references)",
         epub("book.md", "--styles", "styles"),
         files=_styled('colour = "red"\n'),
     ),
