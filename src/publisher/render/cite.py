@@ -115,6 +115,13 @@ def split_locator(suffix: str) -> tuple[str, str, str]:
     return label or "page", locator, text[found.end() :]
 
 
+# A bracketed citation is looked for within this many characters of its `[`: no
+# citation is longer, and a paragraph of unclosed brackets must not cost the square
+# of its length.
+MAX_BRACKET = 2000
+_AFTER = re.compile(r" ?\[([^\[\]@]*)\](?![(\[])")
+
+
 def citation_rule(citations: bool) -> Callable[[StateInline, bool], bool]:
     """The inline rule for `@` and `[`: a `citation` token whose `meta["items"]`
     are CiteItems. `citations`: whether keys without a cross-reference prefix are
@@ -155,9 +162,9 @@ def _bare(state: StateInline, silent: bool, citations: bool) -> bool:
         return False
     suffix = ""
     if not xref:  # `@smith [p. 33] says`: the bracket is the suffix
-        after = re.match(r" ?\[([^\[\]@]*)\](?![(\[])", src[end:])
+        after = _AFTER.match(src, end, min(state.posMax, end + MAX_BRACKET))
         if after:
-            suffix, end = after.group(1), end + after.end()
+            suffix, end = after.group(1), after.end()
     if not silent:
         label, locator, rest = split_locator(suffix) if suffix else ("", "", "")
         item = CiteItem(
@@ -175,9 +182,9 @@ def _bare(state: StateInline, silent: bool, citations: bool) -> bool:
 
 def _bracketed(state: StateInline, silent: bool, citations: bool) -> bool:
     src, pos = state.src, state.pos
-    if "@" not in src[pos : pos + 2000]:
+    if src.find("@", pos, pos + MAX_BRACKET) < 0:
         return False
-    end = _closing_bracket(src, pos, state.posMax)
+    end = _closing_bracket(src, pos, min(state.posMax, pos + MAX_BRACKET))
     if end is None or src[end + 1 : end + 2] in ("(", "["):
         return False  # a link, an image's text or a reference link
     items = []
@@ -525,10 +532,24 @@ class Citations:
         for internal in bibliography.keys:
             key = next(k for k, v in self.keys.items() if v == internal)
             ids[key] = used_ids.take(_entry_id(key))
+        # A style whose citations do not depend on what came before (no `position`
+        # test, not a note style) renders a citation written again the same as
+        # before: it is rendered once (citeproc-py takes milliseconds a citation).
+        memo: dict[tuple[Any, ...], str] | None = None
+        if not self.note_style and b'position="' not in self.xml:
+            memo = {}
         for token in group.tokens:
             items = _citations_of(token)
-            if items:
-                token.meta["cite_html"] = self._cite(token, items, bibliography, group.file, ids)
+            if not items:
+                continue
+            flags = tuple(bool(token.meta.get(f)) for f in ("author_only", "own_note", "in_note"))
+            signature = (flags, tuple(items))
+            html = memo.get(signature) if memo is not None else None
+            if html is None:
+                html = self._cite(token, items, bibliography, group.file, ids)
+                if memo is not None:
+                    memo[signature] = html
+            token.meta["cite_html"] = html
         if self.has_bibliography and not self.meta.suppress_bibliography:
             self._entries(group, bibliography, ids)
 

@@ -128,6 +128,10 @@ def _read(path: Path, limit: int, what: str, found: list[Diagnostic]) -> str:
     return decode(data, path, found)
 
 
+_TOO_DEEP = "lists and mappings nested too deep"
+MAX_BRACES = 32  # braces inside braces in one BibTeX value
+
+
 def _malformed(path: Path, line: int | None, what: str, fix: str) -> ResourceError:
     return ResourceError(
         f"bibliography cannot be read: {what}", where=Location(path, line), hint=fix
@@ -142,6 +146,8 @@ def read_csl_json(text: str, path: Path) -> list[tuple[dict[str, Any], Location]
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise _malformed(path, exc.lineno, f"invalid JSON: {exc.msg}", "check the JSON") from None
+    except RecursionError:
+        raise _malformed(path, None, _TOO_DEEP, "an item holds names, dates and text") from None
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         data = data["items"]
     if not isinstance(data, list):
@@ -225,6 +231,8 @@ def read_csl_yaml(text: str, path: Path) -> list[tuple[dict[str, Any], Location]
         ) from None
     except yaml.YAMLError as exc:
         raise _malformed(path, None, f"invalid YAML: {exc}", "check the YAML") from None
+    except RecursionError:
+        raise _malformed(path, None, _TOO_DEEP, "an item holds names, dates and text") from None
     finally:
         loader.dispose()
     items_node = node
@@ -663,6 +671,12 @@ class _BibTeX:
                 continue
             if char == "{" and self.text[index - 1] != "\\":
                 depth += 1
+                if depth > MAX_BRACES:  # the LaTeX reader follows braces by recursion
+                    raise self.fail(
+                        index,
+                        f"braces nested more than {MAX_BRACES} deep",
+                        "remove the extra braces",
+                    )
             elif char == "}" and self.text[index - 1] != "\\":
                 depth -= 1
                 if depth == 0:
@@ -677,6 +691,12 @@ class _BibTeX:
             previous = self.text[index - 1]
             if char == "{" and previous != "\\":
                 depth += 1
+                if depth > MAX_BRACES:
+                    raise self.fail(
+                        index,
+                        f"braces nested more than {MAX_BRACES} deep",
+                        "remove the extra braces",
+                    )
             elif char == "}" and previous != "\\":
                 depth -= 1
             elif char == '"' and depth == 0 and previous != "\\":
