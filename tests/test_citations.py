@@ -544,3 +544,35 @@ def test_citations_in_captions_and_links(tmp_path: Path) -> None:
     )  # one Smith 2020 cited: no letter
     # inside a link, a citation is its text: links never nest
     assert '<a href="https://example.org">the study by García and Chen (2019)</a>' in body
+
+
+def test_suppress_bibliography_keeps_citations_without_entries(tmp_path: Path) -> None:
+    book = render(
+        tmp_path, HEAD + "suppress-bibliography: true\n---\n\n# One\n\nAs [@smith2020a].\n"
+    )
+    assert [c.file_name for c in book.chapters] == ["chapter-01.xhtml"]
+    assert "As (Smith 2020)." in words(book.chapters[0].body)
+    assert "<a " not in book.chapters[0].body.split("</h1>", 1)[1]  # nothing to link to
+
+
+def test_a_changed_bibliography_rebuilds_the_book(tmp_path: Path) -> None:
+    from publisher.build import build
+    from publisher.model import BuildOptions
+
+    from conftest import STYLES
+
+    folder = tmp_path / "book"
+    folder.mkdir()
+    (folder / "refs.bib").write_text(
+        "@book{a, author = {Roe, Rita}, title = {First}, year = 2001}\n"
+    )
+    (folder / "book.md").write_text("---\ntitle: T\nbibliography: refs.bib\n---\n\nAs [@a].\n")
+    options = BuildOptions(folder / "book.md", tmp_path / "out", STYLES, ("epub",))
+    assert build(options).outputs[0].rebuilt
+    assert not build(options).outputs[0].rebuilt  # nothing changed
+    (folder / "refs.bib").write_text(
+        "@book{a, author = {Roe, Rita}, title = {Second}, year = 2001}\n"
+    )
+    rebuilt = build(options)
+    assert rebuilt.outputs[0].rebuilt and rebuilt.book is not None
+    assert "<i>Second</i>" in rebuilt.book.chapters[0].body
