@@ -393,3 +393,30 @@ def test_the_pdf_says_the_page_where_the_style_asks(crossbook: Built, tmp_path: 
     assert any("page references" in found for found in page_dependent_css(inputs))
     plain = replace(inputs, style=load_style(styles, "modern"))
     assert not any("page references" in found for found in page_dependent_css(plain))
+
+
+@pytest.mark.slow
+def test_the_cross_referenced_book_passes_epubcheck_ace_and_pdfua(
+    crossbook: Built, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from conftest import need
+    from readers import ace_violations, run_ace
+
+    need("java")
+    from publisher.check.outputs import run_epubcheck
+
+    assert [str(f) for f in run_epubcheck(crossbook.epub) if f.severity != "USAGE"] == []
+    assert ace_violations(run_ace(crossbook.epub, tmp_path)) == []
+    done = subprocess.run(
+        [sys.executable, "-m", "pdfua", "check", "--format", "json", str(crossbook.pdf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(done.stdout)
+    assert report["summary"]["errors"] == 0
+    assert {f["rule_id"] for f in report["findings"]} <= {"UA-15-003"}  # tables: see test_print
