@@ -124,7 +124,7 @@ def test_tables_listings_and_their_captions() -> None:
     ).chapters
     body = article.body
     assert (
-        '<table id="tbl-rain">\n<caption><span class="caption-number">Table\u00a01:</span> '
+        '<table id="tbl-rain" class="captioned">\n<caption><span class="caption-number">Table\u00a01:</span> '
         "Rainfall <em>by</em> month</caption>" in body
     )
     assert "Table 2: Before the table" in text(

@@ -556,7 +556,7 @@ class Citations:
     def _unknown(self, key: str, token: Token) -> None:
         import difflib
 
-        close = difflib.get_close_matches(key, list(self.keys), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(key, list(self.keys), n=1, cutoff=0.75)
         hint = f"did you mean '@{close[0]}'?" if close else "add it to the bibliography"
         line = token.meta.get("line")
         source = token.meta.get("source")

@@ -267,6 +267,8 @@ def _as_caption(table: Token, caption: list[Token]) -> list[Token]:
                     table.attrSet("class", " ".join([*classes, item[1:]]))
             children[-1].content = children[-1].content[: found.start()]
             inline.content = _TRAILING.sub("", inline.content)
+    classes = str(table.attrGet("class") or "").split()
+    table.attrSet("class", " ".join([*classes, "captioned"]))  # base.css: wide enough
     opening = Token("table_caption_open", "caption", 1)
     closing = Token("table_caption_close", "caption", -1)
     opening.map = caption[0].map
@@ -483,7 +485,7 @@ class Crossrefs:
     def _missing(self, written: str, key: str, where: Location) -> Diagnostic:
         import difflib
 
-        close = difflib.get_close_matches(key, list(self.targets), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(key, list(self.targets), n=1, cutoff=0.75)
         hint = (
             f"did you mean '@{close[0]}'?"
             if close
