@@ -11,10 +11,11 @@ import base64
 import copy
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lxml.html
 from lxml import etree
@@ -23,10 +24,14 @@ from publisher.errors import Location, ResourceError
 from publisher.model import RenderedBook, RenderedChapter
 from publisher.pagination import TOC_DOCUMENT, mark_blocks
 from publisher.pdf.profiles import Profile, make_profile
+from publisher.pdf.weasyprint.formula import formulas_tagged
 from publisher.pdf.weasyprint.hooks import first_line_only_once, stable_document_id
 from publisher.pdf.weasyprint.speed import fewer_collections
 from publisher.source.styles import DEFAULT, Style, load_style
 from publisher.xhtml import EPUB_NS, parse_body
+
+if TYPE_CHECKING:
+    from publisher.pdf.math import Typeset
 
 STYLESHEETS = ("base.css", "print.css")
 
@@ -39,12 +44,17 @@ class PdfInputs:
     profile: Profile = field(default_factory=lambda: make_profile("print"))
     variant: str | None = "pdf/ua-1"
     style: Style | None = None  # None: the default style
+    # The book's formulas typeset (pdf/math.typeset_book); one missing is typeset
+    # while the page is made.
+    formulas: Mapping[tuple[str, bool], Typeset] = field(default_factory=dict)
 
 
-def print_html(book: RenderedBook) -> str:
+def print_html(
+    book: RenderedBook, formulas: Mapping[tuple[str, bool], Typeset] | None = None
+) -> str:
     """The whole book as one HTML5 document (serialised as HTML: WeasyPrint parses
     HTML5, where a self-closed <a/> would swallow what follows)."""
-    return piece_html(book, range(len(book.chapters)), front=True)[0]
+    return piece_html(book, range(len(book.chapters)), front=True, formulas=formulas)[0]
 
 
 def piece_html(
@@ -53,10 +63,12 @@ def piece_html(
     *,
     front: bool,
     numbers: dict[str, str] | None = None,
+    formulas: Mapping[tuple[str, bool], Typeset] | None = None,
 ) -> tuple[str, frozenset[str]]:
     """Some of the book's chapters as one HTML5 document (see pieces.py), with the
     title pages and contents if `front`; `numbers` gives the contents the page
-    numbers of headings laid out elsewhere. Also returns the anchors it links to
+    numbers of headings laid out elsewhere; `formulas` the book's formulas typeset
+    (pdf/math.py). Also returns the anchors it links to
     but does not hold: each gets an empty stand-in, so that WeasyPrint keeps the
     link (the joined PDF sends it to the real one)."""
     meta = book.meta
@@ -89,7 +101,9 @@ def piece_html(
     if toc:
         body_parts.append(toc)
     for index in chapters:
-        section = _print_section(book.chapters[index], sources, toc_levels, section_ids, meta.title)
+        section = _print_section(
+            book.chapters[index], sources, toc_levels, section_ids, meta.title, formulas or {}
+        )
         sections.append(section)
         body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
     held = {str(e.get("id")) for s in sections for e in s.iter() if e.get("id")}
@@ -148,10 +162,15 @@ def _print_section(
     toc_levels: dict[str, int],
     section_ids: dict[str, str],
     book_title: str,
+    formulas: Mapping[tuple[str, bool], Typeset] | None = None,
 ) -> etree._Element:
     tree = parse_body(chapter.body)
     _strip_namespaces(tree)
     section = tree[0]
+    if formulas is not None and "<math" in chapter.body:
+        from publisher.pdf.math import replace_formulas  # lazy: only a book with formulas
+
+        replace_formulas(section, formulas)
     mark_blocks(section, chapter.file_name)
     classes = [section.get("class", ""), chapter.matter]
     if chapter.in_part:
@@ -280,8 +299,8 @@ def _last_text(element: etree._Element) -> tuple[etree._Element, str] | None:
     for child in reversed(element):
         if child.tail and child.tail.strip():
             return child, "tail"
-        if "footnote-float" in (child.get("class") or ""):
-            continue
+        if "footnote-float" in (child.get("class") or "") or child.tag == "svg":
+            continue  # a note, or a formula's drawing (its title is no text of the line)
         found = _last_text(child)
         if found is not None:
             return found
@@ -406,7 +425,7 @@ def check_glyphs(book: RenderedBook, fonts: Path) -> None:
     from publisher.pdf.fonts import describe, missing_characters, package_for
 
     for chapter in (*book.front, *book.chapters):
-        text = "".join(str(t) for t in parse_body(chapter.body).itertext())
+        text = "".join(_printed_text(parse_body(chapter.body)))
         missing = missing_characters(text, fonts)
         if not missing:
             continue
@@ -423,6 +442,26 @@ def check_glyphs(book: RenderedBook, fonts: Path) -> None:
             where=where,
             hint=f"install a font that has them, e.g. apt-get install {packages}",
         )
+
+
+def _printed_text(tree: etree._Element) -> list[str]:
+    """The text the fonts print: a formula's is drawn by the math typesetter
+    (pdf/math.py), which says itself what it cannot draw."""
+    parts = []
+    for element in tree.iter():
+        if element.text and isinstance(element.tag, str) and not _in_math(element):
+            parts.append(element.text)
+        if element.tail and not _in_math(element.getparent()):
+            parts.append(element.tail)
+    return parts
+
+
+def _in_math(element: etree._Element | None) -> bool:
+    return (
+        element is not None
+        and isinstance(element.tag, str)
+        and element.tag.startswith("{http://www.w3.org/1998/Math/MathML}")
+    )
 
 
 def _first_line(path: Path, char: str) -> int | None:
@@ -447,6 +486,7 @@ class Layout:
         # pdf_identifier=True: the file id is a hash of the content, never random.
         with (
             stable_document_id(self.inputs.book.meta.identifier.value),
+            formulas_tagged(),
             fewer_collections(freeze=True),
         ):
             data: bytes = self.document.write_pdf(
@@ -480,7 +520,7 @@ _TAG = re.compile(r"<[^>]*>")
 
 def layout(inputs: PdfInputs) -> Layout:
     check(inputs)
-    return render_html(inputs, print_html(inputs.book))
+    return render_html(inputs, print_html(inputs.book, inputs.formulas))
 
 
 def check(inputs: PdfInputs) -> None:

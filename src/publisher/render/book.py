@@ -30,6 +30,7 @@ from publisher.model import (
     BODY,
     FRONT,
     BookMeta,
+    Formula,
     Manuscript,
     RenderedBook,
     RenderedChapter,
@@ -192,7 +193,18 @@ def _render_book(
         tuple(resources.values()),
         single_article=article,
         diagnostics=tuple(found),
+        formulas=_formulas(parsed),
     )
+
+
+def _formulas(parsed: list[ParsedFile]) -> tuple[Formula, ...]:
+    """Each distinct formula of the book once, with where it is first written."""
+    first: dict[str, Formula] = {}
+    for file in parsed:
+        for mathml, line in file.env.formulas.items():
+            if mathml not in first:
+                first[mathml] = Formula(mathml, Location(file.source.path, line))
+    return tuple(first.values())
 
 
 def _ids_in(plan: Plan) -> list[str]:

@@ -26,6 +26,7 @@ from publisher.errors import Location
 from publisher.ids import NAME, IdPool, note_id, noteref_id, reserved
 from publisher.langtag import well_formed
 from publisher.render.highlight import highlight
+from publisher.render.math import MATH_TOKENS, label_and_convert, math_plugin
 from publisher.render.sanitize import HtmlSanitizer
 from publisher.source.text import FORBIDDEN
 
@@ -85,6 +86,7 @@ class ParseEnv:
     duplicates: list[tuple[str, int | None]] = field(default_factory=list)
     source: Path | None = None  # the file, for the diagnostics
     found: list[Diagnostic] = field(default_factory=list)  # what parsing found (ids, langs)
+    formulas: dict[str, int | None] = field(default_factory=dict)  # MathML -> first line
 
     def where(self, line: int | None) -> Location | None:
         return Location(self.source, line) if self.source is not None else None
@@ -125,6 +127,7 @@ def make_parser(lang: str, raw_html: bool = False, dashes: str = "en") -> Markdo
     md.validateLink = lambda url: True  # type: ignore[method-assign]
     md.use(footnote_plugin).use(deflist_plugin)
     md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
+    md.use(math_plugin)
     md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
     md.core.ruler.before("smartquotes", "block_attributes", _block_attributes)
     chosen = _EM_DASHES if dashes == "em" else _DASHES
@@ -134,6 +137,7 @@ def make_parser(lang: str, raw_html: bool = False, dashes: str = "en") -> Markdo
 
     md.core.ruler.after("smartquotes", "punctuation", punctuation)
     md.core.ruler.push("bounded_nesting", _bounded_nesting)
+    md.core.ruler.push("math", label_and_convert)  # before the ids are checked
     md.core.ruler.push("heading_ids", _heading_ids)
     md.core.ruler.push("figures", _figures)
     md.core.ruler.push("pull_quotes", _pull_quotes)
@@ -201,6 +205,8 @@ def plain_text(tokens: Sequence[Token]) -> str:
     for token in tokens:
         if token.type in ("text", "code_inline"):
             parts.append(token.content)
+        elif token.type in MATH_TOKENS:  # a formula in a title: its TeX, as Pandoc does
+            parts.append(token.content.strip())
         elif token.type == "image":
             parts.append(plain_text(token.children or []))
         elif token.type in ("softbreak", "hardbreak"):
@@ -364,6 +370,8 @@ def _with_lines(tokens: Sequence[Token]) -> Any:
                 yield grandchild, inner
             if child.type in ("softbreak", "hardbreak") and inner is not None:
                 inner += 1
+            elif child.type in MATH_TOKENS and inner is not None:  # a formula over lines
+                inner += child.content.count("\n")
 
 
 def _author_id(env: ParseEnv, written: str, line: int | None) -> str:
