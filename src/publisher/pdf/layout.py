@@ -24,7 +24,7 @@ from publisher.errors import Location, ResourceError
 from publisher.model import RenderedBook, RenderedChapter
 from publisher.pagination import TOC_DOCUMENT, mark_blocks
 from publisher.pdf.profiles import Profile, make_profile
-from publisher.pdf.weasyprint.formula import formulas_tagged
+from publisher.pdf.weasyprint.formula import formulas_drawable, formulas_drawn, formulas_tagged
 from publisher.pdf.weasyprint.hooks import first_line_only_once, stable_document_id
 from publisher.pdf.weasyprint.speed import fewer_collections
 from publisher.source.styles import DEFAULT, Style, load_style
@@ -100,9 +100,11 @@ def piece_html(
     body_parts = [lxml.html.tostring(s, encoding="unicode", method="html") for s in sections]
     if toc:
         body_parts.append(toc)
+    # Formulas drawn once each, from their operators, where WeasyPrint allows it.
+    lean = bool(book.formulas) and formulas_drawable()
     for index in chapters:
         section = _print_section(
-            book.chapters[index], sources, toc_levels, section_ids, meta.title, formulas or {}
+            book.chapters[index], sources, toc_levels, section_ids, meta.title, formulas or {}, lean
         )
         sections.append(section)
         body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
@@ -163,6 +165,7 @@ def _print_section(
     section_ids: dict[str, str],
     book_title: str,
     formulas: Mapping[tuple[str, bool], Typeset] | None = None,
+    lean: bool = False,
 ) -> etree._Element:
     tree = parse_body(chapter.body)
     _strip_namespaces(tree)
@@ -170,7 +173,7 @@ def _print_section(
     if formulas is not None and "<math" in chapter.body:
         from publisher.pdf.math import replace_formulas  # lazy: only a book with formulas
 
-        replace_formulas(section, formulas)
+        replace_formulas(section, formulas, lean)
     mark_blocks(section, chapter.file_name)
     classes = [section.get("class", ""), chapter.matter]
     if chapter.in_part:
@@ -483,10 +486,13 @@ class Layout:
     inputs: PdfInputs
 
     def write(self) -> bytes:
+        from publisher.pdf.math import drawings  # ziamath is not needed: the drawings are made
+
         # pdf_identifier=True: the file id is a hash of the content, never random.
         with (
             stable_document_id(self.inputs.book.meta.identifier.value),
             formulas_tagged(),
+            formulas_drawn(drawings(self.inputs.formulas)),
             fewer_collections(freeze=True),
         ):
             data: bytes = self.document.write_pdf(
@@ -510,6 +516,11 @@ MAX_FOOTNOTES = 10_000
 # table) keep a book inside the one-minute budget (README, Limits).
 MAX_TABLE_CELLS = 20_000
 _CELL = re.compile(r"<t[dh][\s>]")
+# Each formula is a drawing WeasyPrint lays out and places (2-4 ms on one core,
+# drawn once per distinct formula: pdf/math.py): 10,000 keep a book inside the
+# one-minute budget (README, Limits).
+MAX_FORMULAS = 10_000
+_FORMULA = re.compile(r"<math[\s>]")
 # WeasyPrint lays out about 50 pages a second on one core (each chapter's opening
 # page and blank verso as much as a full one): 10,000 one-line chapters took over
 # five minutes. Beyond this many pages the PDF is refused before any layout.
@@ -525,7 +536,7 @@ def layout(inputs: PdfInputs) -> Layout:
 
 def check(inputs: PdfInputs) -> None:
     """What stops a PDF before any layout: a character no font has, too many notes,
-    too many table cells."""
+    table cells or formulas, too many pages."""
     book = inputs.book
     check_glyphs(book, inputs.styles / "fonts")
     notes = sum(chapter.body.count('epub:type="footnote"') for chapter in book.chapters)
@@ -543,6 +554,14 @@ def check(inputs: PdfInputs) -> None:
             where=Location(book.meta.source) if book.meta.source else None,
             hint="build the EPUB alone (publisher build --only epub), or shorten the tables "
             "(a long data table reads better as a file beside the book)",
+        )
+    formulas = sum(len(_FORMULA.findall(chapter.body)) for chapter in book.chapters)
+    if formulas > MAX_FORMULAS:
+        raise ResourceError(
+            f"the book has {formulas} formulas; the PDF sets at most {MAX_FORMULAS}",
+            where=Location(book.meta.source) if book.meta.source else None,
+            hint="build the EPUB alone (publisher build --only epub), which holds them all "
+            "as MathML",
         )
     pages = likely_pages(inputs)
     if pages > MAX_PAGES:

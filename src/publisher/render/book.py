@@ -48,6 +48,7 @@ from publisher.render.markdown import (
     render_tokens,
     walk,
 )
+from publisher.render.math import Budget
 from publisher.source.fence import Refused, resolve
 from publisher.source.styles import Numbering, already_numbered, roman
 from publisher.xhtml import parse_body
@@ -150,7 +151,8 @@ def _render_book(
     meta = manuscript.meta
     md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes)
     used_ids = IdPool()
-    parsed = [_parse_file(md, source, used_ids, found) for source in manuscript.sources]
+    budget = Budget()
+    parsed = [_parse_file(md, source, used_ids, found, budget) for source in manuscript.sources]
     for file in parsed:
         kept = [*file.tokens, *(t for note in file.notes.values() for t in note)]
         found += silent_losses(kept, file.source.text, file.source.path)
@@ -227,9 +229,13 @@ def _ids_in(plan: Plan) -> list[str]:
 
 
 def _parse_file(
-    md: MarkdownIt, source: SourceFile, used_ids: IdPool, found: list[Diagnostic]
+    md: MarkdownIt,
+    source: SourceFile,
+    used_ids: IdPool,
+    found: list[Diagnostic],
+    budget: Budget,
 ) -> ParsedFile:
-    env = ParseEnv(used_ids, source=source.path)
+    env = ParseEnv(used_ids, source=source.path, math=budget)
     tokens, _ = parse(md, source.text, env)
     found += env.found
     notes: dict[int, list[Token]] = {}

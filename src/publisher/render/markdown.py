@@ -26,7 +26,7 @@ from publisher.errors import Location
 from publisher.ids import NAME, IdPool, note_id, noteref_id, reserved
 from publisher.langtag import well_formed
 from publisher.render.highlight import highlight
-from publisher.render.math import MATH_TOKENS, label_and_convert, math_plugin
+from publisher.render.math import MATH_TOKENS, Budget, label_and_convert, math_plugin
 from publisher.render.sanitize import HtmlSanitizer
 from publisher.source.text import FORBIDDEN
 
@@ -87,6 +87,7 @@ class ParseEnv:
     source: Path | None = None  # the file, for the diagnostics
     found: list[Diagnostic] = field(default_factory=list)  # what parsing found (ids, langs)
     formulas: dict[str, int | None] = field(default_factory=dict)  # MathML -> first line
+    math: Budget = field(default_factory=Budget)  # the book's formulas, shared by its files
 
     def where(self, line: int | None) -> Location | None:
         return Location(self.source, line) if self.source is not None else None

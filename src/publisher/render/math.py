@@ -25,9 +25,9 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
@@ -36,11 +36,14 @@ from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
 from publisher.diagnostics import WARNING, Diagnostic
+from publisher.errors import ManuscriptError
 from publisher.render.mathml import MISSING, NO_MATHML, schema_problem
 
 if TYPE_CHECKING:
     from markdown_it.renderer import RendererHTML
     from markdown_it.utils import EnvType, OptionsDict
+
+    from publisher.render.markdown import ParseEnv
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 INLINE, DISPLAY, BLOCK = "math_inline", "math_display", "math_block"
@@ -51,6 +54,21 @@ MATH_TOKENS = (INLINE, DISPLAY, BLOCK)
 # needs makes MathML deeper than XML parsers accept: both are shown as source.
 MAX_FORMULA = 8_000
 MAX_DEPTH = 40
+# Converting TeX costs about 20-40 microseconds a character (latex2mathml): the
+# book's distinct formulas may hold this much in all, which keeps the largest
+# manuscript inside the one-minute budget (README, Limits). A long mathematics
+# textbook holds about a third of it.
+MAX_BOOK_TEX = 500_000
+
+
+@dataclass
+class Budget:
+    """The book's distinct formulas so far, and the length of their TeX: shared by
+    the parse of every file (each repeated formula is converted once)."""
+
+    seen: set[tuple[str, bool]] = field(default_factory=set)
+    chars: int = 0
+
 
 _SPACE = " \t\n\r\f\v"
 _LABEL = re.compile(r"[ \t]*\{[ \t]*#([^\s{}#.=]+)[ \t]*\}")
@@ -231,7 +249,7 @@ def _paragraph_ends(state: StateBlock, line: int, end: int) -> bool:
 def label_and_convert(state: StateCore) -> None:
     """Core rule: labels after display formulas in paragraphs, each formula's line,
     and its MathML (or why it has none, as a T13 warning)."""
-    env = state.env.get("parse")
+    env: ParseEnv | None = state.env.get("parse")
     for block in state.tokens:
         if block.type == BLOCK:
             line = block.map[0] + 1 if block.map else None
@@ -271,11 +289,22 @@ class Converted:
     why: str = ""
 
 
-def _convert(token: Token, env: Any, line: int | None) -> None:
+def _convert(token: Token, env: ParseEnv | None, line: int | None) -> None:
     tex = token.content.strip()
     token.meta["tex"] = tex
     token.meta["line"] = line
-    done = to_mathml(tex, token.type != INLINE)
+    display = token.type != INLINE
+    if env is not None and (tex, display) not in env.math.seen:
+        env.math.seen.add((tex, display))
+        env.math.chars += len(tex)
+        if env.math.chars > MAX_BOOK_TEX:
+            raise ManuscriptError(
+                f"the book's formulas hold more than {MAX_BOOK_TEX} characters of TeX; "
+                "publisher sets at most that many",
+                where=env.where(line),
+                hint="split the book, or set repeated expressions once and refer to them",
+            )
+    done = to_mathml(tex, display)
     token.meta["mathml"] = done.mathml
     if env is None:
         return
