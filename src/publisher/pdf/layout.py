@@ -449,14 +449,20 @@ def check_glyphs(book: RenderedBook, fonts: Path) -> None:
 
 def _printed_text(tree: etree._Element) -> list[str]:
     """The text the fonts print: a formula's is drawn by the math typesetter
-    (pdf/math.py), which says itself what it cannot draw."""
+    (pdf/math.py), which says itself what it cannot draw; its TeX is printed
+    instead when it cannot be."""
     parts = []
     for element in tree.iter():
+        if element.tag == _MATH:
+            parts.append(element.get("alttext", ""))
         if element.text and isinstance(element.tag, str) and not _in_math(element):
             parts.append(element.text)
         if element.tail and not _in_math(element.getparent()):
             parts.append(element.tail)
     return parts
+
+
+_MATH = "{http://www.w3.org/1998/Math/MathML}math"
 
 
 def _in_math(element: etree._Element | None) -> bool:

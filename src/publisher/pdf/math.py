@@ -146,8 +146,9 @@ def typeset(mathml: str) -> Typeset:
     process: watch and serve rebuild without drawing again)."""
     import xml.etree.ElementTree as ET
 
+    _load_ziamath()
     from ziamath.config import config
-    from ziamath.zmath import Math  # lazy: only a PDF with formulas pays its import
+    from ziamath.zmath import Math
 
     # Each glyph drawn as a path where it is: SVG 2's shared <symbol>s would give
     # every formula ids that repeat in the print document.
@@ -280,6 +281,17 @@ def _rgb(value: str) -> str | None:
     except ValueError:
         return None
     return f"{red / 255:.3f} {green / 255:.3f} {blue / 255:.3f}"
+
+
+def _load_ziamath() -> None:
+    """ziamath, imported when a PDF has formulas (never otherwise): its import finds
+    its font through an importlib call Python deprecates, a warning for its
+    authors, not for ours."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ziamath.zmath  # noqa: F401
 
 
 def _missing_characters(element: Any) -> str:
