@@ -216,13 +216,15 @@ def test_epub_number_is_printed_at_the_labelled_equation(built: BuildResult) -> 
     assert [s.text for s in equation.iter() if s.get("class") == "equation-number"] == ["(3.2)"]
 
 
-def test_epub_manifest_declares_mathml_where_it_is(built: BuildResult) -> None:
+def test_epub_declares_mathml_where_it_is(built: BuildResult) -> None:
     with zipfile.ZipFile(output(built, "epub")) as z:
         opf = z.read("EPUB/content.opf").decode("utf-8")
         name = _first_chapter(z).removeprefix("EPUB/")
     items = dict(re.findall(r'<item href="([^"]+)"[^>]*?(?:properties="([^"]*)")?/>', opf))
     assert items[name] == "mathml"
     assert items["titlepage.xhtml"] == ""
+    # and the accessibility metadata says the formulas are MathML
+    assert '<meta property="schema:accessibilityFeature">MathML</meta>' in opf
 
 
 def test_epub_passes_epubcheck(built: BuildResult) -> None:
