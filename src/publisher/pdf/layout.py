@@ -194,6 +194,11 @@ def _print_section(
     for heading in section.iter("h1", "h2", "h3", "h4", "h5", "h6"):
         level = toc_levels.get(heading.get("id", ""))
         heading.set("style", f"bookmark-level: {level}" if level else "bookmark-level: none")
+        if level and heading.find(".//svg") is not None:
+            # A formula's drawing has no text: the outline says its TeX, as the nav does.
+            label = " ".join(_with_formulas_as_tex(heading).split())
+            escaped = label.replace("\\", "\\\\").replace('"', '\\"')
+            heading.set("style", f'bookmark-level: {level}; bookmark-label: "{escaped}"')
     for link in section.iter("a"):
         file, _, fragment = link.get("href", "").partition("#")
         if file in section_ids:
@@ -207,6 +212,16 @@ def _print_section(
         if source is not None:
             img.set("src", source.as_uri())
     return section
+
+
+def _with_formulas_as_tex(element: etree._Element) -> str:
+    """An element's text, each formula's drawing read as its TeX (its title)."""
+    if element.tag == "svg":
+        return element.findtext("title") or ""
+    parts = [element.text or ""]
+    for child in element:
+        parts += [_with_formulas_as_tex(child), child.tail or ""]
+    return "".join(parts)
 
 
 # WeasyPrint shapes the rest of a paragraph again for every line, so its time grows

@@ -193,6 +193,7 @@ def pdf_operators(svg: Any) -> bytes:
     as WeasyPrint draws; b'' for anything else, which is then left to WeasyPrint's
     own SVG drawing."""
     out: list[str] = []
+    state = ""  # the colours last set: set again only when they change
     for node in svg:
         tag = node.tag
         if tag == "title":
@@ -207,14 +208,22 @@ def pdf_operators(svg: Any) -> bytes:
             return b""
         if tag == "rect":
             x, y, w, h = (float(node.get(name, "0")) for name in ("x", "y", "width", "height"))
-            shape = [f"{x:.2f} {y:.2f} {w:.2f} {h:.2f} re"]
+            shape = [f"{_n(x)} {_n(y)} {_n(w)} {_n(h)} re"]
         else:
             found = _path(node.get("d", ""))
             if found is None:
                 return b""
             shape = found
-        out += [paint[0], *shape, paint[1]]
+        if paint[0] and paint[0] != state:
+            out.append(paint[0])
+            state = paint[0]
+        out += [*shape, paint[1]]
     return ("q\n" + "\n".join(out) + "\nQ\n").encode("ascii")
+
+
+def _n(value: float) -> str:
+    """A coordinate as PDF writes it, to a hundredth of a unit (1/2000 em)."""
+    return f"{value:.2f}".rstrip("0").rstrip(".") or "0"
 
 
 def _path(d: str) -> list[str] | None:
@@ -234,15 +243,15 @@ def _path(d: str) -> list[str] | None:
             return None
         if command == "M":
             x, y = args
-            out.append(f"{x:.2f} {y:.2f} m")
+            out.append(f"{_n(x)} {_n(y)} m")
         elif command == "L":
             x, y = args
-            out.append(f"{x:.2f} {y:.2f} l")
+            out.append(f"{_n(x)} {_n(y)} l")
         elif command == "Q":
             qx, qy, ex, ey = args
             c1x, c1y = x + 2 / 3 * (qx - x), y + 2 / 3 * (qy - y)
             c2x, c2y = ex + 2 / 3 * (qx - ex), ey + 2 / 3 * (qy - ey)
-            out.append(f"{c1x:.2f} {c1y:.2f} {c2x:.2f} {c2y:.2f} {ex:.2f} {ey:.2f} c")
+            out.append(f"{_n(c1x)} {_n(c1y)} {_n(c2x)} {_n(c2y)} {_n(ex)} {_n(ey)} c")
             x, y = ex, ey
         else:
             out.append("h")
@@ -280,7 +289,7 @@ def _rgb(value: str) -> str | None:
         red, green, blue = ImageColor.getrgb(value)[:3]
     except ValueError:
         return None
-    return f"{red / 255:.3f} {green / 255:.3f} {blue / 255:.3f}"
+    return f"{_n(red / 255)} {_n(green / 255)} {_n(blue / 255)}"
 
 
 def _load_ziamath() -> None:
