@@ -454,3 +454,50 @@ def test_a_book_without_formulas_never_imports_the_maths_libraries(tmp_path: Pat
         env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
     )
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_formula_in_a_heading_is_its_tex_in_the_outline_as_in_the_nav(tmp_path: Path) -> None:
+    source = write_book(tmp_path / "head", "# One\n\n## The $\\pi$ section\n\nText.\n")
+    result = run_build(source, tmp_path / "out")
+    with zipfile.ZipFile(output(result, "epub")) as z:
+        nav = z.read("EPUB/nav.xhtml").decode("utf-8")
+    assert ">The \\pi section</a>" in nav
+    with pikepdf.open(output(result, "pdf")) as pdf, pdf.open_outline() as outline:
+        titles = [child.title for item in outline.root for child in [item, *item.children]]
+    assert "The \\pi section" in titles
+
+
+# --- a megabyte of formulas: built or refused, in bounded time ----------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["distinct", "repeated", "nested"])
+def test_a_megabyte_of_formulas_is_built_or_refused(tmp_path: Path, case: str) -> None:
+    """Each distinct formula costs its conversion and its typesetting, each formula
+    its place in the PDF, and ziamath's time doubles with nested rows: each is
+    bounded, with one clear line where a limit is met (measured by bench/limits.py
+    like every hostile case)."""
+    from test_hostile import assert_bounded, limit_case, measure
+
+    if case == "distinct":  # 84,000 formulas: more TeX than a book may hold (T14)
+        text = "".join(
+            " ".join(f"$x_{{{n + k}}}$" for k in range(100)) + "\n\n" for n in range(0, 84_000, 100)
+        )
+    elif case == "repeated":  # 77,000 times one formula: the PDF refuses them (F09)
+        text = ("$E=mc^2$ and " * 80 + "\n\n") * 960
+    else:  # nested fractions and braces: shown as their TeX (T13) or typeset
+        text = (
+            ("$$" + "\\frac{1}{" * 9 + "x" + "}" * 9 + "$$\n\n") * 10
+            + ("$" + "{" * 2000 + "x" + "}" * 2000 + "$\n\n") * 20
+            + ("$" + "\\frac{1}{" * 30 + "x" + "}" * 30 + "$\n\n") * 300
+        )
+    book, out = limit_case(tmp_path, case, text)
+    result = measure("build", book, out)
+    assert_bounded(result, out, ("epub", "pdf"))
+    expected = {"distinct": "characters of TeX", "repeated": "formulas; the PDF sets at most"}
+    if case in expected:
+        assert result.returncode == 2 and expected[case] in result.stderr
+    else:
+        assert result.returncode == 0
+        assert "cannot be read: it nests more than 40 groups deep" in result.stderr
+        assert "cannot be typeset in the PDF: it nests too deep" in result.stderr
