@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
     from publisher.render.markdown import ParseEnv
 
-MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 INLINE, DISPLAY, BLOCK = "math_inline", "math_display", "math_block"
 MATH_TOKENS = (INLINE, DISPLAY, BLOCK)
 
@@ -81,9 +80,8 @@ def math_plugin(md: MarkdownIt) -> None:
     """The dollar rules, the core rule that labels and converts the formulas, and
     their render rules."""
     md.inline.ruler.before("escape", "math", _math_inline)
-    md.block.ruler.before(
-        "paragraph", "math_block", _math_block, {"alt": []}
-    )  # never interrupts a paragraph: Pandoc keeps display math inside it
+    # Never interrupts a paragraph: Pandoc keeps display math inside it.
+    md.block.ruler.before("paragraph", "math_block", _math_block, {"alt": []})
     md.add_render_rule(INLINE, _render_inline)
     md.add_render_rule(DISPLAY, _render_display)
     md.add_render_rule(BLOCK, _render_block)
@@ -224,7 +222,6 @@ def _math_block(state: StateBlock, start: int, end: int, silent: bool) -> bool:
     token.map = [start, following]
     if label is not None:
         token.attrSet("id", label)
-        token.meta["label"] = label
     state.line = following
     return True
 
@@ -272,7 +269,6 @@ def label_and_convert(state: StateCore) -> None:
                 found = _LABEL.match(after.content) if after.type == "text" else None
                 if found is not None:
                     child.attrSet("id", found.group(1))
-                    child.meta["label"] = found.group(1)
                     child.meta["attributes_line"] = line  # for the id's messages
                     after.content = after.content[found.end() :]
             _convert(child, env, line)
