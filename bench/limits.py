@@ -74,6 +74,27 @@ def _repeats(kind: str, n: int = 20_000) -> Callable[[], str]:
     return text
 
 
+def _formulas(kind: str) -> Callable[[], str]:
+    """A megabyte of formulas (tests/test_math.py): distinct ones (refused: T14),
+    one repeated (the PDF refuses: F09), nested ones (set as TeX: T13, F07)."""
+
+    def text() -> str:
+        if kind == "distinct":
+            return "".join(
+                " ".join(f"$x_{{{n + k}}}$" for k in range(100)) + "\n\n"
+                for n in range(0, 84_000, 100)
+            )
+        if kind == "repeated":
+            return ("$E=mc^2$ and " * 80 + "\n\n") * 960
+        return (
+            ("$$" + "\\frac{1}{" * 9 + "x" + "}" * 9 + "$$\n\n") * 10
+            + ("$" + "{" * 2000 + "x" + "}" * 2000 + "$\n\n") * 20
+            + ("$" + "\\frac{1}{" * 30 + "x" + "}" * 30 + "$\n\n") * 300
+        )
+
+    return text
+
+
 # (name, what is built, text of the manuscript's body, extra front matter)
 CASES: list[tuple[str, str, Callable[[], str], str]] = [
     ("lists nested 1000 deep", "build", _lists, ""),
@@ -89,6 +110,9 @@ CASES: list[tuple[str, str, Callable[[], str], str]] = [
     ("20,000 spans of one class and id, EPUB", "epub", _repeats("attributes"), ""),
     ("20,000 notes, each calling the next, EPUB", "epub", _repeats("footnotes"), ""),
     ("20,000 links, EPUB", "epub", _repeats("links"), ""),
+    ("1 MB of distinct formulas", "build", _formulas("distinct"), ""),
+    ("1 MB of one formula repeated", "build", _formulas("repeated"), ""),
+    ("nested fractions and braces", "build", _formulas("nested"), ""),
 ]
 
 

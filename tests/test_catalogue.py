@@ -876,6 +876,21 @@ CASES: dict[str, Case] = {
         epub(),
         files=body("{lang=en-US-a}\n## A heading\n\nText.\n"),
     ),
+    "T13": Case(
+        "book.md:6: warning: formula '\\foo{x}' cannot be read: unknown command \\foo; it is "
+        "shown as written (correct the TeX, or escape the dollar signs (\\$) if it is not a "
+        "formula)",
+        epub(),
+        files=body("A formula $\\foo{x}$ of a macro.\n"),
+    ),
+    "T14": Case(
+        "book.md:7: error: the book's formulas hold more than 10 characters of TeX; publisher "
+        "sets at most that many (split the book, or set repeated expressions once and refer to "
+        "them)",
+        epub(),
+        files=body("Formulas $a+b$, $a+b$ again,\nand $c+d+e+f+g$.\n"),
+        patch=lambda mp: mp.setattr("publisher.render.math.MAX_BOOK_TEX", 10),
+    ),
     # --- cross-references and citations
     "R01": Case(
         "book.md:6: warning: cross-reference '@fig-mapp' has no target: shown as '??' "
@@ -1294,6 +1309,36 @@ CASES: dict[str, Case] = {
         ("pdf", "--manuscript", "book.md", "--output", "out"),
         files=body("# One\n\nA.\n\n# Two\n\nB.\n\n# Three\n\nC.\n"),
         patch=lambda mp: mp.setattr("publisher.pdf.layout.MAX_PAGES", 2),
+    ),
+    "F07": Case(
+        "book.md:6: warning: formula '\\text{Əli}' cannot be typeset in the PDF: STIX Two Math "
+        "has no 'Ə' (U+018F LATIN CAPITAL LETTER SCHWA); it is printed as written (write the "
+        "text outside the formula, or use characters of the STIX Two Math font)",
+        ("pdf", "--manuscript", "book.md", "--output", "out"),
+        files=body("A name in a formula: $\\text{Əli}$.\n"),
+    ),
+    "F08": Case(
+        "book.md:6: warning: formula '"
+        + " + ".join(f"a_{{{n}}}" for n in range(1, 11))[:59]
+        + "…' is 100 em wide: the PDF prints it at less than half its size to fit the text "
+        "(break it over lines (\\begin{aligned} … \\\\ … \\end{aligned}))",
+        ("pdf", "--manuscript", "book.md", "--output", "out"),
+        files=body("$$" + " + ".join(f"a_{{{n}}}" for n in range(1, 41)) + "$$\n"),
+    ),
+    "F09": Case(
+        "book.md: error: the book has 3 formulas; the PDF sets at most 2 (build the EPUB alone "
+        "(publisher build --only epub), which holds them all as MathML)",
+        ("pdf", "--manuscript", "book.md", "--output", "out"),
+        files=body("Three: $x$, $x$ and $y$.\n"),
+        patch=lambda mp: mp.setattr("publisher.pdf.layout.MAX_FORMULAS", 2),
+    ),
+    "F10": Case(
+        "book.md: error: the book's 2 different formulas would take about 0 s to typeset; the "
+        "PDF allows 0 s (build the EPUB alone (publisher build --only epub), which holds them "
+        "all as MathML)",
+        ("pdf", "--manuscript", "book.md", "--output", "out"),
+        files=body("Two: $x$ and $\\frac{a}{b}$.\n"),
+        patch=lambda mp: mp.setattr("publisher.pdf.math.BOOK_WORK", 10),
     ),
     # --- options
     "O01": Case(

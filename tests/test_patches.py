@@ -47,6 +47,8 @@ DURING_LAYOUT = {
     "stable_document_id",
     "deferred_margins",
     "deferred_backgrounds",
+    "formulas_tagged",
+    "formulas_drawn",
 }
 
 

@@ -284,7 +284,15 @@ def _make(
         pdf_start = time.perf_counter()
         # PDF/X needs dates, and WeasyPrint would take the clock's: give it ours.
         stamp = plan.modified if plan.from_env or str(plan.variant).startswith("pdf/x") else None
-        inputs = PdfInputs(book, options.styles, stamp, plan.profile, plan.variant, plan.style)
+        formulas = {}
+        if book.formulas:
+            from publisher.pdf.math import typeset_book  # lazy: a book with formulas only
+
+            formulas = typeset_book(book, found)
+            clock.stage(f"typeset {len(formulas)} formula(s)")
+        inputs = PdfInputs(
+            book, options.styles, stamp, plan.profile, plan.variant, plan.style, formulas
+        )
         job.submit(inputs, found)
         if not fresh.epub_ok and plan.meta.cover_image is None:
             prepare_cover(plan.meta, options.styles / "fonts")  # while the child lays out

@@ -151,6 +151,15 @@ class RenderedChapter:
 
 
 @dataclass(frozen=True)
+class Formula:
+    """One distinct formula of the book, as the chapters hold it (a MathML element),
+    and where it is first written: the PDF typesets each once (pdf/math.py)."""
+
+    mathml: str
+    where: Location | None = None
+
+
+@dataclass(frozen=True)
 class RenderedBook:
     meta: BookMeta
     chapters: tuple[RenderedChapter, ...]
@@ -158,6 +167,7 @@ class RenderedBook:
     resources: tuple[Resource, ...] = ()
     single_article: bool = False  # one chapter titled by the book: no separate PDF title page
     diagnostics: tuple[Diagnostic, ...] = ()  # what rendering found (links, images, raw HTML)
+    formulas: tuple[Formula, ...] = ()  # each distinct formula once (publisher.render.math)
 
     @property
     def toc(self) -> tuple[TocEntry, ...]:

@@ -29,6 +29,7 @@ from publisher.model import Manuscript, RenderedBook, Resource, SourceFile
 from publisher.render.book import render_book
 from publisher.render.losses import NOTE_CALL
 from publisher.render.markdown import ParseEnv, make_parser, parse, plain_text, quotes_for
+from publisher.render.math import MATH_TOKENS
 from publisher.source.manuscript import load
 from publisher.source.resources import Locator
 from publisher.xhtml import parse_body
@@ -273,6 +274,8 @@ def _children(block: Token, line: int | None) -> Iterator[tuple[Token, int | Non
             yield inner, line
         if token.type in ("softbreak", "hardbreak") and line is not None:
             line += 1
+        elif token.type in MATH_TOKENS and line is not None:  # a formula over lines
+            line += token.content.count("\n")
 
 
 # --- checks on the tokens -------------------------------------------------------------

@@ -7,6 +7,8 @@ from publisher.errors import Location
 from publisher.model import RenderedBook
 from publisher.xhtml import XHTML_NS, parse_body
 
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+
 CONFORMANCE = "EPUB Accessibility 1.1 - WCAG 2.1 Level AA"
 
 
@@ -16,8 +18,10 @@ def accessibility_metadata(
     """The metadata; a conformance claim that cannot be made is a warning in `found`."""
     images = 0
     described = 0
+    mathml = False
     for chapter in book.chapters:
         tree = parse_body(chapter.body)
+        mathml = mathml or tree.find(f".//{{{MATHML_NS}}}math") is not None
         for img in tree.iter(f"{{{XHTML_NS}}}img"):
             images += 1
             if (img.get("alt") or "").strip():
@@ -36,6 +40,8 @@ def accessibility_metadata(
     ]
     if images and all_described:
         features.append("alternativeText")
+    if mathml:
+        features.append("MathML")  # formulas as MathML, their TeX as alttext
     if paginated:
         features += ["pageBreakMarkers", "pageNavigation"]
 
@@ -48,6 +54,8 @@ def accessibility_metadata(
         )
     else:
         summary.append("Apart from the cover, it contains no images.")
+    if mathml:
+        summary.append("Formulas are MathML, with their TeX source as alternative text.")
     if paginated:
         summary.append("Page numbers of the print edition are marked and listed.")
     summary.append("Text can be resized and restyled by the reading system. No hazards are known.")

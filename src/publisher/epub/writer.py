@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from html import escape
@@ -43,6 +44,9 @@ NCX = "toc.ncx"
 COVER_PAGE = "cover.xhtml"
 TITLE_PAGE = "titlepage.xhtml"
 COVER_IMAGE_ID = "cover-image"
+# A formula's element (publisher.render.math): text never holds a `<`, and raw HTML's
+# MathML is removed (render/sanitize.py).
+MATHML = re.compile(r"<math[\s/>]")
 
 
 def has_code(book: RenderedBook) -> bool:
@@ -363,9 +367,15 @@ def _pages(inputs: EpubInputs, sheets: tuple[str, ...], cover_href: str) -> _Pag
 def _documents(book: epub.EpubBook, pages: _Pages) -> _Documents:
     """The cover page, then the front matter and the chapters in reading order."""
     cover = _add(book, _doc(pages.cover.file_name, pages.cover.uid, pages.cover.content))
-    front = [_add(book, _doc(p.file_name, p.uid, p.content)) for p in pages.front]
-    chapters = [_add(book, _doc(p.file_name, p.uid, p.content)) for p in pages.chapters]
+    front = [_add(book, _doc(p.file_name, p.uid, p.content), _holds(p)) for p in pages.front]
+    chapters = [_add(book, _doc(p.file_name, p.uid, p.content), _holds(p)) for p in pages.chapters]
     return _Documents(cover, front, chapters)
+
+
+def _holds(page: _Page) -> tuple[str, ...]:
+    """The manifest properties a document needs for what it holds: `mathml` for a
+    formula (ebooklib never sets it; EPUBCheck requires it, OPF-014)."""
+    return ("mathml",) if MATHML.search(page.content) else ()
 
 
 def _navigation(book: epub.EpubBook, inputs: EpubInputs, pages: _Pages) -> None:

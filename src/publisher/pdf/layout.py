@@ -11,10 +11,11 @@ import base64
 import copy
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lxml.html
 from lxml import etree
@@ -23,10 +24,14 @@ from publisher.errors import Location, ResourceError
 from publisher.model import RenderedBook, RenderedChapter
 from publisher.pagination import TOC_DOCUMENT, mark_blocks
 from publisher.pdf.profiles import Profile, make_profile
+from publisher.pdf.weasyprint.formula import formulas_drawable, formulas_drawn, formulas_tagged
 from publisher.pdf.weasyprint.hooks import first_line_only_once, stable_document_id
 from publisher.pdf.weasyprint.speed import fewer_collections
 from publisher.source.styles import DEFAULT, Style, load_style
 from publisher.xhtml import EPUB_NS, parse_body
+
+if TYPE_CHECKING:
+    from publisher.pdf.math import Typeset
 
 STYLESHEETS = ("base.css", "print.css")
 
@@ -39,15 +44,27 @@ class PdfInputs:
     profile: Profile = field(default_factory=lambda: make_profile("print"))
     variant: str | None = "pdf/ua-1"
     style: Style | None = None  # None: the default style
+    # The book's formulas typeset (pdf/math.typeset_book); one missing is typeset
+    # while the page is made.
+    formulas: Mapping[tuple[str, bool], Typeset] = field(default_factory=dict)
 
 
-def print_html(book: RenderedBook, page_references: bool = False) -> str:
+def print_html(
+    book: RenderedBook,
+    page_references: bool = False,
+    formulas: Mapping[tuple[str, bool], Typeset] | None = None,
+) -> str:
     """The whole book as one HTML5 document (serialised as HTML: WeasyPrint parses
     HTML5, where a self-closed <a/> would swallow what follows). `page_references`:
-    cross-references say their target's page (the style's `page-references`)."""
-    return piece_html(book, range(len(book.chapters)), front=True, page_references=page_references)[
-        0
-    ]
+    cross-references say their target's page (the style's `page-references`);
+    `formulas`: the book's formulas typeset (pdf/math.py)."""
+    return piece_html(
+        book,
+        range(len(book.chapters)),
+        front=True,
+        page_references=page_references,
+        formulas=formulas,
+    )[0]
 
 
 def page_word(book: RenderedBook) -> str:
@@ -77,10 +94,12 @@ def piece_html(
     front: bool,
     numbers: dict[str, str] | None = None,
     page_references: bool = False,
+    formulas: Mapping[tuple[str, bool], Typeset] | None = None,
 ) -> tuple[str, frozenset[str]]:
     """Some of the book's chapters as one HTML5 document (see pieces.py), with the
     title pages and contents if `front`; `numbers` gives the contents the page
-    numbers of headings laid out elsewhere. Also returns the anchors it links to
+    numbers of headings laid out elsewhere; `formulas` the book's formulas typeset
+    (pdf/math.py). Also returns the anchors it links to
     but does not hold: each gets an empty stand-in, so that WeasyPrint keeps the
     link (the joined PDF sends it to the real one)."""
     meta = book.meta
@@ -115,9 +134,18 @@ def piece_html(
     body_parts = [lxml.html.tostring(s, encoding="unicode", method="html") for s in sections]
     if toc:
         body_parts.append(toc)
+    # Formulas drawn once each, from their operators, where WeasyPrint allows it.
+    lean = bool(book.formulas) and formulas_drawable()
     for index in chapters:
         section = _print_section(
-            book.chapters[index], sources, toc_levels, section_ids, meta.title, on_page
+            book.chapters[index],
+            sources,
+            toc_levels,
+            section_ids,
+            meta.title,
+            on_page,
+            formulas or {},
+            lean,
         )
         sections.append(section)
         body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
@@ -178,10 +206,16 @@ def _print_section(
     section_ids: dict[str, str],
     book_title: str,
     on_page: str | None = None,
+    formulas: Mapping[tuple[str, bool], Typeset] | None = None,
+    lean: bool = False,
 ) -> etree._Element:
     tree = parse_body(chapter.body)
     _strip_namespaces(tree)
     section = tree[0]
+    if formulas is not None and "<math" in chapter.body:
+        from publisher.pdf.math import replace_formulas  # lazy: only a book with formulas
+
+        replace_formulas(section, formulas, lean)
     mark_blocks(section, chapter.file_name)
     classes = [section.get("class", ""), chapter.matter]
     if chapter.in_part:
@@ -202,6 +236,11 @@ def _print_section(
     for heading in section.iter("h1", "h2", "h3", "h4", "h5", "h6"):
         level = toc_levels.get(heading.get("id", ""))
         heading.set("style", f"bookmark-level: {level}" if level else "bookmark-level: none")
+        if level and heading.find(".//svg") is not None:
+            # A formula's drawing has no text: the outline says its TeX, as the nav does.
+            label = " ".join(_with_formulas_as_tex(heading).split())
+            escaped = label.replace("\\", "\\\\").replace('"', '\\"')
+            heading.set("style", f'bookmark-level: {level}; bookmark-label: "{escaped}"')
     for link in section.iter("a"):
         file, _, fragment = link.get("href", "").partition("#")
         if file in section_ids:
@@ -217,6 +256,16 @@ def _print_section(
         if source is not None:
             img.set("src", source.as_uri())
     return section
+
+
+def _with_formulas_as_tex(element: etree._Element) -> str:
+    """An element's text, each formula's drawing read as its TeX (its title)."""
+    if element.tag == "svg":
+        return element.findtext("title") or ""
+    parts = [element.text or ""]
+    for child in element:
+        parts += [_with_formulas_as_tex(child), child.tail or ""]
+    return "".join(parts)
 
 
 # WeasyPrint shapes the rest of a paragraph again for every line, so its time grows
@@ -312,8 +361,8 @@ def _last_text(element: etree._Element) -> tuple[etree._Element, str] | None:
     for child in reversed(element):
         if child.tail and child.tail.strip():
             return child, "tail"
-        if "footnote-float" in (child.get("class") or ""):
-            continue
+        if "footnote-float" in (child.get("class") or "") or child.tag == "svg":
+            continue  # a note, or a formula's drawing (its title is no text of the line)
         found = _last_text(child)
         if found is not None:
             return found
@@ -438,7 +487,7 @@ def check_glyphs(book: RenderedBook, fonts: Path) -> None:
     from publisher.pdf.fonts import describe, missing_characters, package_for
 
     for chapter in (*book.front, *book.chapters):
-        text = "".join(str(t) for t in parse_body(chapter.body).itertext())
+        text = "".join(_printed_text(parse_body(chapter.body)))
         missing = missing_characters(text, fonts)
         if not missing:
             continue
@@ -455,6 +504,32 @@ def check_glyphs(book: RenderedBook, fonts: Path) -> None:
             where=where,
             hint=f"install a font that has them, e.g. apt-get install {packages}",
         )
+
+
+def _printed_text(tree: etree._Element) -> list[str]:
+    """The text the fonts print: a formula's is drawn by the math typesetter
+    (pdf/math.py), which says itself what it cannot draw; its TeX is printed
+    instead when it cannot be."""
+    parts = []
+    for element in tree.iter():
+        if element.tag == _MATH:
+            parts.append(element.get("alttext", ""))
+        if element.text and isinstance(element.tag, str) and not _in_math(element):
+            parts.append(element.text)
+        if element.tail and not _in_math(element.getparent()):
+            parts.append(element.tail)
+    return parts
+
+
+_MATH = "{http://www.w3.org/1998/Math/MathML}math"
+
+
+def _in_math(element: etree._Element | None) -> bool:
+    return (
+        element is not None
+        and isinstance(element.tag, str)
+        and element.tag.startswith("{http://www.w3.org/1998/Math/MathML}")
+    )
 
 
 def _first_line(path: Path, char: str) -> int | None:
@@ -476,9 +551,13 @@ class Layout:
     inputs: PdfInputs
 
     def write(self) -> bytes:
+        from publisher.pdf.math import drawings  # ziamath is not needed: the drawings are made
+
         # pdf_identifier=True: the file id is a hash of the content, never random.
         with (
             stable_document_id(self.inputs.book.meta.identifier.value),
+            formulas_tagged(),
+            formulas_drawn(drawings(self.inputs.formulas)),
             fewer_collections(freeze=True),
         ):
             data: bytes = self.document.write_pdf(
@@ -502,6 +581,11 @@ MAX_FOOTNOTES = 10_000
 # table) keep a book inside the one-minute budget (README, Limits).
 MAX_TABLE_CELLS = 20_000
 _CELL = re.compile(r"<t[dh][\s>]")
+# Each formula is a drawing WeasyPrint lays out and places (2-4 ms on one core,
+# drawn once per distinct formula: pdf/math.py): 10,000 keep a book inside the
+# one-minute budget (README, Limits).
+MAX_FORMULAS = 10_000
+_FORMULA = re.compile(r"<math[\s>]")
 # WeasyPrint lays out about 50 pages a second on one core (each chapter's opening
 # page and blank verso as much as a full one): 10,000 one-line chapters took over
 # five minutes. Beyond this many pages the PDF is refused before any layout.
@@ -512,12 +596,13 @@ _TAG = re.compile(r"<[^>]*>")
 
 def layout(inputs: PdfInputs) -> Layout:
     check(inputs)
-    return render_html(inputs, print_html(inputs.book, bool(page_reference_css(inputs))))
+    page_references = bool(page_reference_css(inputs))
+    return render_html(inputs, print_html(inputs.book, page_references, inputs.formulas))
 
 
 def check(inputs: PdfInputs) -> None:
     """What stops a PDF before any layout: a character no font has, too many notes,
-    too many table cells."""
+    table cells or formulas, too many pages."""
     book = inputs.book
     check_glyphs(book, inputs.styles / "fonts")
     notes = sum(chapter.body.count('epub:type="footnote"') for chapter in book.chapters)
@@ -535,6 +620,14 @@ def check(inputs: PdfInputs) -> None:
             where=Location(book.meta.source) if book.meta.source else None,
             hint="build the EPUB alone (publisher build --only epub), or shorten the tables "
             "(a long data table reads better as a file beside the book)",
+        )
+    formulas = sum(len(_FORMULA.findall(chapter.body)) for chapter in book.chapters)
+    if formulas > MAX_FORMULAS:
+        raise ResourceError(
+            f"the book has {formulas} formulas; the PDF sets at most {MAX_FORMULAS}",
+            where=Location(book.meta.source) if book.meta.source else None,
+            hint="build the EPUB alone (publisher build --only epub), which holds them all "
+            "as MathML",
         )
     pages = likely_pages(inputs)
     if pages > MAX_PAGES:

@@ -148,7 +148,13 @@ class Piece:
         from publisher.pdf.layout import piece_html, render_html
 
         book = self.inputs.book
-        html, stubs = piece_html(book, self.chapters, front=self.front, numbers=self.numbers)
+        html, stubs = piece_html(
+            book,
+            self.chapters,
+            front=self.front,
+            numbers=self.numbers,
+            formulas=self.inputs.formulas,
+        )
         if self.front:
             self.layout = render_html(self.inputs, html)
         else:

@@ -31,6 +31,7 @@ from publisher.model import (
     FRONT,
     Bibliography,
     BookMeta,
+    Formula,
     Manuscript,
     RenderedBook,
     RenderedChapter,
@@ -51,6 +52,7 @@ from publisher.render.markdown import (
     slug,
     walk,
 )
+from publisher.render.math import Budget
 from publisher.source.fence import Refused, resolve
 from publisher.source.styles import Numbering, already_numbered, roman
 from publisher.xhtml import parse_body
@@ -154,7 +156,8 @@ def _render_book(
     citing = manuscript.bibliography is not None
     md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes, citations=citing)
     used_ids = IdPool()
-    parsed = [_parse_file(md, source, used_ids, found) for source in manuscript.sources]
+    budget = Budget()
+    parsed = [_parse_file(md, source, used_ids, found, budget) for source in manuscript.sources]
     for file in parsed:
         kept = [*file.tokens, *(t for note in file.notes.values() for t in note)]
         found += silent_losses(kept, file.source.text, file.source.path)
@@ -210,6 +213,7 @@ def _render_book(
         tuple(resources.values()),
         single_article=article,
         diagnostics=tuple(found),
+        formulas=_formulas(parsed),
     )
 
 
@@ -391,6 +395,16 @@ def _bibliography_chapter(
     )
 
 
+def _formulas(parsed: list[ParsedFile]) -> tuple[Formula, ...]:
+    """Each distinct formula of the book once, with where it is first written."""
+    first: dict[str, Formula] = {}
+    for file in parsed:
+        for mathml, line in file.env.formulas.items():
+            if mathml not in first:
+                first[mathml] = Formula(mathml, Location(file.source.path, line))
+    return tuple(first.values())
+
+
 def _ids_in(plan: Plan) -> list[str]:
     """The ids of the chapter's elements, and of those in the notes it calls (and
     the notes those call): the chapter renders them, so links to them go there."""
@@ -411,9 +425,13 @@ def _ids_in(plan: Plan) -> list[str]:
 
 
 def _parse_file(
-    md: MarkdownIt, source: SourceFile, used_ids: IdPool, found: list[Diagnostic]
+    md: MarkdownIt,
+    source: SourceFile,
+    used_ids: IdPool,
+    found: list[Diagnostic],
+    budget: Budget,
 ) -> ParsedFile:
-    env = ParseEnv(used_ids, source=source.path)
+    env = ParseEnv(used_ids, source=source.path, math=budget)
     tokens, _ = parse(md, source.text, env)
     found += env.found
     notes: dict[int, list[Token]] = {}

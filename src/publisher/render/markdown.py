@@ -28,6 +28,7 @@ from publisher.langtag import well_formed
 from publisher.render import xref
 from publisher.render.cite import Apparatus, citation_rule
 from publisher.render.highlight import highlight
+from publisher.render.math import MATH_TOKENS, Budget, label_and_convert, math_plugin
 from publisher.render.sanitize import HtmlSanitizer
 from publisher.source.text import FORBIDDEN
 
@@ -89,6 +90,8 @@ class ParseEnv:
     found: list[Diagnostic] = field(default_factory=list)  # what parsing found (ids, langs)
     labels: list[xref.Label] = field(default_factory=list)  # cross-reference targets
     citations: list[Token] = field(default_factory=list)  # `@` references, in order
+    formulas: dict[str, int | None] = field(default_factory=dict)  # MathML -> first line
+    math: Budget = field(default_factory=Budget)  # the book's formulas, shared by its files
 
     def where(self, line: int | None) -> Location | None:
         return Location(self.source, line) if self.source is not None else None
@@ -135,6 +138,7 @@ def make_parser(
     md.use(footnote_plugin).use(deflist_plugin)
     md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
     md.inline.ruler.before("link", "citation", citation_rule(citations))
+    md.use(math_plugin)
     md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
     md.core.ruler.before("smartquotes", "block_attributes", _block_attributes)
     chosen = _EM_DASHES if dashes == "em" else _DASHES
@@ -147,6 +151,7 @@ def make_parser(
     # before the headings are indexed: a caption row taken out of a table moves them
     md.core.ruler.push("fence_attributes", xref.fence_attributes)
     md.core.ruler.push("table_captions", xref.table_captions)
+    md.core.ruler.push("math", label_and_convert)  # before the ids are checked
     md.core.ruler.push("heading_ids", _heading_ids)
     md.core.ruler.push("figures", _figures)
     md.core.ruler.push("pull_quotes", _pull_quotes)
@@ -218,6 +223,8 @@ def plain_text(tokens: Sequence[Token]) -> str:
     for token in tokens:
         if token.type in ("text", "code_inline"):
             parts.append(token.content)
+        elif token.type in MATH_TOKENS:  # a formula in a title: its TeX, as Pandoc does
+            parts.append(token.content.strip())
         elif token.type == "image":
             parts.append(plain_text(token.children or []))
         elif token.type in ("softbreak", "hardbreak"):
@@ -381,6 +388,8 @@ def _with_lines(tokens: Sequence[Token]) -> Any:
                 yield grandchild, inner
             if child.type in ("softbreak", "hardbreak") and inner is not None:
                 inner += 1
+            elif child.type in MATH_TOKENS and inner is not None:  # a formula over lines
+                inner += child.content.count("\n")
 
 
 def _author_id(env: ParseEnv, written: str, line: int | None, token: Token | None = None) -> str:
