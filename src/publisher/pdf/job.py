@@ -80,6 +80,7 @@ class PdfJob:
         self._layout: Layout | None = None
         self._pieces: PieceWork | None = None
         self._parallel = parallel  # a long book's pieces in forked processes (pieces.py)
+        self._marks: dict[str, str] = {}  # index mark id -> printed page, once laid out
 
     def submit(self, inputs: PdfInputs, found: list[Diagnostic]) -> None:
         self._inputs = inputs
@@ -102,6 +103,7 @@ class PdfJob:
             self._pieces = PieceWork(self._inputs, cut, self._parallel)
             try:
                 made = self._pieces.pages()
+                self._marks = made.marks
                 return made.starts, made.pages
             except PublisherError:  # the author's to fix: laying out whole would say the same
                 self.close()
@@ -110,8 +112,13 @@ class PdfJob:
                 note("pieces", f"fell back to a whole-book layout: {error!r}")
                 self.close()
         self._layout = layout(self._inputs)
+        self._marks = self._layout.marks
         document = self._layout.document
         return tuple(page_starts(document)), len(document.pages)
+
+    def index_pages(self) -> dict[str, str]:
+        """After `pages`: the printed page of each place marked for the index."""
+        return self._marks
 
     def result(self) -> bytes:
         if self._layout is None and self._pieces is None:
@@ -190,10 +197,12 @@ class ForkedPdfJob(PdfJob):
             with renderer_messages(self._found):
                 got = self._receive("pages")
             if got is not None:
-                starts, count = got
+                starts, count, self._marks = got
                 return starts, count
         assert self._fallback is not None
-        return self._fallback.pages()
+        laid_out = self._fallback.pages()
+        self._marks = self._fallback.index_pages()
+        return laid_out
 
     def result(self) -> bytes:
         if self._fallback is None:
@@ -261,7 +270,7 @@ def _child(channel: Channel, styles: Path, lang: str, scratch: str) -> None:
         # Unused here: a child's handlers never run (forked.keep_log_records); its
         # WeasyPrint records go back with its messages and become diagnostics there.
         job.submit(inputs, [])
-        channel.send("pages", job.pages())
+        channel.send("pages", (*job.pages(), job.index_pages()))
         channel.send("pdf", job.result())
         job.close()
     except Exception as exc:

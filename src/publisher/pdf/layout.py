@@ -11,7 +11,7 @@ import base64
 import copy
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -442,6 +442,7 @@ class Layout:
     fonts: Any
     fence: _Fence
     inputs: PdfInputs
+    marks: dict[str, str] = field(default_factory=dict)  # index mark id -> printed page
 
     def write(self) -> bytes:
         # pdf_identifier=True: the file id is a hash of the content, never random.
@@ -479,8 +480,27 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def layout(inputs: PdfInputs) -> Layout:
+    """The whole book laid out as one document. With an index, twice: its page
+    numbers are those of the first layout, made without it (pieces.py lays a book
+    with an index out once, where it can be cut)."""
     check(inputs)
-    return render_html(inputs, print_html(inputs.book))
+    book = inputs.book
+    if book.index is None:
+        return render_html(inputs, print_html(book))
+    from publisher.pdf.weasyprint.boxes import find_targets
+    from publisher.pdf.weasyprint.hooks import page_boxes
+    from publisher.render.index import with_pages
+
+    # Nothing before the index depends on it: its own page in the contents is the
+    # one left out of the first layout's numbers, which are not kept.
+    chapters = tuple(c for c in book.chapters if c.file_name != book.index.document)
+    first = render_html(inputs, print_html(replace(book, chapters=chapters)))
+    found = find_targets(page_boxes(first.document), frozenset(book.index.marks))
+    del first
+    marks = {name: str(page + 1) for name, page in found.items()}
+    laid = render_html(inputs, print_html(with_pages(book, marks)))
+    laid.marks = marks
+    return laid
 
 
 def check(inputs: PdfInputs) -> None:

@@ -29,6 +29,7 @@ from publisher.model import (
     BACK,
     BODY,
     FRONT,
+    BookIndex,
     BookMeta,
     Manuscript,
     RenderedBook,
@@ -37,6 +38,7 @@ from publisher.model import (
     SourceFile,
     TocEntry,
 )
+from publisher.render.index import IndexMarks, Mark, Placed, build_index, index_chapter
 from publisher.render.losses import silent_losses
 from publisher.render.markdown import (
     Heading,
@@ -77,6 +79,7 @@ SECTION_TYPES: dict[str, tuple[str | None, str]] = {
     "glossary": ("doc-glossary", BACK),
     "colophon": ("doc-colophon", BACK),
     "endnotes": ("doc-endnotes", BACK),
+    "index": ("doc-index", BACK),
 }
 EXTERNAL_SCHEMES = ("http", "https", "mailto", "ftp", "tel")
 # The accessible name of a scene break (`***`), by language; English otherwise.
@@ -149,7 +152,8 @@ def _render_book(
     meta = manuscript.meta
     md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes)
     used_ids = IdPool()
-    parsed = [_parse_file(md, source, used_ids, found) for source in manuscript.sources]
+    marks = IndexMarks()
+    parsed = [_parse_file(md, source, used_ids, found, marks) for source in manuscript.sources]
     for file in parsed:
         kept = [*file.tokens, *(t for note in file.notes.values() for t in note)]
         found += silent_losses(kept, file.source.text, file.source.path)
@@ -169,6 +173,8 @@ def _render_book(
     resources: dict[str, Resource] = {}
     chapters = []
     counted = 0  # body chapters so far: their printed numbers
+    marked = {m.ident: m for m in marks.marks if m.ident is not None}
+    placed: dict[str, Placed] = {}
     for number, plan in enumerate(plans, start=1):
         links = Links(anchors, id_files, first_file, used_ids, found, resolved)
         numbers: dict[str, tuple[str, str]] = {}
@@ -184,6 +190,9 @@ def _render_book(
             numbers = _heading_numbers(plan, counted, numbering)
         chapter = _render_plan(md, plan, number, meta, locate, links, resources, article, numbers)
         chapters.append(chapter)
+        if marked:
+            placed |= _placed(plan, chapter, numbers, marked, meta)
+    index = _index(marks, placed, meta, chapters, found)
     front = _front_pages(meta)
     return RenderedBook(
         meta,
@@ -192,7 +201,59 @@ def _render_book(
         tuple(resources.values()),
         single_article=article,
         diagnostics=tuple(found),
+        index=index,
     )
+
+
+_ID = re.compile(r' id="([^"]+)"')
+
+
+def _placed(
+    plan: Plan,
+    chapter: RenderedChapter,
+    numbers: dict[str, tuple[str, str]],
+    marked: dict[str, Mark],
+    meta: BookMeta,
+) -> dict[str, Placed]:
+    """The index marks the chapter holds (its notes' too), each with the heading of
+    the section it is in, as the contents show it: where the index points to when
+    there are no page numbers."""
+
+    def label(heading: Heading) -> str:
+        shown = numbers.get(heading.ident)
+        return f"{shown[1]} {heading.text}" if shown else heading.text
+
+    whole = label(plan.heading) if plan.heading else chapter.title or meta.title
+    out: dict[str, Placed] = {}
+    for ident in _ID.findall(chapter.body):
+        mark = marked.get(ident)
+        if mark is None or mark.source != plan.parsed.source.path:
+            continue
+        section = whole
+        if plan.start <= mark.block < plan.end:
+            for heading in reversed(plan.parsed.headings_in(plan.start, mark.block)):
+                if plan.parsed.tokens[heading.index].level == 0:
+                    section = label(heading)
+                    break
+        out[ident] = Placed(chapter.file_name, section)
+    return out
+
+
+def _index(
+    marks: IndexMarks,
+    placed: dict[str, Placed],
+    meta: BookMeta,
+    chapters: list[RenderedChapter],
+    found: list[Diagnostic],
+) -> BookIndex | None:
+    """The back-of-book index, appended to the chapters as the book's last document
+    (render/index.py); None when no term is marked."""
+    if not marks.marks:
+        return None
+    index = build_index(marks.marks, placed, meta, section_id(len(chapters) + 1), found)
+    if index is not None:
+        chapters.append(index_chapter(index))
+    return index
 
 
 def _ids_in(plan: Plan) -> list[str]:
@@ -215,9 +276,13 @@ def _ids_in(plan: Plan) -> list[str]:
 
 
 def _parse_file(
-    md: MarkdownIt, source: SourceFile, used_ids: IdPool, found: list[Diagnostic]
+    md: MarkdownIt,
+    source: SourceFile,
+    used_ids: IdPool,
+    found: list[Diagnostic],
+    marks: IndexMarks | None = None,
 ) -> ParsedFile:
-    env = ParseEnv(used_ids, source=source.path)
+    env = ParseEnv(used_ids, source=source.path, index=marks if marks is not None else IndexMarks())
     tokens, _ = parse(md, source.text, env)
     found += env.found
     notes: dict[int, list[Token]] = {}

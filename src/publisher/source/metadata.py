@@ -53,6 +53,8 @@ EXTENSION_KEYS = (
     "style",
     "dateline",
     "dashes",
+    "index-title",
+    "index-ranges",
 )
 # Pandoc's keys with a meaning in an EPUB or a PDF that publisher maps: keywords to
 # subjects (OPF) and the PDF's keywords, abstract to the description, license to
@@ -91,6 +93,8 @@ _ROLE = re.compile(r"^[a-z]{3}$")
 # `dashes:` -- what two hyphens mean: an en dash (Pandoc's reading, the default), or
 # an em dash, as in Project Gutenberg's texts. Three hyphens are always an em dash.
 DASHES = ("en", "em")
+# `index-ranges:` -- how the index prints consecutive pages: 41–43, or 41 f. / 41 ff.
+INDEX_RANGES = ("dash", "ff")
 
 # What metadata may cost: PyYAML is pure Python (64 KB take about a quarter of a
 # second), and an alias (*name) is shared while parsing but expanded by anything
@@ -465,6 +469,8 @@ def build_meta(
         style_line=lines.get("style"),
         dateline=text("dateline"),
         dashes=choice("dashes", DASHES, "en"),
+        index_title=text("index-title"),
+        index_ranges=choice("index-ranges", INDEX_RANGES, "dash"),
     )
 
 
