@@ -872,6 +872,24 @@ CASES: dict[str, Case] = {
         epub(),
         files=body("{lang=en-US-a}\n## A heading\n\nText.\n"),
     ),
+    "T13": Case(
+        "book.md:6: warning: index mark without a term: it is left out of the index "
+        '(write the term in the brackets, [Darwin]{.index}, or give it: index="Darwin")',
+        epub(),
+        files=body("Darwin []{.index} sailed.\n"),
+    ),
+    "T14": Case(
+        "book.md:6: warning: index see 'Beagel' is not a term of the index: it is printed "
+        "without a link (did you mean 'Beagle'?)",
+        epub(),
+        files=body('The [Beagle]{.index} sailed.[]{index="ship" see="Beagel"}\n'),
+    ),
+    "T15": Case(
+        "book.md:6: warning: index range of 'voyage' opened here is never closed: it is "
+        'printed as one place (mark its end with []{index="voyage" range=end})',
+        epub(),
+        files=body('[]{index="voyage" range=start} They sailed.\n'),
+    ),
     # --- metadata and book.yaml
     "D01": Case(
         "book.md:1: error: front matter opened with '---' is never closed "

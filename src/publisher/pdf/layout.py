@@ -180,11 +180,43 @@ def _print_section(
     _split_long_paragraphs(section)
     _initials(section)
     _no_runts(section)
+    if chapter.kind == "index":
+        _flat_index(section)
     for img in section.iter("img"):
         source = sources.get(img.get("src", ""))
         if source is not None:
             img.set("src", source.as_uri())
     return section
+
+
+def _flat_index(section: etree._Element) -> None:
+    """The index in print: each entry a paragraph of its own, indented by its level,
+    its term and locators plain text and links (the EPUB's nested lists of spans,
+    thousands of boxes, took WeasyPrint six times as long to lay out in columns).
+    Each paragraph keeps its list item's data-block: the EPUB's page-break markers
+    land in the same entries."""
+
+    def flatten(entries: etree._Element, level: int, out: list[etree._Element]) -> None:
+        for item in [c for c in entries if c.tag == "li"]:
+            nested = [c for c in item if c.tag == "ul"]
+            for inner in nested:
+                item.remove(inner)
+            item.tag = "p"
+            item.set("class", f"index-entry index-level-{min(level, 4)}")
+            item.tail = "\n"
+            out.append(item)
+            for inner in nested:
+                flatten(inner, level + 1, out)
+
+    for group in [s for s in section.iter("section") if s.get("class") == "index-group"]:
+        for entries in [c for c in group if c.tag == "ul"]:
+            paragraphs: list[etree._Element] = []
+            flatten(entries, 1, paragraphs)
+            at = group.index(entries)
+            group.remove(entries)
+            for offset, paragraph in enumerate(paragraphs):
+                group.insert(at + offset, paragraph)
+    etree.strip_tags(section, "span")
 
 
 # WeasyPrint shapes the rest of a paragraph again for every line, so its time grows
