@@ -38,6 +38,8 @@ def accessibility_metadata(
         features.append("alternativeText")
     if paginated:
         features += ["pageBreakMarkers", "pageNavigation"]
+    if book.index is not None:
+        features.append("index")
 
     summary = ["This publication has a table of contents and structured headings in reading order."]
     if images:
@@ -50,6 +52,8 @@ def accessibility_metadata(
         summary.append("Apart from the cover, it contains no images.")
     if paginated:
         summary.append("Page numbers of the print edition are marked and listed.")
+    if book.index is not None:
+        summary.append("An index links each of its terms to the places it is discussed.")
     summary.append("Text can be resized and restyled by the reading system. No hazards are known.")
 
     out = [("schema:accessMode", mode) for mode in modes]

@@ -192,8 +192,8 @@ class Placed:
 class _Node:
     term: Term
     places: list[IndexPlace] = field(default_factory=list)
-    see: list[tuple[Term, ...]] = field(default_factory=list)
-    see_also: list[tuple[Term, ...]] = field(default_factory=list)
+    see: list[tuple[tuple[Term, ...], Mark]] = field(default_factory=list)  # (target, mark)
+    see_also: list[tuple[tuple[Term, ...], Mark]] = field(default_factory=list)
     sort: str | None = None
     children: dict[str, _Node] = field(default_factory=dict)
     ident: str = ""
@@ -225,9 +225,9 @@ def build_index(
         if mark.sort and node.sort is None:
             node.sort = mark.sort
         if mark.see:
-            node.see.append(mark.see)
+            node.see.append((mark.see, mark))
         if mark.see_also:
-            node.see_also.append(mark.see_also)
+            node.see_also.append((mark.see_also, mark))
         if mark.ident is None:
             continue
         kept.append(mark.ident)
@@ -267,16 +267,20 @@ def build_index(
             arrange(child, (*path, child.term.xhtml))
 
     arrange(root, ())
-    names = {path: " ".join(p for p in path) for path in entries}
     title, see, see_also, symbols = words(meta.lang)
+    written: list[str] = []  # every entry as an author writes it, for did-you-mean
 
-    def refs(targets: list[tuple[Term, ...]], kind: str) -> tuple[tuple[str, str | None], ...]:
+    def refs(
+        targets: list[tuple[tuple[Term, ...], Mark]], kind: str
+    ) -> tuple[tuple[str, str | None], ...]:
         out: dict[str, str | None] = {}
-        for target in targets:
+        for target, mark in targets:
             shown = ": ".join(t.xhtml for t in target)
             path = tuple(t.xhtml for t in target)
             if path not in entries:
-                found.append(_missing_target(marks, target, kind, names))
+                if not written:
+                    written.extend("!".join(_plain(p) for p in path) for path in entries)
+                found.append(_missing_target(mark, target, kind, written))
             out.setdefault(shown, entries.get(path))
         return tuple(out.items())
 
@@ -326,25 +330,19 @@ def _range_warning(mark: Mark, what: str, other: str) -> Diagnostic:
 
 
 def _missing_target(
-    marks: Sequence[Mark], target: tuple[Term, ...], kind: str, names: Mapping[tuple[str, ...], str]
+    mark: Mark, target: tuple[Term, ...], kind: str, entries: list[str]
 ) -> Diagnostic:
     written = "!".join(t.text for t in target)
-    mark = next(
-        (m for m in marks if target in (m.see, m.see_also)),
-        None,
-    )
-    plain = {"!".join(_plain(p) for p in path): path for path in names}
-    close = difflib.get_close_matches(written, list(plain), n=1, cutoff=0.75)
+    close = difflib.get_close_matches(written, entries, n=1, cutoff=0.75)
     hint = (
         f"did you mean '{close[0]}'?"
         if close
         else "mark the term in the text, or write it as the index has it"
     )
-    where = Location(mark.source, mark.line) if mark is not None and mark.source else None
     return Diagnostic(
         "T14",
         WARNING,
-        where,
+        Location(mark.source, mark.line) if mark.source else None,
         f"index {kind} '{written}' is not a term of the index: it is printed without a link",
         hint=hint,
         subject=written,

@@ -536,8 +536,8 @@ def _index_marks(state: StateCore) -> None:
     index; its attributes never reach the output."""
     env = _parse_env(state.env)
     for position, block in enumerate(state.tokens):
-        if block.type != "inline" or not block.children:
-            continue
+        if block.type not in ("inline", "figure") or not block.children:
+            continue  # a figure holds its image (_figures)
         line = block.map[0] + 1 if block.map else None
         children = block.children
         for k, token in enumerate(children):
