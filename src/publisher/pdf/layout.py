@@ -191,10 +191,11 @@ def _print_section(
 
 def _flat_index(section: etree._Element) -> None:
     """The index in print: each entry a paragraph of its own, indented by its level,
-    its term and locators plain text and links (the EPUB's nested lists of spans,
-    thousands of boxes, took WeasyPrint six times as long to lay out in columns).
-    Each paragraph keeps its list item's data-block: the EPUB's page-break markers
-    land in the same entries."""
+    its term and page numbers plain text (the EPUB's nested lists of spans and
+    links took WeasyPrint six times as long to lay out: a link costs as much as a
+    line, and, in a piece, a stand-in anchor too); its "see" references stay links
+    within the index. Each paragraph keeps its list item's data-block: the EPUB's
+    page-break markers land in the same entries."""
 
     def flatten(entries: etree._Element, level: int, out: list[etree._Element]) -> None:
         for item in [c for c in entries if c.tag == "li"]:
@@ -216,6 +217,9 @@ def _flat_index(section: etree._Element) -> None:
             group.remove(entries)
             for offset, paragraph in enumerate(paragraphs):
                 group.insert(at + offset, paragraph)
+    for link in section.iter("a"):
+        if link.get("data-epub-type") == "index-locator":
+            link.tag = "span"  # its text stays, the link goes with the spans
     etree.strip_tags(section, "span")
 
 
