@@ -23,6 +23,7 @@ from lxml import etree
 from publisher.model import BookIndex, IndexEntry, RenderedBook
 from publisher.pdf import job as pdfjob
 from publisher.pdf import pieces
+from publisher.pdf.weasyprint import hooks
 from publisher.render.collation import collation
 from publisher.render.index import with_pages
 
@@ -455,8 +456,9 @@ def index_book(folder: Path, ranges: str = "dash") -> Path:
 
 @dataclass(frozen=True)
 class Both:
-    built: Built
-    whole: Built  # the same book laid out as one document (twice), without pieces
+    built: Built  # in pieces, the index the last
+    tail: Built  # laid out whole but for the index (pieces.TailWork)
+    whole: Built  # laid out whole, twice (without WeasyPrint patches, say)
 
 
 @pytest.fixture(scope="module")
@@ -472,8 +474,10 @@ def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Both]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pdfjob, "start", lambda styles, lang: pdfjob.PdfJob())
         patch.setattr(pieces, "plan", lambda inputs: None)
+        tail = build_book(source, folder / "tail")
+        patch.setattr(hooks, "margins_deferrable", lambda: False)
         whole = build_book(source, folder / "whole")
-    yield Both(built, whole)
+    yield Both(built, tail, whole)
 
 
 @dataclass(frozen=True)
@@ -566,9 +570,30 @@ def _body_of(document: str) -> str:
 
 @pytest.mark.slow
 def test_pieces_and_the_whole_book_print_the_same(both: Both) -> None:
-    one, other = _printed(both.built.pdf), _printed(both.whole.pdf)
-    assert one.pages == other.pages
-    assert both.built.member("EPUB/index.xhtml") == both.whole.member("EPUB/index.xhtml")
+    """The index laid out last in pieces, apart from the whole book, or with it in
+    a second whole layout: the same pages, the same numbers."""
+    one = _printed(both.built.pdf)
+    for other in (both.tail, both.whole):
+        assert _printed(other.pdf).pages == one.pages
+        assert other.member("EPUB/index.xhtml") == both.built.member("EPUB/index.xhtml")
+    with pikepdf.open(both.tail.pdf) as pdf:
+        assert len(pdf.pages) == len(one.pages)
+        assert _structure_kinds(pdf, one.index_from) >= {"/H1", "/H2", "/P"}
+
+
+@pytest.mark.slow
+def test_an_index_on_a_left_hand_page_of_a_screen_book(tmp_path: Path) -> None:
+    """Chapters open on any page: the book is laid out whole but for its index,
+    which may then begin on a left-hand page."""
+    text = "---\ntitle: Screen\nprofile: screen\n---\n\n"
+    for c in range(1, 4):
+        text += f"# Part {c}\n\n" + _paragraph(c, f"with [{ANIMALS[c]}]{{.index}}") + "\n\n"
+    built = build_book(write(tmp_path, text), tmp_path / "out")
+    printed = _printed(built.pdf)
+    assert printed.index_from % 2 == 0  # a left-hand page
+    for word in ANIMALS[1:4]:
+        assert _expanded(printed.lines[word]) == _pages_of(printed, word)
+    assert re.search(rf"Index( ?\.)+ ?{printed.index_from}$", printed.pages[1])
 
 
 @pytest.mark.slow

@@ -7,7 +7,8 @@ before rendering: the child imports WeasyPrint while the parent renders the
 Markdown; it lays the book out and sends back where each page begins (the EPUB's
 page list needs them), then writes the PDF while the parent packages the EPUB.
 A long book is laid out in pieces (pieces.py): the child lays out the first and
-forks a process for each other one. Where WeasyPrint is already loaded (watch,
+forks a process for each other one; a book with an index has it laid out last,
+apart, once the pages of its marks are known. Where WeasyPrint is already loaded (watch,
 serve) or there is no fork, the same steps run here, one after the other. Either
 way the bytes are the same.
 
@@ -39,7 +40,7 @@ from publisher.pdf.weasyprint.load import load_weasyprint
 if TYPE_CHECKING:
     from publisher.pagination import PageStart
     from publisher.pdf.layout import Layout, PdfInputs
-    from publisher.pdf.pieces import PieceWork
+    from publisher.pdf.pieces import PieceWork, TailWork
 
 Pages = tuple["PageStart", ...]
 RENDERER = "weasyprint"  # the logger WeasyPrint writes its messages to
@@ -78,7 +79,7 @@ class PdfJob:
         self._inputs: PdfInputs | None = None
         self._found: list[Diagnostic] = []
         self._layout: Layout | None = None
-        self._pieces: PieceWork | None = None
+        self._pieces: PieceWork | TailWork | None = None
         self._parallel = parallel  # a long book's pieces in forked processes (pieces.py)
         self._marks: dict[str, str] = {}  # index mark id -> printed page, once laid out
 
@@ -92,15 +93,21 @@ class PdfJob:
 
     def _pages(self) -> tuple[Pages, int]:
         from publisher.pdf.layout import check, layout
-        from publisher.pdf.pieces import PieceWork, plan
+        from publisher.pdf.pieces import PieceWork, TailWork, plan
         from publisher.pdf.weasyprint.boxes import page_starts
+        from publisher.pdf.weasyprint.hooks import margins_deferrable
 
         assert self._inputs is not None
         load_weasyprint()
         cut = plan(self._inputs)
-        if cut is not None:
+        tail = cut is None and self._inputs.book.index is not None and margins_deferrable()
+        if cut is not None or tail:
             check(self._inputs)
-            self._pieces = PieceWork(self._inputs, cut, self._parallel)
+            self._pieces = (
+                PieceWork(self._inputs, cut, self._parallel)
+                if cut is not None
+                else TailWork(self._inputs)
+            )
             try:
                 made = self._pieces.pages()
                 self._marks = made.marks

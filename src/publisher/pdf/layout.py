@@ -53,12 +53,17 @@ def piece_html(
     *,
     front: bool,
     numbers: dict[str, str] | None = None,
+    opening: str | None = None,
+    side: str | None = None,
 ) -> tuple[str, frozenset[str]]:
     """Some of the book's chapters as one HTML5 document (see pieces.py), with the
     title pages and contents if `front`; `numbers` gives the contents the page
     numbers of headings laid out elsewhere. Also returns the anchors it links to
     but does not hold: each gets an empty stand-in, so that WeasyPrint keeps the
-    link (the joined PDF sends it to the real one)."""
+    link (the joined PDF sends it to the real one). `opening`: a chapter laid out
+    apart (the index) opens an empty page at the end, holding its heading's id, so
+    that the contents give its page. `side`: the first page is a `left` or `right`
+    one, where WeasyPrint's first page would be the other."""
     meta = book.meta
     sources = {r.href: r.source for r in book.resources}
     head = [
@@ -92,7 +97,16 @@ def piece_html(
         section = _print_section(book.chapters[index], sources, toc_levels, section_ids, meta.title)
         sections.append(section)
         body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
+    if opening is not None:
+        chapter = next(c for c in book.chapters if c.file_name == opening)
+        classes = f"{_section_class(chapter)} {chapter.matter}"
+        target = chapter.toc[0].href.split("#", 1)[1]
+        body_parts.append(
+            f'<section class="{escape(classes)} opening-only" id="{escape(target)}"></section>\n'
+        )
     held = {str(e.get("id")) for s in sections for e in s.iter() if e.get("id")}
+    if opening is not None:
+        held.add(target)
     links = (str(a.get("href", "")) for s in sections for a in s.iter("a"))
     wanted = {href[1:] for href in links if href[:1] == "#"}
     if toc:
@@ -108,6 +122,8 @@ def piece_html(
         )
     kind = "article" if book.single_article else "book"
     direction = ' dir="rtl"' if meta.direction == "rtl" else ""
+    if side is not None:
+        direction += f' style="break-before: {side}"'
     document = (
         f'<!DOCTYPE html>\n<html lang="{meta.lang}" class="{kind}"{direction}>\n<head>\n'
         + "\n".join(head)
@@ -120,6 +136,10 @@ def piece_html(
 
 def _section_id(chapter: RenderedChapter) -> str:
     return str(parse_body(chapter.body)[0].get("id", ""))
+
+
+def _section_class(chapter: RenderedChapter) -> str:
+    return str(parse_body(chapter.body)[0].get("class", ""))
 
 
 def _print_toc(book: RenderedBook, numbers: dict[str, str]) -> str:

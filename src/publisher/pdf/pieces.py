@@ -153,11 +153,18 @@ class Piece:
         chapters: range,
         front: bool = False,
         numbers: dict[str, str] | None = None,
+        *,
+        deferred: bool | None = None,
+        opening: str | None = None,
+        side: str | None = None,
     ) -> None:
         self.inputs = inputs
         self.chapters = chapters
         self.front = front
         self.numbers = numbers
+        self.deferred = not front if deferred is None else deferred
+        self.opening = opening  # piece_html's
+        self.side = side
         self.kept = Deferred()
         self.layout: Layout | None = None
 
@@ -167,8 +174,15 @@ class Piece:
         from publisher.pdf.layout import piece_html, render_html
 
         book = self.inputs.book
-        html, stubs = piece_html(book, self.chapters, front=self.front, numbers=self.numbers)
-        if self.front:
+        html, stubs = piece_html(
+            book,
+            self.chapters,
+            front=self.front,
+            numbers=self.numbers,
+            opening=self.opening,
+            side=self.side,
+        )
+        if not self.deferred:
             self.layout = render_html(self.inputs, html)
         else:
             with deferred_margins(self.kept) as deferred:
@@ -360,6 +374,68 @@ class _Index:
     sketch: Sketch
     marks: dict[str, str]
     first: int
+
+
+class TailWork:
+    """A book laid out whole but for its index, which is laid out apart once the
+    pages of its marks are known: where the book cannot be cut into pieces (an
+    article, chapters opening on any page, right to left, a style sheet whose
+    result depends on earlier pages). The book's last page is an empty one where
+    the index opens, so that the contents give its number; it is replaced by the
+    index's pages when they are joined."""
+
+    def __init__(self, inputs: PdfInputs) -> None:
+        index = inputs.book.index
+        position = index_position(inputs.book)
+        assert index is not None and position is not None
+        self.inputs = inputs
+        self.position = position
+        self.main = Piece(
+            inputs, range(position), front=True, deferred=True, opening=index.document
+        )
+        self.marks = frozenset(index.marks)
+        self.main_sketch: Sketch | None = None
+        self.index: _Index | None = None
+        self.total = 0
+
+    def pages(self) -> Made:
+        from publisher.render.index import with_pages
+
+        main = self.main_sketch = self.main.sketch(self.marks)
+        first = main.pages  # the empty page where the index opens
+        marks = {name: str(page + 1) for name, page in main.targets.items()}
+        # Its side, where WeasyPrint would start the index on the other one: page
+        # 1 is a right-hand page left to right, a left-hand one right to left.
+        side = None
+        if first % 2 == 0:
+            side = "right" if self.inputs.book.meta.direction == "rtl" else "left"
+        book = with_pages(self.inputs.book, marks)
+        chapters = range(self.position, self.position + 1)
+        piece = Piece(replace(self.inputs, book=book), chapters, side=side)
+        self.index = _Index(piece, piece.sketch(frozenset()), marks, first)
+        self.total = first - 1 + self.index.sketch.pages
+        places = [*main.places[:-1], *self.index.sketch.places]
+        return Made(tuple(starts_from_places(places)), self.total, marks)
+
+    def result(self) -> bytes:
+        assert self.index is not None and self.main_sketch is not None
+        main = self.main.write(1, self.total)
+        self.main.release()
+        index = self.index.piece.write(self.index.first, self.total)
+        self.index.piece.release()
+        opening = self.inputs.book.chapters[self.position].toc[0].href.split("#", 1)[1]
+        return join(
+            [
+                (main, self.main_sketch.stubs | {opening}, 1),
+                (index, self.index.sketch.stubs, self.index.first),
+            ],
+            drop_last=True,
+        )
+
+    def close(self) -> None:
+        self.main.release()
+        if self.index is not None:
+            self.index.piece.release()
 
 
 class Unsettled(Exception):
@@ -571,14 +647,17 @@ def _serve(piece: Piece, targets: frozenset[str], channel: Channel) -> None:
 # --- joining --------------------------------------------------------------------
 
 
-def join(parts: list[tuple[bytes, frozenset[str], int]]) -> bytes:
+def join(parts: list[tuple[bytes, frozenset[str], int]], drop_last: bool = False) -> bytes:
     """One PDF from the pieces' PDFs, each given with the anchors it only holds as
     link targets and its first page number (a blank page fills a gap before it).
-    The first piece's catalogue (metadata, language, output intents) is the book's."""
+    The first piece's catalogue (metadata, language, output intents) is the book's.
+    `drop_last`: the first piece's last page (an empty one, TailWork's) goes."""
     import pikepdf
 
     first_data, first_stubs, _ = parts[0]
     out = pikepdf.open(io.BytesIO(first_data))
+    if drop_last:
+        _drop_last_page(out)
     tags = _Tags(out, first_stubs) if "/StructTreeRoot" in out.Root else None
     names = _dests(out, first_stubs)
     outline_items = _outline_items(out)
@@ -691,6 +770,34 @@ class _Tags:
             flat.append(value)
         self.tree.ParentTree = self.out.make_indirect(pikepdf.Dictionary(Nums=flat))
         self.tree.ParentTreeNextKey = len(self.pages) + len(self.annotations)
+
+
+def _drop_last_page(pdf: Any) -> None:
+    """Removes the last page, and every structure element marked on it (an empty
+    page holds none but what WeasyPrint may tag of an empty block)."""
+    import pikepdf
+
+    last = pdf.pages[len(pdf.pages) - 1].obj
+    expect_empty = last.get("/Annots")
+    if expect_empty is not None and len(expect_empty):
+        raise Unsettled("the page where the index opens is not empty")
+    if "/StructTreeRoot" in pdf.Root:
+
+        def prune(element: Any) -> None:
+            kids = element.get("/K")
+            if not isinstance(kids, pikepdf.Array):
+                return
+            for index in range(len(kids) - 1, -1, -1):
+                kid = kids[index]
+                if not isinstance(kid, pikepdf.Dictionary):
+                    continue
+                if kid.get("/Pg") is not None and kid.Pg.objgen == last.objgen:
+                    del kids[index]
+                else:
+                    prune(kid)
+
+        prune(pdf.Root.StructTreeRoot.K[0])
+    del pdf.pages[len(pdf.pages) - 1]
 
 
 def _numbers(nums: Any) -> dict[int, Any]:
