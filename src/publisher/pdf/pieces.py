@@ -401,9 +401,12 @@ class TailWork:
     def pages(self) -> Made:
         from publisher.render.index import with_pages
 
-        main = self.main_sketch = self.main.sketch(self.marks)
+        opening = self._opening()
+        main = self.main_sketch = self.main.sketch(self.marks | {opening})
         first = main.pages  # the empty page where the index opens
-        marks = {name: str(page + 1) for name, page in main.targets.items()}
+        if main.targets.get(opening) != first - 1:
+            raise Unsettled("the index's opening is not the book's last page")
+        marks = {name: str(page + 1) for name, page in main.targets.items() if name in self.marks}
         # Its side, where WeasyPrint would start the index on the other one: page
         # 1 is a right-hand page left to right, a left-hand one right to left.
         side = None
@@ -423,14 +426,17 @@ class TailWork:
         self.main.release()
         index = self.index.piece.write(self.index.first, self.total)
         self.index.piece.release()
-        opening = self.inputs.book.chapters[self.position].toc[0].href.split("#", 1)[1]
         return join(
             [
-                (main, self.main_sketch.stubs | {opening}, 1),
+                (main, self.main_sketch.stubs | {self._opening()}, 1),
                 (index, self.index.sketch.stubs, self.index.first),
             ],
             drop_last=True,
         )
+
+    def _opening(self) -> str:
+        """The id of the index's heading: the contents' link to it."""
+        return self.inputs.book.chapters[self.position].toc[0].href.split("#", 1)[1]
 
     def close(self) -> None:
         self.main.release()
