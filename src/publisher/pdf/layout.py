@@ -173,6 +173,7 @@ def _print_section(
     _strip_namespaces(tree)
     section = tree[0]
     mark_blocks(section, chapter.file_name)
+    _unanchored_marks(section)
     classes = [section.get("class", ""), chapter.matter]
     if chapter.in_part:
         classes.append("in-part")
@@ -207,6 +208,22 @@ def _print_section(
         if source is not None:
             img.set("src", source.as_uri())
     return section
+
+
+# The ids publisher gives the places marked for the index (publisher.ids).
+_MARK_ID = re.compile(r"ix-\d+")
+
+
+def _unanchored_marks(section: etree._Element) -> None:
+    """A place marked for the index keeps its id as `data-mark`: nothing links to
+    it in print (the index prints page numbers), and as an id it would cost
+    WeasyPrint an anchor and the PDF a named destination each (10,000 of them a
+    second of layout and one of writing). An author's own id on a mark stays."""
+    for element in section.iter():
+        ident = element.get("id")
+        if ident is not None and _MARK_ID.fullmatch(ident):
+            del element.attrib["id"]
+            element.set("data-mark", ident)
 
 
 def _flat_index(section: etree._Element) -> None:
