@@ -170,6 +170,10 @@ def term_of(tokens: Sequence[Token]) -> Term:
             inner = term_of(token.children or [])
             shown.append(escape(inner.text, quote=False))
             plain.append(inner.text)
+        elif token.content and token.nesting == 0 and token.type != "html_inline":
+            # Another rule's inline (a formula, a citation): its source, as text.
+            shown.append(escape(token.content, quote=False))
+            plain.append(token.content)
     text = " ".join("".join(plain).split())
     return Term(_trimmed("".join(shown)) if text else "", text)
 
