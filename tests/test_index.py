@@ -691,3 +691,26 @@ def test_daisy_ace_finds_no_violation(both: Both, tmp_path: Path) -> None:
 
     report = run_ace(both.built.epub, tmp_path)
     assert list(violations(report)) == []
+
+
+@pytest.mark.slow
+def test_an_epub_rebuilt_alone_keeps_the_pdfs_numbers(tmp_path: Path) -> None:
+    """A change to the EPUB's style sheet rebuilds the EPUB alone: its index still
+    shows the PDF's page numbers, kept with the page list in the build's record."""
+    import shutil
+
+    from publisher.build import build
+    from publisher.model import BuildOptions
+
+    styles = tmp_path / "styles"
+    shutil.copytree(STYLES, styles)
+    text = "---\ntitle: Kept\n---\n\n# One\n\n[Okapi]{.index}.\n\n# Two\n\n[Tapir]{.index}.\n"
+    options = BuildOptions(write(tmp_path / "book", text), tmp_path / "out", styles)
+    first = build(options)
+    epub = next(o.path for o in first.outputs if o.format == "epub")
+    numbered = zipfile.ZipFile(epub).read("EPUB/index.xhtml")
+    (styles / "epub.css").write_text((styles / "epub.css").read_text() + "\n/* x */\n")
+    again = build(options)
+    assert {o.format: o.rebuilt for o in again.outputs} == {"epub": True, "pdf": False}
+    assert zipfile.ZipFile(epub).read("EPUB/index.xhtml") == numbered
+    assert _locators_by_term(_body_of(numbered.decode())) == {"Okapi": ["3"], "Tapir": ["5"]}
