@@ -891,6 +891,24 @@ CASES: dict[str, Case] = {
         files=body("Formulas $a+b$, $a+b$ again,\nand $c+d+e+f+g$.\n"),
         patch=lambda mp: mp.setattr("publisher.render.math.MAX_BOOK_TEX", 10),
     ),
+    "T15": Case(
+        "book.md:6: warning: index mark without a term: it is left out of the index "
+        '(write the term in the brackets, [Darwin]{.index}, or give it: index="Darwin")',
+        epub(),
+        files=body("Darwin []{.index} sailed.\n"),
+    ),
+    "T16": Case(
+        "book.md:6: warning: index see 'Beagel' is not a term of the index: it is printed "
+        "without a link (did you mean 'Beagle'?)",
+        epub(),
+        files=body('The [Beagle]{.index} sailed.[]{index="ship" see="Beagel"}\n'),
+    ),
+    "T17": Case(
+        "book.md:6: warning: index range of 'voyage' opened here is never closed: it is "
+        'printed as one place (mark its end with []{index="voyage" range=end})',
+        epub(),
+        files=body('[]{index="voyage" range=start} They sailed.\n'),
+    ),
     # --- cross-references and citations
     "R01": Case(
         "book.md:6: warning: cross-reference '@fig-mapp' has no target: shown as '??' "

@@ -188,9 +188,9 @@ def build(
     book = render_book(plan.manuscript, Locator(plan.manuscript.root), plan.style.numbering)
     found += book.diagnostics
     clock.stage(f"rendered {len(book.chapters)} chapter(s)")
-    made, pages = _make(options, plan, fresh, book, job, clock, found)
+    made, pages, marks = _make(options, plan, fresh, book, job, clock, found)
     outputs = _write(options, plan, made)
-    _save_record(options, plan, fresh, book, pages)
+    _save_record(options, plan, fresh, book, pages, marks)
     return BuildResult(book, outputs, tuple(clock.stages), tuple(found))
 
 
@@ -269,15 +269,17 @@ def _make(
     job: PdfJob | None,
     clock: _Clock,
     found: list[Diagnostic],
-) -> tuple[Made, tuple[PageStart, ...]]:
+) -> tuple[Made, tuple[PageStart, ...], dict[str, str]]:
     """Every output due, in memory: the PDF laid out first (the EPUB's page list
-    needs its page starts), the EPUB written while the PDF's child writes the PDF."""
+    needs its page starts, its index the pages of the marked places), the EPUB
+    written while the PDF's child writes the PDF."""
     from publisher.epub.cover import prepare_cover
     from publisher.epub.kobo import kepub
     from publisher.epub.writer import EpubInputs, make_epub
 
     made: Made = {}
     pages: tuple[PageStart, ...] = ()
+    marks: dict[str, str] = {}
     if job is not None:
         from publisher.pdf.layout import PdfInputs  # lazy: with the PDF's job only
 
@@ -297,13 +299,17 @@ def _make(
         if not fresh.epub_ok and plan.meta.cover_image is None:
             prepare_cover(plan.meta, options.styles / "fonts")  # while the child lays out
         pages, count = job.pages()
+        marks = job.index_pages()
         clock.stage(f"PDF laid out: {count} pages")
     elif "pdf" in plan.want and plan.record is not None:
         pages = plan.record.page_starts  # the PDF is up to date: so are its page breaks
+        marks = plan.record.index_pages
     if not fresh.epub_ok:
         source = f"{plan.paths['pdf'].name} ({len(pages)} pages)" if pages else ""
         start = time.perf_counter()
-        epub = EpubInputs(book, options.styles, plan.modified, pages, source, plan.style)
+        epub = EpubInputs(
+            book, options.styles, plan.modified, pages, source, plan.style, index_pages=marks
+        )
         data = make_epub(epub, found)
         made["epub"] = (data, time.perf_counter() - start, len(pages) or None)
         if "kepub" in plan.want:
@@ -314,7 +320,7 @@ def _make(
         made["pdf"] = (job.result(), time.perf_counter() - pdf_start, count)
         job.close()
         clock.stage("PDF written")
-    return made, pages
+    return made, pages, marks
 
 
 def _write(options: BuildOptions, plan: _Plan, made: Made) -> tuple[Output, ...]:
@@ -348,6 +354,7 @@ def _save_record(
     fresh: _Fresh,
     book: RenderedBook,
     pages: tuple[PageStart, ...],
+    marks: dict[str, str],
 ) -> None:
     resources = sorted(str(r.source) for r in book.resources)
     cache.save_record(
@@ -359,6 +366,7 @@ def _save_record(
             pdf_style=fresh.pdf_style,
             resources=resources,
             pages=[asdict(p) for p in pages],
+            index_pages=marks,
             outputs={fmt: cache.output_stamp(plan.paths[fmt]) or [] for fmt in plan.want},
             stack=fresh.stack,
         ),

@@ -134,6 +134,7 @@ class Record:
     pdf_style: str = ""  # print styles and PDF options
     resources: list[str] = field(default_factory=list)  # image files the book used
     pages: list[dict[str, Any]] = field(default_factory=list)  # PageStart, as dicts
+    index_pages: dict[str, str] = field(default_factory=dict)  # index mark id -> printed page
     outputs: dict[str, list[int]] = field(default_factory=dict)  # format -> [size, mtime_ns]
     # The versions the outputs were made with (part of `content`: an upgrade rebuilds).
     stack: dict[str, str] = field(default_factory=dict)

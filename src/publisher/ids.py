@@ -5,10 +5,11 @@ heading's slug, an id in raw HTML).
 The generated ids form a reserved namespace (`reserved`): the fixed names of
 publisher's own pages and navigation, and numbered families (notes and their
 calls, chapter sections, part and article titles, print page breaks, the Kobo
-edition's sentence spans). `IdPool` never gives out an id in that namespace, so
-author ids and generated ids are disjoint by construction: a generated id needs
-no check against what the author wrote, and a note link cannot jump to an
-author's element of the same name. Taking an id costs O(1) amortised: each base
+edition's sentence spans, the index's marked places, entries and letter
+groups). `IdPool` never gives out an id in that namespace, so author ids and
+generated ids are disjoint by construction: a generated id needs no check
+against what the author wrote, and a note link cannot jump to an author's
+element of the same name. Taking an id costs O(1) amortised: each base
 keeps its own counter, so 10,000 headings of one title cost 10,000 steps, not
 50 million."""
 
@@ -33,12 +34,13 @@ FIXED = frozenset(
         "print-toc-title",
         "book-columns",
         "book-inner",
+        "index-title",
     }
 )
 # The numbered families; every generator below gives an id of one of them.
 _FAMILIES = re.compile(
     r"(?:fn-c\d+-\d+|fnref-c\d+-\d+(?:-\d+)?|section-\d+|part-\d+|title-\d+|page-\d+"
-    r"|kobo\.\d+\.\d+)"
+    r"|kobo\.\d+\.\d+|ix-\d+|ix-entry-\d+|ix-group-\d+)"
 )
 # What an XML id may be here: no leading digit, no colon.
 NAME = re.compile(r"^[^\W\d][\w.-]*$")
@@ -87,6 +89,22 @@ def page_id(label: str) -> str:
 
 def kobo_id(block: int, sentence: int) -> str:
     return f"kobo.{block}.{sentence}"
+
+
+def index_mark_id(number: int) -> str:
+    """The `number`-th place an index term is marked in the book (an index locator's
+    target)."""
+    return f"ix-{number}"
+
+
+def index_entry_id(number: int) -> str:
+    """An entry of the index document (the target of its "see" references)."""
+    return f"ix-entry-{number}"
+
+
+def index_group_id(number: int) -> str:
+    """A letter group's heading in the index document."""
+    return f"ix-group-{number}"
 
 
 class IdPool:

@@ -65,6 +65,9 @@ class BookMeta:
     suppress_bibliography: bool = False
     bibliography_per_chapter: bool = False  # each chapter ends with the works it cites
     crossref: tuple[tuple[str, str], ...] = ()  # Quarto's `crossref:` keys and values
+    # the back-of-book index (render/index.py)
+    index_title: str | None = None  # None: the word for it in the book's language
+    index_ranges: str = "dash"  # consecutive pages: "dash" 41–43, "ff" 41 f. / 41 ff.
 
     @property
     def full_title(self) -> str:
@@ -160,6 +163,50 @@ class Formula:
 
 
 @dataclass(frozen=True)
+class IndexPlace:
+    """A place an index term is marked: the marked element's id, the document it is
+    in, and what locates it where there are no page numbers (the heading of its
+    section, as the contents show it). A range also has its closing place."""
+
+    ident: str
+    document: str
+    section: str
+    end: IndexPlace | None = None
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    ident: str  # its id in the index document
+    term: str  # XHTML, as shown
+    places: tuple[IndexPlace, ...]  # in the book's order
+    see: tuple[tuple[str, str | None], ...] = ()  # (XHTML shown, target entry's id or None)
+    see_also: tuple[tuple[str, str | None], ...] = ()
+    entries: tuple[IndexEntry, ...] = ()  # sub-entries, in order
+
+
+@dataclass(frozen=True)
+class IndexGroup:
+    ident: str  # its heading's id
+    heading: str  # a letter, or the words for symbols and numbers
+    entries: tuple[IndexEntry, ...]
+
+
+@dataclass(frozen=True)
+class BookIndex:
+    """The back-of-book index, sorted: its document is the book's last chapter,
+    written again with the printed page numbers where a PDF gives them."""
+
+    document: str  # the index's file name
+    title: str
+    groups: tuple[IndexGroup, ...]
+    see: str  # the words for "see" and "see also" in the book's language
+    see_also: str
+    ranges: str  # BookMeta.index_ranges
+    marks: tuple[str, ...]  # the ids of every marked place, in the book's order
+    section: str  # the id of the index's own section
+
+
+@dataclass(frozen=True)
 class RenderedBook:
     meta: BookMeta
     chapters: tuple[RenderedChapter, ...]
@@ -168,6 +215,7 @@ class RenderedBook:
     single_article: bool = False  # one chapter titled by the book: no separate PDF title page
     diagnostics: tuple[Diagnostic, ...] = ()  # what rendering found (links, images, raw HTML)
     formulas: tuple[Formula, ...] = ()  # each distinct formula once (publisher.render.math)
+    index: BookIndex | None = None  # the back-of-book index, when a term is marked
 
     @property
     def toc(self) -> tuple[TocEntry, ...]:

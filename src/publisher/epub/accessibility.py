@@ -44,6 +44,8 @@ def accessibility_metadata(
         features.append("MathML")  # formulas as MathML, their TeX as alttext
     if paginated:
         features += ["pageBreakMarkers", "pageNavigation"]
+    if book.index is not None:
+        features.append("index")
 
     summary = ["This publication has a table of contents and structured headings in reading order."]
     if images:
@@ -58,6 +60,8 @@ def accessibility_metadata(
         summary.append("Formulas are MathML, with their TeX source as alternative text.")
     if paginated:
         summary.append("Page numbers of the print edition are marked and listed.")
+    if book.index is not None:
+        summary.append("An index links each of its terms to the places it is discussed.")
     summary.append("Text can be resized and restyled by the reading system. No hazards are known.")
 
     out = [("schema:accessMode", mode) for mode in modes]

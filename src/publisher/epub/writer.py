@@ -11,7 +11,8 @@ import datetime as dt
 import io
 import re
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from publisher.ids import page_id
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
 from publisher.names import EntryNames, NameRefused
 from publisher.pagination import PageStart, insert_markers
+from publisher.render.index import with_pages
 from publisher.source.styles import (
     DEFAULT,
     PackagedCss,
@@ -62,11 +64,16 @@ class EpubInputs:
     print_source: str = ""  # names the PDF edition the page numbers come from
     style: Style | None = None  # None: the default style
     subset_fonts: bool = True  # False: every face of the families named, whole (tests)
+    # each index mark's printed page (the PDF's layout, beside `pages`): the index's
+    # locators show them
+    index_pages: Mapping[str, str] = field(default_factory=dict)
 
 
 def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
     """The finished EPUB file as bytes: one ebooklib book filled in named steps; what
     writing it finds is added to `found`."""
+    if inputs.index_pages:
+        inputs = replace(inputs, book=with_pages(inputs.book, inputs.index_pages))
     book = epub.EpubBook()
     _metadata(book, inputs, found)
     css = _packaged_css(inputs)
@@ -410,6 +417,9 @@ def _spine_and_guide(book: epub.EpubBook, inputs: EpubInputs, documents: _Docume
     ]
     if many:
         book.guide.insert(2, {"type": "toc", "title": "Contents", "href": NAV})
+    index = inputs.book.index
+    if index is not None:
+        book.guide.append({"type": "index", "title": index.title, "href": index.document})
 
 
 def _written(book: epub.EpubBook, inputs: EpubInputs) -> bytes:
@@ -538,6 +548,8 @@ def _nav_body(book: RenderedBook, many: bool, pages: tuple[PageStart, ...] = ())
     if many:
         landmarks.append((f"{NAV}#toc", "toc", "Contents"))
     landmarks.append((_start(book), "bodymatter", "Start of Content"))
+    if book.index is not None:
+        landmarks.append((book.index.document, "index", escape(book.index.title)))
     items = "".join(
         f'<li><a epub:type="{kind}" href="{href}">{label}</a></li>\n'
         for href, kind, label in landmarks

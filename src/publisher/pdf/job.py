@@ -7,7 +7,8 @@ before rendering: the child imports WeasyPrint while the parent renders the
 Markdown; it lays the book out and sends back where each page begins (the EPUB's
 page list needs them), then writes the PDF while the parent packages the EPUB.
 A long book is laid out in pieces (pieces.py): the child lays out the first and
-forks a process for each other one. Where WeasyPrint is already loaded (watch,
+forks a process for each other one; a book with an index has it laid out last,
+apart, once the pages of its marks are known. Where WeasyPrint is already loaded (watch,
 serve) or there is no fork, the same steps run here, one after the other. Either
 way the bytes are the same.
 
@@ -39,7 +40,7 @@ from publisher.pdf.weasyprint.load import load_weasyprint
 if TYPE_CHECKING:
     from publisher.pagination import PageStart
     from publisher.pdf.layout import Layout, PdfInputs
-    from publisher.pdf.pieces import PieceWork
+    from publisher.pdf.pieces import PieceWork, TailWork
 
 Pages = tuple["PageStart", ...]
 RENDERER = "weasyprint"  # the logger WeasyPrint writes its messages to
@@ -78,8 +79,9 @@ class PdfJob:
         self._inputs: PdfInputs | None = None
         self._found: list[Diagnostic] = []
         self._layout: Layout | None = None
-        self._pieces: PieceWork | None = None
+        self._pieces: PieceWork | TailWork | None = None
         self._parallel = parallel  # a long book's pieces in forked processes (pieces.py)
+        self._marks: dict[str, str] = {}  # index mark id -> printed page, once laid out
 
     def submit(self, inputs: PdfInputs, found: list[Diagnostic]) -> None:
         self._inputs = inputs
@@ -91,17 +93,24 @@ class PdfJob:
 
     def _pages(self) -> tuple[Pages, int]:
         from publisher.pdf.layout import check, layout
-        from publisher.pdf.pieces import PieceWork, plan
+        from publisher.pdf.pieces import PieceWork, TailWork, plan
         from publisher.pdf.weasyprint.boxes import page_starts
+        from publisher.pdf.weasyprint.hooks import margins_deferrable
 
         assert self._inputs is not None
         load_weasyprint()
         cut = plan(self._inputs)
-        if cut is not None:
+        tail = cut is None and self._inputs.book.index is not None and margins_deferrable()
+        if cut is not None or tail:
             check(self._inputs)
-            self._pieces = PieceWork(self._inputs, cut, self._parallel)
+            self._pieces = (
+                PieceWork(self._inputs, cut, self._parallel)
+                if cut is not None
+                else TailWork(self._inputs)
+            )
             try:
                 made = self._pieces.pages()
+                self._marks = made.marks
                 return made.starts, made.pages
             except PublisherError:  # the author's to fix: laying out whole would say the same
                 self.close()
@@ -110,8 +119,13 @@ class PdfJob:
                 note("pieces", f"fell back to a whole-book layout: {error!r}")
                 self.close()
         self._layout = layout(self._inputs)
+        self._marks = self._layout.marks
         document = self._layout.document
         return tuple(page_starts(document)), len(document.pages)
+
+    def index_pages(self) -> dict[str, str]:
+        """After `pages`: the printed page of each place marked for the index."""
+        return self._marks
 
     def result(self) -> bytes:
         if self._layout is None and self._pieces is None:
@@ -190,10 +204,12 @@ class ForkedPdfJob(PdfJob):
             with renderer_messages(self._found):
                 got = self._receive("pages")
             if got is not None:
-                starts, count = got
+                starts, count, self._marks = got
                 return starts, count
         assert self._fallback is not None
-        return self._fallback.pages()
+        laid_out = self._fallback.pages()
+        self._marks = self._fallback.index_pages()
+        return laid_out
 
     def result(self) -> bytes:
         if self._fallback is None:
@@ -261,7 +277,7 @@ def _child(channel: Channel, styles: Path, lang: str, scratch: str) -> None:
         # Unused here: a child's handlers never run (forked.keep_log_records); its
         # WeasyPrint records go back with its messages and become diagnostics there.
         job.submit(inputs, [])
-        channel.send("pages", job.pages())
+        channel.send("pages", (*job.pages(), job.index_pages()))
         channel.send("pdf", job.result())
         job.close()
     except Exception as exc:

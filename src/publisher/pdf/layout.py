@@ -12,7 +12,7 @@ import copy
 import datetime as dt
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,13 +95,18 @@ def piece_html(
     numbers: dict[str, str] | None = None,
     page_references: bool = False,
     formulas: Mapping[tuple[str, bool], Typeset] | None = None,
+    opening: str | None = None,
+    side: str | None = None,
 ) -> tuple[str, frozenset[str]]:
     """Some of the book's chapters as one HTML5 document (see pieces.py), with the
     title pages and contents if `front`; `numbers` gives the contents the page
     numbers of headings laid out elsewhere; `formulas` the book's formulas typeset
     (pdf/math.py). Also returns the anchors it links to
     but does not hold: each gets an empty stand-in, so that WeasyPrint keeps the
-    link (the joined PDF sends it to the real one)."""
+    link (the joined PDF sends it to the real one). `opening`: a chapter laid out
+    apart (the index) opens an empty page at the end, holding its heading's id, so
+    that the contents give its page. `side`: the first page is a `left` or `right`
+    one, where WeasyPrint's first page would be the other."""
     meta = book.meta
     sources = {r.href: r.source for r in book.resources}
     head = [
@@ -149,7 +154,16 @@ def piece_html(
         )
         sections.append(section)
         body_parts.append(lxml.html.tostring(section, encoding="unicode", method="html"))
+    if opening is not None:
+        chapter = next(c for c in book.chapters if c.file_name == opening)
+        classes = f"{_section_class(chapter)} {chapter.matter}"
+        target = chapter.toc[0].href.split("#", 1)[1]
+        body_parts.append(
+            f'<section class="{escape(classes)} opening-only" id="{escape(target)}"></section>\n'
+        )
     held = {str(e.get("id")) for s in sections for e in s.iter() if e.get("id")}
+    if opening is not None:
+        held.add(target)
     links = (str(a.get("href", "")) for s in sections for a in s.iter("a"))
     wanted = {href[1:] for href in links if href[:1] == "#"}
     if toc:
@@ -165,6 +179,8 @@ def piece_html(
         )
     kind = "article" if book.single_article else "book"
     direction = ' dir="rtl"' if meta.direction == "rtl" else ""
+    if side is not None:
+        direction += f' style="break-before: {side}"'
     document = (
         f'<!DOCTYPE html>\n<html lang="{meta.lang}" class="{kind}"{direction}>\n<head>\n'
         + "\n".join(head)
@@ -177,6 +193,10 @@ def piece_html(
 
 def _section_id(chapter: RenderedChapter) -> str:
     return str(parse_body(chapter.body)[0].get("id", ""))
+
+
+def _section_class(chapter: RenderedChapter) -> str:
+    return str(parse_body(chapter.body)[0].get("class", ""))
 
 
 def _print_toc(book: RenderedBook, numbers: dict[str, str]) -> str:
@@ -217,6 +237,7 @@ def _print_section(
 
         replace_formulas(section, formulas, lean)
     mark_blocks(section, chapter.file_name)
+    _unanchored_marks(section)
     classes = [section.get("class", ""), chapter.matter]
     if chapter.in_part:
         classes.append("in-part")
@@ -251,6 +272,8 @@ def _print_section(
     _split_long_paragraphs(section)
     _initials(section)
     _no_runts(section)
+    if chapter.kind == "index":
+        _flat_index(section)
     for img in section.iter("img"):
         source = sources.get(img.get("src", ""))
         if source is not None:
@@ -266,6 +289,56 @@ def _with_formulas_as_tex(element: etree._Element) -> str:
     for child in element:
         parts += [_with_formulas_as_tex(child), child.tail or ""]
     return "".join(parts)
+
+
+# The ids publisher gives the places marked for the index (publisher.ids).
+_MARK_ID = re.compile(r"ix-\d+")
+
+
+def _unanchored_marks(section: etree._Element) -> None:
+    """A place marked for the index keeps its id as `data-mark`: nothing links to
+    it in print (the index prints page numbers), and as an id it would cost
+    WeasyPrint an anchor and the PDF a named destination each (10,000 of them a
+    second of layout and one of writing). An author's own id on a mark stays."""
+    for element in section.iter():
+        ident = element.get("id")
+        if ident is not None and _MARK_ID.fullmatch(ident):
+            del element.attrib["id"]
+            element.set("data-mark", ident)
+
+
+def _flat_index(section: etree._Element) -> None:
+    """The index in print: each entry a paragraph of its own, indented by its level,
+    its term and page numbers plain text (the EPUB's nested lists of spans and
+    links took WeasyPrint six times as long to lay out: a link costs as much as a
+    line, and, in a piece, a stand-in anchor too); its "see" references stay links
+    within the index. Each paragraph keeps its list item's data-block: the EPUB's
+    page-break markers land in the same entries."""
+
+    def flatten(entries: etree._Element, level: int, out: list[etree._Element]) -> None:
+        for item in [c for c in entries if c.tag == "li"]:
+            nested = [c for c in item if c.tag == "ul"]
+            for inner in nested:
+                item.remove(inner)
+            item.tag = "p"
+            item.set("class", f"index-entry index-level-{min(level, 4)}")
+            item.tail = "\n"
+            out.append(item)
+            for inner in nested:
+                flatten(inner, level + 1, out)
+
+    for group in [s for s in section.iter("section") if s.get("class") == "index-group"]:
+        for entries in [c for c in group if c.tag == "ul"]:
+            paragraphs: list[etree._Element] = []
+            flatten(entries, 1, paragraphs)
+            at = group.index(entries)
+            group.remove(entries)
+            for offset, paragraph in enumerate(paragraphs):
+                group.insert(at + offset, paragraph)
+    for link in section.iter("a"):
+        if link.get("data-epub-type") == "index-locator":
+            link.tag = "span"  # its text stays, the link goes with the spans
+    etree.strip_tags(section, "span")
 
 
 # WeasyPrint shapes the rest of a paragraph again for every line, so its time grows
@@ -549,6 +622,7 @@ class Layout:
     fonts: Any
     fence: _Fence
     inputs: PdfInputs
+    marks: dict[str, str] = field(default_factory=dict)  # index mark id -> printed page
 
     def write(self) -> bytes:
         from publisher.pdf.math import drawings  # ziamath is not needed: the drawings are made
@@ -595,9 +669,32 @@ _TAG = re.compile(r"<[^>]*>")
 
 
 def layout(inputs: PdfInputs) -> Layout:
+    """The whole book laid out as one document. With an index, twice: its page
+    numbers are those of the first layout, made without it (pieces.py lays a book
+    with an index out once, where it can be cut)."""
     check(inputs)
+    book = inputs.book
     page_references = bool(page_reference_css(inputs))
-    return render_html(inputs, print_html(inputs.book, page_references, inputs.formulas))
+    if book.index is None:
+        return render_html(inputs, print_html(book, page_references, inputs.formulas))
+    from publisher.pdf.weasyprint.boxes import find_targets
+    from publisher.pdf.weasyprint.hooks import page_boxes
+    from publisher.render.index import with_pages
+
+    # Nothing before the index depends on it: its own page in the contents is the
+    # one left out of the first layout's numbers, which are not kept.
+    chapters = tuple(c for c in book.chapters if c.file_name != book.index.document)
+    first = render_html(
+        inputs, print_html(replace(book, chapters=chapters), page_references, inputs.formulas)
+    )
+    found = find_targets(page_boxes(first.document), frozenset(book.index.marks))
+    del first
+    marks = {name: str(page + 1) for name, page in found.items()}
+    laid = render_html(
+        inputs, print_html(with_pages(book, marks), page_references, inputs.formulas)
+    )
+    laid.marks = marks
+    return laid
 
 
 def check(inputs: PdfInputs) -> None:

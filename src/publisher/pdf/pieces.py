@@ -16,7 +16,12 @@ its own document, in its own process where fork is there. What crosses a cut:
   from which they are numbered;
 - links and bookmarks: a piece holds an empty anchor for each target it links to
   elsewhere; in the joined PDF each name goes to the piece that really has it, and
-  the outlines, the structure tree and its parent tree are joined (`join`).
+  the outlines, the structure tree and its parent tree are joined (`join`);
+- the index: its locators are the pages of the marked places, known once every
+  other piece is laid out, so it is a piece of its own, laid out last (once, unless
+  the front's length changes the numbers), after a right-hand opening. A book with
+  an index is cut this way however short it is: the rest is laid out once, never
+  twice (layout.py's whole-book way needs two layouts).
 
 The first piece and the front are made in the process that joins them (the PDF's
 child, job.py), every other piece in a process forked from it. The plan depends
@@ -29,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +51,7 @@ from publisher.pdf.weasyprint.hooks import (
 from publisher.xhtml import parse_body
 
 if TYPE_CHECKING:
+    from publisher.model import RenderedBook
     from publisher.pdf.layout import Layout, PdfInputs
 
 # Below this much text, one process lays the book out sooner than pieces would
@@ -63,53 +69,66 @@ _OPENINGS = {"chapter", "bodymatter", "backmatter", "part"}
 @dataclass(frozen=True)
 class Plan:
     """chapters[:front] go with the title pages and contents (the front piece);
-    piece i holds chapters[starts[i]:starts[i + 1]] (the last, up to the end)."""
+    piece i holds chapters[starts[i]:starts[i + 1]] (the last, up to the index or
+    the end); chapters[index], the index, is a piece of its own, laid out last."""
 
     front: int
     starts: tuple[int, ...]
     text: int  # characters of text in the book
+    index: int | None = None
 
 
 def plan(inputs: PdfInputs) -> Plan | None:
     """Where to cut the book, or None to lay it out whole."""
     book = inputs.book
+    index = index_position(book)
+    body = len(book.chapters) if index is None else index
     if (
         book.single_article
         or inputs.profile.chapter_break != "right"
         or book.meta.direction == "rtl"
-        or len(book.chapters) < 2
+        or body < (2 if index is None else 1)
         or not margins_deferrable()
         or page_dependent_css(inputs)
     ):
         return None
-    sections = [parse_body(chapter.body)[0] for chapter in book.chapters]
+    sections = [parse_body(chapter.body)[0] for chapter in book.chapters[:body]]
     sizes = [sum(len(text) for text in section.itertext()) for section in sections]
     total = sum(sizes)
-    if total < SPLIT_TEXT:
+    if total < SPLIT_TEXT and index is None:
         return None
     cuts = {
         i
-        for i, (chapter, section) in enumerate(zip(book.chapters, sections, strict=True))
+        for i, (chapter, section) in enumerate(zip(book.chapters, sections, strict=False))
         if not chapter.in_part and set(str(section.get("class", "")).split()) & _OPENINGS
     }
     if not cuts:
         return None
     front = min(cuts)
-    count = max(2, min(MAX_PIECES, total // PIECE_TEXT))
-    # The process of the first piece also lays out the front (twice) and writes
-    # it: a lighter piece of the body evens out the work.
-    done = 2 * sum(sizes[:front]) + FRONT_ENTRY_TEXT * len(book.toc)
-    work = done + sum(sizes[front:])
     starts = [front]
-    for i in range(front, len(sizes)):
-        if i in cuts and i != front and done >= work * len(starts) / count:
-            starts.append(i)
-            if len(starts) == count:
-                break
-        done += sizes[i]
-    if len(starts) < 2:
+    if total >= SPLIT_TEXT:  # shorter: one piece besides the front (and the index)
+        count = max(2, min(MAX_PIECES, total // PIECE_TEXT))
+        # The process of the first piece also lays out the front (twice) and
+        # writes it: a lighter piece of the body evens out the work.
+        done = 2 * sum(sizes[:front]) + FRONT_ENTRY_TEXT * len(book.toc)
+        work = done + sum(sizes[front:])
+        for i in range(front, len(sizes)):
+            if i in cuts and i != front and done >= work * len(starts) / count:
+                starts.append(i)
+                if len(starts) == count:
+                    break
+            done += sizes[i]
+    if len(starts) < 2 and index is None:
         return None
-    return Plan(front, tuple(starts), total)
+    return Plan(front, tuple(starts), total, index)
+
+
+def index_position(book: RenderedBook) -> int | None:
+    """Where the index is among the chapters (the last), if the book has one."""
+    if book.index is None or not book.chapters:
+        return None
+    last = len(book.chapters) - 1
+    return last if book.chapters[last].file_name == book.index.document else None
 
 
 # --- one piece ------------------------------------------------------------------
@@ -134,11 +153,18 @@ class Piece:
         chapters: range,
         front: bool = False,
         numbers: dict[str, str] | None = None,
+        *,
+        deferred: bool | None = None,
+        opening: str | None = None,
+        side: str | None = None,
     ) -> None:
         self.inputs = inputs
         self.chapters = chapters
         self.front = front
         self.numbers = numbers
+        self.deferred = not front if deferred is None else deferred
+        self.opening = opening  # piece_html's
+        self.side = side
         self.kept = Deferred()
         self.layout: Layout | None = None
 
@@ -154,8 +180,10 @@ class Piece:
             front=self.front,
             numbers=self.numbers,
             formulas=self.inputs.formulas,
+            opening=self.opening,
+            side=self.side,
         )
-        if self.front:
+        if not self.deferred:
             self.layout = render_html(self.inputs, html)
         else:
             with deferred_margins(self.kept) as deferred:
@@ -184,6 +212,7 @@ class Piece:
 class Made:
     starts: tuple[PageStart, ...]
     pages: int
+    marks: dict[str, str] = field(default_factory=dict)  # index mark id -> printed page
 
 
 class PieceWork:
@@ -194,8 +223,11 @@ class PieceWork:
         self.plan = cut
         self.parallel = parallel
         book = inputs.book
-        ends = (*cut.starts[1:], len(book.chapters))
-        self.targets = frozenset(e.href.split("#", 1)[1] for e in book.toc if "#" in e.href)
+        ends = (*cut.starts[1:], len(book.chapters) if cut.index is None else cut.index)
+        self.marks = frozenset(book.index.marks) if book.index is not None else frozenset()
+        self.targets = (
+            frozenset(e.href.split("#", 1)[1] for e in book.toc if "#" in e.href) | self.marks
+        )
         # The first piece is made in this process (with the front), the others in
         # forked ones: one process fewer holding WeasyPrint and its own copy of
         # what it touches.
@@ -208,6 +240,7 @@ class PieceWork:
         self.front_sketch: Sketch | None = None
         self.firsts: list[int] = []
         self.total = 0
+        self.index: _Index | None = None
 
     def pages(self) -> Made:
         # The front piece's contents carry the other pieces' page numbers, which
@@ -216,30 +249,43 @@ class PieceWork:
         # are numbered from it and written while the front is laid out again with
         # the real numbers. If its length changed (a contents line wrapping with
         # wider numbers), they are numbered and written again, until it holds.
+        # The index, last, is laid out once the pages of its marks are known.
         width = len(str(self.plan.text // 500 + 10))
         likely = {name: "8" * width for name in self.targets}
         mine = self.workers[0].sketch()  # here, while the others are made elsewhere
-        pages = self._front(likely).pages
+        front = self._front(likely)
+        pages = front.pages
         if self.parallel and not _prints_page_total(self.inputs):
             # While the others are still laid out: the first piece's numbers follow
             # from the front's length alone.
             self.workers[0].write_early(_numbering(pages, [mine.pages])[0][0])
         sketches = [mine] + [worker.sketch() for worker in self.workers[1:]]
         for _ in range(4):
-            firsts, total = _numbering(pages, [s.pages for s in sketches])
-            for worker, first in zip(self.workers, firsts, strict=True):
-                worker.number(first, total)
+            firsts, body = _numbering(pages, [s.pages for s in sketches])
             numbers = {
                 name: str(first + index)
                 for sketch, first in zip(sketches, firsts, strict=True)
                 for name, index in sketch.targets.items()
             }
+            total = body
+            if self.plan.index is not None:
+                total = self._index(front.sketch, sketches, firsts, body)
+                numbers[self._index_target()] = str(total - self._index_pages() + 1)
+            for worker, first in zip(self.workers, firsts, strict=True):
+                worker.number(first, total)
             front = self._front(numbers)
             if front.pages == pages:
                 break
             pages = front.pages
         else:
             raise Unsettled("the front pages' length did not settle")
+        if self.plan.index is not None and self.index is not None:
+            # The marks in the front's chapters, as its last layout placed them.
+            again = self._index(front.sketch, sketches, firsts, body)
+            if again != total:
+                total = again
+                for worker, first in zip(self.workers, firsts, strict=True):
+                    worker.number(first, total)
         front_sketch = front.sketch
         self.front, self.firsts, self.total = front.piece, firsts, total
         self.sketches, self.front_sketch = sketches, front_sketch
@@ -247,11 +293,51 @@ class PieceWork:
         for sketch, first in zip(sketches, firsts, strict=True):
             places += [None] * (first - 1 - len(places))  # a blank verso
             places += sketch.places
-        return Made(tuple(starts_from_places(places)), total)
+        marks: dict[str, str] = {}
+        if self.index is not None:
+            places += [None] * (self.index.first - 1 - len(places))
+            places += self.index.sketch.places
+            marks = self.index.marks
+        return Made(tuple(starts_from_places(places)), total, marks)
 
     def _front(self, numbers: dict[str, str]) -> _Front:
         piece = Piece(self.inputs, range(self.plan.front), front=True, numbers=numbers)
-        return _Front(piece, piece.sketch(frozenset()))
+        return _Front(piece, piece.sketch(self.marks))
+
+    def _index_target(self) -> str:
+        index = self.inputs.book.index
+        assert index is not None
+        return next(
+            e.href.split("#", 1)[1]
+            for e in self.inputs.book.toc
+            if e.href.startswith(f"{index.document}#")
+        )
+
+    def _index_pages(self) -> int:
+        return self.index.sketch.pages if self.index is not None else 0
+
+    def _index(self, front: Sketch, sketches: list[Sketch], firsts: list[int], done: int) -> int:
+        """Lays the index out with its marks' pages, unless it was with the same
+        ones; returns the book's page count with it (`done`: without it)."""
+        from publisher.render.index import with_pages
+
+        assert self.plan.index is not None
+        marks = {
+            name: str(index + 1) for name, index in front.targets.items() if name in self.marks
+        }
+        for sketch, first in zip(sketches, firsts, strict=True):
+            marks |= {
+                name: str(first + index)
+                for name, index in sketch.targets.items()
+                if name in self.marks
+            }
+        first = _numbering(done, [0])[0][0]
+        if self.index is None or self.index.marks != marks or self.index.first != first:
+            book = with_pages(self.inputs.book, marks)
+            chapters = range(self.plan.index, self.plan.index + 1)
+            piece = Piece(replace(self.inputs, book=book), chapters)
+            self.index = _Index(piece, piece.sketch(frozenset()), marks, first)
+        return first - 1 + self.index.sketch.pages
 
     def result(self) -> bytes:
         assert self.front is not None and self.front_sketch is not None
@@ -260,6 +346,10 @@ class PieceWork:
         parts = [(front, self.front_sketch.stubs, 1)]
         for worker, sketch, first in zip(self.workers, self.sketches, self.firsts, strict=True):
             parts.append((worker.result(), sketch.stubs, first))
+        if self.index is not None:
+            data = self.index.piece.write(self.index.first, self.total)
+            self.index.piece.release()
+            parts.append((data, self.index.sketch.stubs, self.index.first))
         return join(parts)
 
     def close(self) -> None:
@@ -275,6 +365,84 @@ class _Front:
     @property
     def pages(self) -> int:
         return self.sketch.pages
+
+
+@dataclass(frozen=True)
+class _Index:
+    """The index's piece, laid out with its marks' pages, from page `first` on."""
+
+    piece: Piece
+    sketch: Sketch
+    marks: dict[str, str]
+    first: int
+
+
+class TailWork:
+    """A book laid out whole but for its index, which is laid out apart once the
+    pages of its marks are known: where the book cannot be cut into pieces (an
+    article, chapters opening on any page, right to left, a style sheet whose
+    result depends on earlier pages). The book's last page is an empty one where
+    the index opens, so that the contents give its number; it is replaced by the
+    index's pages when they are joined."""
+
+    def __init__(self, inputs: PdfInputs) -> None:
+        index = inputs.book.index
+        position = index_position(inputs.book)
+        assert index is not None and position is not None
+        self.inputs = inputs
+        self.position = position
+        self.main = Piece(
+            inputs, range(position), front=True, deferred=True, opening=index.document
+        )
+        self.marks = frozenset(index.marks)
+        self.main_sketch: Sketch | None = None
+        self.index: _Index | None = None
+        self.total = 0
+
+    def pages(self) -> Made:
+        from publisher.render.index import with_pages
+
+        opening = self._opening()
+        main = self.main_sketch = self.main.sketch(self.marks | {opening})
+        first = main.pages  # the empty page where the index opens
+        if main.targets.get(opening) != first - 1:
+            raise Unsettled("the index's opening is not the book's last page")
+        marks = {name: str(page + 1) for name, page in main.targets.items() if name in self.marks}
+        # Its side, where WeasyPrint would start the index on the other one: page
+        # 1 is a right-hand page left to right, a left-hand one right to left.
+        side = None
+        if first % 2 == 0:
+            side = "right" if self.inputs.book.meta.direction == "rtl" else "left"
+        book = with_pages(self.inputs.book, marks)
+        chapters = range(self.position, self.position + 1)
+        piece = Piece(replace(self.inputs, book=book), chapters, side=side)
+        self.index = _Index(piece, piece.sketch(frozenset()), marks, first)
+        self.total = first - 1 + self.index.sketch.pages
+        places = [*main.places[:-1], *self.index.sketch.places]
+        return Made(tuple(starts_from_places(places)), self.total, marks)
+
+    def result(self) -> bytes:
+        assert self.index is not None and self.main_sketch is not None
+        main = self.main.write(1, self.total)
+        self.main.release()
+        index = self.index.piece.write(self.index.first, self.total)
+        self.index.piece.release()
+        return join(
+            [
+                (main, self.main_sketch.stubs | {self._opening()}, 1),
+                (index, self.index.sketch.stubs, self.index.first),
+            ],
+            drop_last=True,
+        )
+
+    def _opening(self) -> str:
+        """The id of the index's heading: the contents' link to it."""
+        return self.inputs.book.chapters[self.position].toc[0].href.split("#", 1)[1]
+
+    def close(self) -> None:
+        self.main.release()
+        if self.index is not None:
+            self.index.piece.release()
 
 
 class Unsettled(Exception):
@@ -489,14 +657,17 @@ def _serve(piece: Piece, targets: frozenset[str], channel: Channel) -> None:
 # --- joining --------------------------------------------------------------------
 
 
-def join(parts: list[tuple[bytes, frozenset[str], int]]) -> bytes:
+def join(parts: list[tuple[bytes, frozenset[str], int]], drop_last: bool = False) -> bytes:
     """One PDF from the pieces' PDFs, each given with the anchors it only holds as
     link targets and its first page number (a blank page fills a gap before it).
-    The first piece's catalogue (metadata, language, output intents) is the book's."""
+    The first piece's catalogue (metadata, language, output intents) is the book's.
+    `drop_last`: the first piece's last page (an empty one, TailWork's) goes."""
     import pikepdf
 
     first_data, first_stubs, _ = parts[0]
     out = pikepdf.open(io.BytesIO(first_data))
+    if drop_last:
+        _drop_last_page(out)
     tags = _Tags(out, first_stubs) if "/StructTreeRoot" in out.Root else None
     names = _dests(out, first_stubs)
     outline_items = _outline_items(out)
@@ -609,6 +780,34 @@ class _Tags:
             flat.append(value)
         self.tree.ParentTree = self.out.make_indirect(pikepdf.Dictionary(Nums=flat))
         self.tree.ParentTreeNextKey = len(self.pages) + len(self.annotations)
+
+
+def _drop_last_page(pdf: Any) -> None:
+    """Removes the last page, and every structure element marked on it (an empty
+    page holds none but what WeasyPrint may tag of an empty block)."""
+    import pikepdf
+
+    last = pdf.pages[len(pdf.pages) - 1].obj
+    expect_empty = last.get("/Annots")
+    if expect_empty is not None and len(expect_empty):
+        raise Unsettled("the page where the index opens is not empty")
+    if "/StructTreeRoot" in pdf.Root:
+
+        def prune(element: Any) -> None:
+            kids = element.get("/K")
+            if not isinstance(kids, pikepdf.Array):
+                return
+            for index in range(len(kids) - 1, -1, -1):
+                kid = kids[index]
+                if not isinstance(kid, pikepdf.Dictionary):
+                    continue
+                if kid.get("/Pg") is not None and kid.Pg.objgen == last.objgen:
+                    del kids[index]
+                else:
+                    prune(kid)
+
+        prune(pdf.Root.StructTreeRoot.K[0])
+    del pdf.pages[len(pdf.pages) - 1]
 
 
 def _numbers(nums: Any) -> dict[int, Any]:

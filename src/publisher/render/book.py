@@ -30,6 +30,7 @@ from publisher.model import (
     BODY,
     FRONT,
     Bibliography,
+    BookIndex,
     BookMeta,
     Formula,
     Manuscript,
@@ -41,6 +42,7 @@ from publisher.model import (
 )
 from publisher.render import xref
 from publisher.render.cite import Apparatus, Citations, Group, bibliography_html, reading_order
+from publisher.render.index import IndexMarks, Mark, Placed, build_index, index_chapter
 from publisher.render.losses import silent_losses
 from publisher.render.markdown import (
     Heading,
@@ -83,6 +85,7 @@ SECTION_TYPES: dict[str, tuple[str | None, str]] = {
     "glossary": ("doc-glossary", BACK),
     "colophon": ("doc-colophon", BACK),
     "endnotes": ("doc-endnotes", BACK),
+    "index": ("doc-index", BACK),
 }
 EXTERNAL_SCHEMES = ("http", "https", "mailto", "ftp", "tel")
 # The accessible name of a scene break (`***`), by language; English otherwise.
@@ -157,7 +160,10 @@ def _render_book(
     md = make_parser(meta.lang, raw_html=meta.raw_html, dashes=meta.dashes, citations=citing)
     used_ids = IdPool()
     budget = Budget()
-    parsed = [_parse_file(md, source, used_ids, found, budget) for source in manuscript.sources]
+    marks = IndexMarks()
+    parsed = [
+        _parse_file(md, source, used_ids, found, budget, marks) for source in manuscript.sources
+    ]
     for file in parsed:
         kept = [*file.tokens, *(t for note in file.notes.values() for t in note)]
         found += silent_losses(kept, file.source.text, file.source.path)
@@ -185,6 +191,8 @@ def _render_book(
         citations.process(groups, used_ids)
     by_file = {group.file: group for group in groups if group.entries}
     references = _references_title(meta, citations)
+    marked = {m.ident: m for m in marks.marks if m.ident is not None}
+    placed: dict[str, Placed] = {}
     for number, (plan, numbers) in enumerate(zip(plans, heading_numbers, strict=True), start=1):
         links = Links(anchors, id_files, first_file, used_ids, found, resolved)
         apparatus = Apparatus(crossrefs, plan.file_name, plan.parsed.source.path, found)
@@ -202,9 +210,12 @@ def _render_book(
             _Entries(by_file.get(plan.file_name), references, used_ids),
         )
         chapters.append(chapter)
+        if marked:
+            placed |= _placed(plan, chapter, numbers, marked, meta)
     back = by_file.get(BIBLIOGRAPHY)
     if back is not None:
         chapters.append(_bibliography_chapter(back, references, len(chapters) + 1, used_ids))
+    index = _index(marks, placed, meta, chapters, found)  # the last chapter
     front = _front_pages(meta)
     return RenderedBook(
         meta,
@@ -214,6 +225,7 @@ def _render_book(
         single_article=article,
         diagnostics=tuple(found),
         formulas=_formulas(parsed),
+        index=index,
     )
 
 
@@ -405,6 +417,57 @@ def _formulas(parsed: list[ParsedFile]) -> tuple[Formula, ...]:
     return tuple(first.values())
 
 
+_ID = re.compile(r' id="([^"]+)"')
+
+
+def _placed(
+    plan: Plan,
+    chapter: RenderedChapter,
+    numbers: dict[str, tuple[str, str]],
+    marked: dict[str, Mark],
+    meta: BookMeta,
+) -> dict[str, Placed]:
+    """The index marks the chapter holds (its notes' too), each with the heading of
+    the section it is in, as the contents show it: where the index points to when
+    there are no page numbers."""
+
+    def label(heading: Heading) -> str:
+        shown = numbers.get(heading.ident)
+        return f"{shown[1]} {heading.text}" if shown else heading.text
+
+    whole = label(plan.heading) if plan.heading else chapter.title or meta.title
+    out: dict[str, Placed] = {}
+    for ident in _ID.findall(chapter.body):
+        mark = marked.get(ident)
+        if mark is None or mark.source != plan.parsed.source.path:
+            continue
+        section = whole
+        if plan.start <= mark.block < plan.end:
+            for heading in reversed(plan.parsed.headings_in(plan.start, mark.block)):
+                if plan.parsed.tokens[heading.index].level == 0:
+                    section = label(heading)
+                    break
+        out[ident] = Placed(chapter.file_name, section)
+    return out
+
+
+def _index(
+    marks: IndexMarks,
+    placed: dict[str, Placed],
+    meta: BookMeta,
+    chapters: list[RenderedChapter],
+    found: list[Diagnostic],
+) -> BookIndex | None:
+    """The back-of-book index, appended to the chapters as the book's last document
+    (render/index.py); None when no term is marked."""
+    if not marks.marks:
+        return None
+    index = build_index(marks.marks, placed, meta, section_id(len(chapters) + 1), found)
+    if index is not None:
+        chapters.append(index_chapter(index))
+    return index
+
+
 def _ids_in(plan: Plan) -> list[str]:
     """The ids of the chapter's elements, and of those in the notes it calls (and
     the notes those call): the chapter renders them, so links to them go there."""
@@ -430,8 +493,14 @@ def _parse_file(
     used_ids: IdPool,
     found: list[Diagnostic],
     budget: Budget,
+    marks: IndexMarks | None = None,
 ) -> ParsedFile:
-    env = ParseEnv(used_ids, source=source.path, math=budget)
+    env = ParseEnv(
+        used_ids,
+        source=source.path,
+        math=budget,
+        index=marks if marks is not None else IndexMarks(),
+    )
     tokens, _ = parse(md, source.text, env)
     found += env.found
     notes: dict[int, list[Token]] = {}

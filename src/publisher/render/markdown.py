@@ -28,6 +28,8 @@ from publisher.langtag import well_formed
 from publisher.render import xref
 from publisher.render.cite import Apparatus, citation_rule
 from publisher.render.highlight import highlight
+from publisher.render.index import KEYS as INDEX_KEYS
+from publisher.render.index import RANGES, IndexMarks, Mark, Term, split_levels, term_of, unescaped
 from publisher.render.math import MATH_TOKENS, Budget, label_and_convert, math_plugin
 from publisher.render.sanitize import HtmlSanitizer
 from publisher.source.text import FORBIDDEN
@@ -92,6 +94,7 @@ class ParseEnv:
     citations: list[Token] = field(default_factory=list)  # `@` references, in order
     formulas: dict[str, int | None] = field(default_factory=dict)  # MathML -> first line
     math: Budget = field(default_factory=Budget)  # the book's formulas, shared by its files
+    index: IndexMarks = field(default_factory=IndexMarks)  # the book's index marks, shared
 
     def where(self, line: int | None) -> Location | None:
         return Location(self.source, line) if self.source is not None else None
@@ -157,6 +160,7 @@ def make_parser(
     md.core.ruler.push("pull_quotes", _pull_quotes)
     md.core.ruler.push("checked_attributes", _checked_attributes)
     md.core.ruler.push("paired_links", _paired_links)
+    md.core.ruler.push("index_marks", _index_marks)
     md.core.ruler.push("labels", _labels)  # after every rule that gives an id
     rules: dict[str, Callable[..., str]] = {
         "image": _render_image,
@@ -564,6 +568,139 @@ def _figures(state: StateCore) -> None:
         for heading in _parse_env(state.env).headings:
             heading.index = positions[id(tokens[heading.index])]
     state.tokens = out
+
+
+# Elements that can mark a place for the index: a span, a link, inline code, an image.
+_MARKABLE = ("span_open", "link_open", "code_inline", "image")
+
+
+def _index_marks(state: StateCore) -> None:
+    """`[term]{.index}`, `[]{index="a!b" see="c"}` (render/index.py): each mark
+    gives the element an id (its own, if it has one) and goes to the book's
+    index; its attributes never reach the output."""
+    env = _parse_env(state.env)
+    for position, block in enumerate(state.tokens):
+        if block.type not in ("inline", "figure") or not block.children:
+            continue  # a figure holds its image (_figures)
+        line = block.map[0] + 1 if block.map else None
+        children = block.children
+        for k, token in enumerate(children):
+            if token.type in ("softbreak", "hardbreak") and line is not None:
+                line += 1
+            if token.type not in _MARKABLE:
+                continue
+            given = token.meta.get("insecure_attrs") or {}
+            classes = str(token.attrs.get("class", "")).split()
+            if "index" not in classes and not any(key in given for key in INDEX_KEYS):
+                continue
+            if "index" in classes:
+                kept = [c for c in classes if c != "index"]
+                if kept:
+                    token.attrSet("class", " ".join(kept))
+                else:
+                    del token.attrs["class"]
+            mark = _mark(state, env, token, _marked(children, k), given, line, position)
+            if mark is not None:
+                env.index.marks.append(mark)
+
+
+def _marked(children: Sequence[Token], at: int) -> Sequence[Token]:
+    """The tokens a span or a link holds, up to its closing token; inline code and
+    an image are their own content."""
+    token = children[at]
+    if token.type == "code_inline":
+        return [token]
+    if token.type == "image":
+        return token.children or []
+    depth = 0
+    for end in range(at, len(children)):
+        depth += children[end].nesting
+        if depth == 0:
+            return children[at + 1 : end]
+    return children[at + 1 :]
+
+
+def _mark(
+    state: StateCore,
+    env: ParseEnv,
+    token: Token,
+    content: Sequence[Token],
+    given: dict[str, Any],
+    line: int | None,
+    position: int,
+) -> Mark | None:
+    where = env.where(line)
+    value = given.get("index")
+    if value is None:
+        terms: tuple[Term, ...] = (term_of(content),)
+        written = terms[0].text
+    else:
+        written = unescaped(str(value))
+        terms = tuple(_term(state, env, level) for level in split_levels(str(value)))
+    if not written:
+        env.found.append(
+            Diagnostic(
+                "T15",
+                WARNING,
+                where,
+                "index mark without a term: it is left out of the index",
+                hint='write the term in the brackets, [Darwin]{.index}, or give it: index="Darwin"',
+            )
+        )
+        return None
+    if any(not term.text for term in terms):
+        env.found.append(
+            Diagnostic(
+                "T15",
+                WARNING,
+                where,
+                f"index term '{written}' has an empty level: the mark is left out of the index",
+                hint="write a term between each two '!': index=\"evolution!theory of\"",
+                subject=written,
+            )
+        )
+        return None
+
+    def reference(key: str) -> tuple[Term, ...] | None:
+        target = given.get(key)
+        if target is None or not unescaped(str(target)):
+            return None
+        levels = tuple(_term(state, env, level) for level in split_levels(str(target)))
+        return levels if all(t.text for t in levels) else None
+
+    see, see_also = reference("see"), reference("see-also")
+    span = given.get("range")
+    if span is not None and span not in RANGES:
+        env.found.append(
+            Diagnostic(
+                "T17",
+                WARNING,
+                where,
+                f"index range '{span}' is neither start nor end: the mark is one place",
+                hint="write range=start where the range begins and range=end where it ends",
+                subject=str(span),
+            )
+        )
+        span = None
+    ident: str | None = None
+    if see is None and see_also is None:  # a reference has no place of its own
+        ident = str(token.attrs.get("id") or "") or env.index.next_id()
+        token.attrSet("id", ident)
+    sort = unescaped(str(given.get("sort", ""))) or None
+    return Mark(ident, terms, sort, see, see_also, span, env.source, line, position)
+
+
+def _term(state: StateCore, env: ParseEnv, written: str) -> Term:
+    """A term as written in an attribute, read as Markdown (emphasis, code, the
+    language's quote marks), once for the whole book."""
+    found = env.index.terms.get(written)
+    if found is None:
+        # A throwaway state: whatever the term holds (ids, marks) stays out of the book.
+        scratch = ParseEnv(IdPool())
+        tokens = state.md.parseInline(written, {"parse": scratch})
+        found = term_of(tokens[0].children or [] if tokens else [])
+        env.index.terms[written] = found
+    return found
 
 
 # --- the renderer: raw HTML through the allow-list ---------------------------------

@@ -64,6 +64,8 @@ EXTENSION_KEYS = (
     "dateline",
     "dashes",
     "bibliography-per-chapter",
+    "index-title",
+    "index-ranges",
 )
 # Pandoc's keys with a meaning in an EPUB or a PDF that publisher maps: keywords to
 # subjects (OPF) and the PDF's keywords, abstract to the description, license to
@@ -102,6 +104,8 @@ _ROLE = re.compile(r"^[a-z]{3}$")
 # `dashes:` -- what two hyphens mean: an en dash (Pandoc's reading, the default), or
 # an em dash, as in Project Gutenberg's texts. Three hyphens are always an em dash.
 DASHES = ("en", "em")
+# `index-ranges:` -- how the index prints consecutive pages: 41–43, or 41 f. / 41 ff.
+INDEX_RANGES = ("dash", "ff")
 
 # What metadata may cost: PyYAML is pure Python (64 KB take about a quarter of a
 # second), and an alias (*name) is shared while parsing but expanded by anything
@@ -477,6 +481,8 @@ def build_meta(
         dateline=text("dateline"),
         dashes=choice("dashes", DASHES, "en"),
         **_apparatus(data, lines, path, root or path.parent.resolve(), where, text, flag),
+        index_title=text("index-title"),
+        index_ranges=choice("index-ranges", INDEX_RANGES, "dash"),
     )
 
 

@@ -47,14 +47,15 @@ def page_places(boxes_of_pages: list[Any]) -> list[Place]:
 
 
 def find_targets(boxes_of_pages: list[Any], targets: frozenset[str]) -> dict[str, int]:
-    """For each id in `targets`, the index of the first page holding it."""
+    """For each id in `targets`, the index of the first page holding it (an index
+    mark's id is its `data-mark` in print: layout.py)."""
     found: dict[str, int] = {}
     for index, page_box in enumerate(boxes_of_pages):
         for box in page_box.descendants():
             element = getattr(box, "element", None)
             if element is None:
                 continue
-            name = element.get("id")
+            name = element.get("id") or element.get("data-mark")
             if name in targets and name not in found:
                 found[name] = index
     return found
