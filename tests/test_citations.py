@@ -576,3 +576,17 @@ def test_a_changed_bibliography_rebuilds_the_book(tmp_path: Path) -> None:
     rebuilt = build(options)
     assert rebuilt.outputs[0].rebuilt and rebuilt.book is not None
     assert "<i>Second</i>" in rebuilt.book.chapters[0].body
+
+
+def test_bibtex_apostrophes_are_typeset_and_urls_kept_verbatim() -> None:
+    from publisher.source.bibliography import read_bibtex
+
+    ((item, _),) = read_bibtex(
+        "@misc{a, title = {Eratosthenes' {Earth}}, url = {https://x.org/a--b's},"
+        " doi = {10.1/x--y}}\n",
+        Path("refs.bib"),
+    )
+    assert item["title"].replace("<span class=\"nocase\">", "").replace("</span>", "") == (
+        "Eratosthenes’ Earth"
+    )
+    assert item["URL"] == "https://x.org/a--b's" and item["DOI"] == "10.1/x--y"

@@ -117,3 +117,25 @@ def test_a_very_long_paragraph(tmp_path: Path) -> None:
     check_pages(built)
     assert len(page_list(built)) > 20
     assert f"{words[7999 % 8]}7999" in pdftotext(built.pdf)
+
+
+def test_no_page_break_marker_inside_a_formula() -> None:
+    """Print draws formulas: they hold no letters there, and an XHTML marker inside
+    MathML would make the EPUB invalid. A page that begins at a formula begins
+    before it; letters count past it."""
+    from publisher.pagination import PageStart, insert_markers, mark_blocks
+
+    body = (
+        '<section xmlns="http://www.w3.org/1999/xhtml"><p>Ab '
+        '<math xmlns="http://www.w3.org/1998/Math/MathML"><mi>x</mi><mo>=</mo></math>'
+        " cd ef</p></section>"
+    )
+    section = etree.fromstring(body)
+    mark_blocks(section, "c.xhtml")
+    block = int(section[0].get("data-block", "").split(":")[1])
+    insert_markers(section, [PageStart("2", "c.xhtml", block, 2), PageStart("3", "c.xhtml", block, 4)])
+    math = section.find(".//{http://www.w3.org/1998/Math/MathML}math")
+    assert math is not None and all(isinstance(e.tag, str) and "Math" in e.tag for e in math.iter())
+    text = etree.tostring(section[0], encoding="unicode")
+    # "Ab" are letters 0-1: page 2 begins at "cd" (letter 2, after the formula), 3 at "ef".
+    assert re.search(r'id="page-2"[^>]*/> ?cd <[^>]*id="page-3"[^>]*/>ef', text.replace("\n", "")), text

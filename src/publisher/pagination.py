@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from publisher.ids import page_id
-from publisher.xhtml import EPUB_NS, TEXT_BLOCKS, XHTML_NS, insert_at_text
+from publisher.xhtml import EPUB_NS, MATHML_NS, SVG_NS, TEXT_BLOCKS, XHTML_NS, insert_at_text
 
 TOC_DOCUMENT = "nav.xhtml"
 # Text in a nested block counts for that block.
@@ -133,13 +133,19 @@ def _split_many(node: etree._Element, which: str, entries: list[tuple[int, PageS
 
 def _own_text(block: etree._Element) -> Iterator[tuple[etree._Element, str]]:
     """(node, 'text' or 'tail') pairs of the block's own text, in reading order,
-    skipping nested blocks and note calls (print has no such letters)."""
+    skipping nested blocks and note calls (print has no such letters), and
+    formulas and drawings: print draws them, so they hold no letters there, and
+    a page-break marker (XHTML) inside MathML or SVG would make the EPUB invalid."""
     yield block, "text"
     for child in block:
         if not isinstance(child.tag, str):
             yield child, "tail"
             continue
-        name = etree.QName(child).localname
+        qname = etree.QName(child)
+        if qname.namespace in (MATHML_NS, SVG_NS):
+            yield child, "tail"
+            continue
+        name = qname.localname
         nested = name in BLOCKS or (name == "a" and child.get(f"{{{EPUB_NS}}}type") == "noteref")
         if not nested:
             yield from _own_text(child)

@@ -6,6 +6,8 @@ from lxml import etree
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 EPUB_NS = "http://www.idpf.org/2007/ops"
+MATHML_NS = "http://www.w3.org/1998/Math/MathML"
+SVG_NS = "http://www.w3.org/2000/svg"
 # The elements of rendered chapters that hold running text of their own.
 TEXT_BLOCKS = frozenset(
     ["p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "dt", "dd", "figcaption", "figure", "pre",

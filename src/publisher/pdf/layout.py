@@ -232,11 +232,13 @@ def _print_section(
     tree = parse_body(chapter.body)
     _strip_namespaces(tree)
     section = tree[0]
+    # Blocks are numbered on the tree the EPUB has (its MathML), before the formulas
+    # become drawings: the page list's positions must name the same elements.
+    mark_blocks(section, chapter.file_name)
     if formulas is not None and "<math" in chapter.body:
         from publisher.pdf.math import replace_formulas  # lazy: only a book with formulas
 
         replace_formulas(section, formulas, lean)
-    mark_blocks(section, chapter.file_name)
     _unanchored_marks(section)
     classes = [section.get("class", ""), chapter.matter]
     if chapter.in_part:

@@ -15,6 +15,7 @@ from typing import Any
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
+from markdown_it.rules_core.smartquotes import process_inlines
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.attrs import attrs_plugin
@@ -459,7 +460,14 @@ def _punctuation(state: StateCore, dashes: tuple[tuple[re.Pattern[str], str], ..
     for block in state.tokens:
         if block.type != "inline":
             continue
-        for token in block.children or ():
+        texts = list(block.children or ())
+        for image in [t for t in texts if t.type == "image" and t.children]:
+            # An image's words (its alt text, a figure's caption) are text too:
+            # markdown-it's smartquotes leaves them straight.
+            if state.md.options.typographer:
+                process_inlines(image.children, state)
+            texts += image.children
+        for token in texts:
             if token.type == "text" and "\u00ad" in token.content:
                 # Soft hyphens break e-readers' dictionaries (Kobo); print hyphenates itself.
                 token.content = token.content.replace("\u00ad", "")

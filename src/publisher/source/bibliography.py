@@ -783,7 +783,10 @@ def _csl_from_bibtex(kind: str, key: str, fields: dict[str, str]) -> dict[str, A
     for field, variable in BIBTEX_FIELDS.items():
         raw = fields.get(field)
         if raw is not None and variable not in item:
-            item[variable] = latex_text(raw, protect=variable == "title-short")
+            if variable in ("URL", "DOI"):  # verbatim, as BibLaTeX reads them: no TeX
+                item[variable] = "".join(raw.replace("{", "").replace("}", "").split())
+            else:
+                item[variable] = latex_text(raw, protect=variable == "title-short")
     if "number" in fields:
         number = latex_text(fields["number"])
         if item["type"].startswith("article"):
@@ -1025,13 +1028,13 @@ _NOCASE_OPEN, _NOCASE_CLOSE = '<span class="nocase">', "</span>"
 
 def latex_text(raw: str, protect: bool = False) -> str:
     """A BibTeX value as text: accents and special characters as Unicode, `~` a
-    no-break space, `--` and `---` dashes, quotes, braces gone. With `protect`
+    no-break space, `--` and `---` dashes, quotes (TeX's: ` and ' are ‘ and ’), braces gone. With `protect`
     (titles), a braced group keeps its case through any style (CSL's nocase)."""
     out: list[str] = []
     _latex(raw, 0, out, protect, depth=0)
     text = unicodedata.normalize("NFC", "".join(out))
     text = text.replace("---", "—").replace("--", "–").replace("``", "“").replace("''", "”")
-    text = text.replace("`", "‘")
+    text = text.replace("`", "‘").replace("'", "’")  # TeX sets ' as a right quote
     return " ".join(text.split()) if "\u00a0" not in text else re.sub(r"[ \t\n]+", " ", text)
 
 
