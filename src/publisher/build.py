@@ -22,6 +22,7 @@ from publisher.source.resources import Locator
 from publisher.source.styles import DEFAULT, Style, load_style
 
 if TYPE_CHECKING:
+    from publisher.epub.fonts import FontStore
     from publisher.model import Manuscript
     from publisher.pagination import PageStart
     from publisher.pdf.job import PdfJob
@@ -188,9 +189,12 @@ def build(
     book = render_book(plan.manuscript, Locator(plan.manuscript.root), plan.style.numbering)
     found += book.diagnostics
     clock.stage(f"rendered {len(book.chapters)} chapter(s)")
-    made, pages = _make(options, plan, fresh, book, job, clock, found)
+    store = _font_store(options, fresh)
+    made, pages = _make(options, plan, fresh, book, job, clock, found, store)
     outputs = _write(options, plan, made)
     _save_record(options, plan, fresh, book, pages)
+    if store is not None:
+        store.save()  # after the outputs: an interrupted build leaves the cache as it was
     return BuildResult(book, outputs, tuple(clock.stages), tuple(found))
 
 
@@ -260,6 +264,15 @@ def _untouched(plan: _Plan) -> tuple[Output, ...]:
     )
 
 
+def _font_store(options: BuildOptions, fresh: _Fresh) -> FontStore | None:
+    """Where the EPUB's font subsets are kept between builds: the build cache."""
+    if fresh.epub_ok:
+        return None
+    from publisher.epub.fonts import FontStore
+
+    return FontStore(options.output / cache.CACHE_DIR / "fonts")
+
+
 def _make(
     options: BuildOptions,
     plan: _Plan,
@@ -268,12 +281,13 @@ def _make(
     job: PdfJob | None,
     clock: _Clock,
     found: list[Diagnostic],
+    store: FontStore | None = None,
 ) -> tuple[Made, tuple[PageStart, ...]]:
     """Every output due, in memory: the PDF laid out first (the EPUB's page list
     needs its page starts), the EPUB written while the PDF's child writes the PDF."""
     from publisher.epub.cover import prepare_cover
     from publisher.epub.kobo import kepub
-    from publisher.epub.writer import EpubInputs, make_epub
+    from publisher.epub.writer import EpubInputs, make_epub, warm_fonts
 
     made: Made = {}
     pages: tuple[PageStart, ...] = ()
@@ -287,6 +301,12 @@ def _make(
         job.submit(inputs, found)
         if not fresh.epub_ok and plan.meta.cover_image is None:
             prepare_cover(plan.meta, options.styles / "fonts")  # while the child lays out
+        if not fresh.epub_ok and _laid_out_whole(book, plan.profile):
+            # One core lays the book out; on the other, this process would only
+            # wait: the EPUB's font subsets, made now, are ready when it needs them.
+            warm_fonts(
+                EpubInputs(book, options.styles, plan.modified, style=plan.style, fonts=store)
+            )
         pages, count = job.pages()
         clock.stage(f"PDF laid out: {count} pages")
     elif "pdf" in plan.want and plan.record is not None:
@@ -294,7 +314,16 @@ def _make(
     if not fresh.epub_ok:
         source = f"{plan.paths['pdf'].name} ({len(pages)} pages)" if pages else ""
         start = time.perf_counter()
-        epub = EpubInputs(book, options.styles, plan.modified, pages, source, plan.style)
+        epub = EpubInputs(
+            book,
+            options.styles,
+            plan.modified,
+            pages,
+            source,
+            plan.style,
+            fonts=store,
+            parallel=job is None,  # no PDF child at work: the second core is free
+        )
         data = make_epub(epub, found)
         made["epub"] = (data, time.perf_counter() - start, len(pages) or None)
         if "kepub" in plan.want:
@@ -306,6 +335,19 @@ def _make(
         job.close()
         clock.stage("PDF written")
     return made, pages
+
+
+def _laid_out_whole(book: RenderedBook, profile: Profile) -> bool:
+    """Whether the PDF's child surely lays the book out whole, in one process
+    (pdf/pieces.plan cuts only a book with more text than SPLIT_TEXT, and no
+    article; the chapters' XHTML is longer than their text)."""
+    from publisher.pdf.pieces import SPLIT_TEXT
+
+    return (
+        book.single_article
+        or profile.chapter_break != "right"
+        or sum(len(chapter.body) for chapter in book.chapters) < SPLIT_TEXT
+    )
 
 
 def _write(options: BuildOptions, plan: _Plan, made: Made) -> tuple[Output, ...]:

@@ -21,7 +21,7 @@ from lxml import etree
 from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
-from publisher.epub.fonts import lean_fonts, media_type
+from publisher.epub.fonts import FontStore, lean_fonts, media_type
 from publisher.errors import OptionError
 from publisher.ids import page_id
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
@@ -58,6 +58,8 @@ class EpubInputs:
     print_source: str = ""  # names the PDF edition the page numbers come from
     style: Style | None = None  # None: the default style
     subset_fonts: bool = True  # False: every face of the families named, whole (tests)
+    fonts: FontStore | None = None  # subsets kept between builds (None: in memory only)
+    parallel: bool = False  # a core is free: a forked process makes some of the subsets
 
 
 def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
@@ -78,6 +80,26 @@ def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
     _navigation(book, inputs, pages)
     _spine_and_guide(book, inputs, documents)
     return _written(book, inputs)
+
+
+def warm_fonts(inputs: EpubInputs) -> None:
+    """Subsets the fonts for the book's documents as they are before the print
+    edition's page breaks go in, for make_epub to find in memory (or in
+    `inputs.fonts`): the build calls this while its PDF child lays the book out
+    and this process would only wait. make_epub still runs the cascade on the
+    documents it writes, and takes a subset from memory only where the face's
+    characters, features and ligatures come out the same (the markers carry no
+    text, so they do, unless a sheet styles them). Speculative: an error here is
+    make_epub's to meet and report."""
+    if not inputs.subset_fonts:
+        return
+    try:
+        css = _packaged_css(inputs)
+        sheets = tuple(href for href, _ in css.sheets)
+        pages = _pages(inputs, sheets, _cover_href(inputs, _entry_names(inputs, sheets)))
+        lean_fonts(css, pages.texts(), inputs.fonts)
+    except Exception:  # make_epub meets it again, and reports it
+        pass
 
 
 def _add(book: epub.EpubBook, item: epub.EpubItem, properties: tuple[str, ...] = ()) -> Any:
@@ -167,7 +189,7 @@ def _styles_and_fonts(
     text uses left out. With `subset_fonts` off, every face of the named families,
     whole."""
     if inputs.subset_fonts:
-        lean = lean_fonts(css, pages.texts())
+        lean = lean_fonts(css, pages.texts(), inputs.fonts, inputs.parallel)
         sheets, files = lean.sheets, [(f.href, f.media_type, f.content) for f in lean.files]
     else:
         sheets = css.sheets
