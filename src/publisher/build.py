@@ -301,7 +301,7 @@ def _make(
         job.submit(inputs, found)
         if not fresh.epub_ok and plan.meta.cover_image is None:
             prepare_cover(plan.meta, options.styles / "fonts")  # while the child lays out
-        if not fresh.epub_ok and _laid_out_whole(book, plan.profile):
+        if not fresh.epub_ok and job.in_child() and _laid_out_whole(book, plan.profile):
             # One core lays the book out; on the other, this process would only
             # wait: the EPUB's font subsets, made now, are ready when it needs them.
             warm_fonts(

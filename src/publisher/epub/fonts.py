@@ -22,8 +22,13 @@ under its own name, as before.
 
 The same book gives the same bytes: the subsetter is deterministic, the `head`
 table keeps the source font's dates (never the clock), and WOFF2 is Brotli at a
-fixed quality. Subsets are kept in memory, keyed by the source's digest, the
-characters, the features and the name, for watch and serve sessions."""
+fixed quality. Subsets are kept in memory (for watch and serve sessions) and in
+the build cache (FontStore: for the next build into the same folder), keyed by
+the source files' digest, the characters, the features, the ligatures and the
+name. What a cold build pays is kept off its critical path where a core is
+free: each font is parsed once, for its facts and its subset; an EPUB built
+alone makes every other subset in a forked process; a build with a PDF makes
+the subsets while its child lays a short book out (writer.warm_fonts)."""
 
 from __future__ import annotations
 
