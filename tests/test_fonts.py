@@ -9,7 +9,9 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import shutil
+import signal
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -22,8 +24,10 @@ from publisher.build import build
 from publisher.epub import fonts
 from publisher.epub.typeset import Face, Use, face_uses, match_face
 from publisher.epub.writer import EpubInputs, make_epub
+from publisher.forked import can_fork
 from publisher.model import BuildOptions
 from publisher.pagination import PageStart
+from publisher.source.styles import load_style
 
 from conftest import ARTICLE, ROOT, STYLES, Built
 
@@ -651,3 +655,32 @@ def test_subsets_made_while_the_pdf_is_laid_out_serve_the_epub(
     monkeypatch.setattr(fonts, "_subset", counted)
     assert make_epub(inputs, []) == cold
     assert made == []
+
+
+@pytest.mark.skipif(not can_fork(), reason="no fork here: the build does the helper's work itself")
+def test_the_font_helper_does_the_font_work_and_makes_the_same_epub(
+    article: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An EPUB built alone starts a process for the fonts before it renders
+    (FontHelper): it reads the fonts and makes the subsets, this process none;
+    the EPUB is the same, and the same again when the helper is lost."""
+    book = article.result.book
+    assert book is not None
+    inputs = EpubInputs(book, STYLES, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    fonts.clear_cache()
+    alone = make_epub(inputs, [])
+    fonts.clear_cache()
+    helper = fonts.FontHelper(STYLES, load_style(STYLES, "default"), None)
+
+    def refused(*args: object) -> None:
+        raise AssertionError("font work done here, not in the helper")
+
+    with monkeypatch.context() as patched:  # here only: the helper is forked already
+        patched.setattr(fonts, "_read_info", refused)
+        patched.setattr(fonts, "_subset", refused)
+        assert make_epub(replace(inputs, helper=helper), []) == alone
+    fonts.clear_cache()
+    lost = fonts.FontHelper(STYLES, load_style(STYLES, "default"), None)
+    assert lost._child is not None
+    os.kill(lost._child.pid, signal.SIGKILL)
+    assert make_epub(replace(inputs, helper=lost), []) == alone

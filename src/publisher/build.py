@@ -22,7 +22,7 @@ from publisher.source.resources import Locator
 from publisher.source.styles import DEFAULT, Style, load_style
 
 if TYPE_CHECKING:
-    from publisher.epub.fonts import FontStore
+    from publisher.epub.fonts import FontHelper, FontStore
     from publisher.model import Manuscript
     from publisher.pagination import PageStart
     from publisher.pdf.job import PdfJob
@@ -186,11 +186,16 @@ def build(
 
     if job is None and not fresh.epub_ok and plan.meta.cover_image is None:
         prepare_cover(plan.meta, options.styles / "fonts", aside=True)  # while rendering here
-    book = render_book(plan.manuscript, Locator(plan.manuscript.root), plan.style.numbering)
-    found += book.diagnostics
-    clock.stage(f"rendered {len(book.chapters)} chapter(s)")
     store = _font_store(options, fresh)
-    made, pages = _make(options, plan, fresh, book, job, clock, found, store)
+    helper = _font_helper(options, plan, fresh, job, store)
+    try:
+        book = render_book(plan.manuscript, Locator(plan.manuscript.root), plan.style.numbering)
+        found += book.diagnostics
+        clock.stage(f"rendered {len(book.chapters)} chapter(s)")
+        made, pages = _make(options, plan, fresh, book, job, clock, found, store, helper)
+    finally:
+        if helper is not None:
+            helper.close()
     outputs = _write(options, plan, made)
     _save_record(options, plan, fresh, book, pages)
     if store is not None:
@@ -273,6 +278,20 @@ def _font_store(options: BuildOptions, fresh: _Fresh) -> FontStore | None:
     return FontStore(options.output / cache.CACHE_DIR / "fonts")
 
 
+def _font_helper(
+    options: BuildOptions, plan: _Plan, fresh: _Fresh, job: PdfJob | None, store: FontStore | None
+) -> FontHelper | None:
+    """For an EPUB made without a PDF child beside it: a process that loads fontTools
+    and reads the fonts while this one renders (epub/fonts.FontHelper)."""
+    from publisher.forked import can_fork
+
+    if job is not None or fresh.epub_ok or not can_fork():
+        return None
+    from publisher.epub.fonts import FontHelper
+
+    return FontHelper(options.styles, plan.style, store)
+
+
 def _make(
     options: BuildOptions,
     plan: _Plan,
@@ -282,6 +301,7 @@ def _make(
     clock: _Clock,
     found: list[Diagnostic],
     store: FontStore | None = None,
+    helper: FontHelper | None = None,
 ) -> tuple[Made, tuple[PageStart, ...]]:
     """Every output due, in memory: the PDF laid out first (the EPUB's page list
     needs its page starts), the EPUB written while the PDF's child writes the PDF."""
@@ -323,6 +343,7 @@ def _make(
             plan.style,
             fonts=store,
             parallel=job is None,  # no PDF child at work: the second core is free
+            helper=helper,
         )
         data = make_epub(epub, found)
         made["epub"] = (data, time.perf_counter() - start, len(pages) or None)

@@ -44,12 +44,12 @@ import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from publisher.epub.typeset import Face, Use, face_uses
-from publisher.source.styles import PackagedCss
+from publisher.source.styles import PackagedCss, Style
 
 FONT_TYPES = {".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".otf": "font/otf"}
 FOLDER = "fonts"  # where the subsets and their licences go in the package
@@ -111,19 +111,27 @@ def lean_fonts(
     documents: Sequence[str],
     store: FontStore | None = None,
     parallel: bool = False,
+    helper: FontHelper | None = None,
 ) -> LeanCss:
     """The sheets and font files of `css`, with every face the `documents` use
     subset to what they show, renamed, its licence beside it; unused faces left
     out. `store`: the build cache's subsets (None: memory only); `parallel`: a
-    core is free for a forked process to make some of the subsets."""
+    core is free for a forked process to make some of the subsets; `helper`: a
+    process started for the fonts' work (FontHelper), closed here."""
     try:
-        return _lean_fonts(css, documents, store, parallel)
+        return _lean_fonts(css, documents, store, parallel, helper)
     finally:
         _PARSED.clear()  # fonts read for faces that needed no subset
+        if helper is not None:
+            helper.close()
 
 
 def _lean_fonts(
-    css: PackagedCss, documents: Sequence[str], store: FontStore | None, parallel: bool
+    css: PackagedCss,
+    documents: Sequence[str],
+    store: FontStore | None,
+    parallel: bool,
+    helper: FontHelper | None,
 ) -> LeanCss:
     import tinycss2
 
@@ -140,6 +148,8 @@ def _lean_fonts(
                 rules.append(_FaceRule(n, m, *face))
     if not rules:
         return LeanCss(css.sheets, ())
+    if helper is not None:
+        helper.want(list(dict.fromkeys(path for _, path in css.fonts)))
     faces = sorted({rule.face for rule in rules}, key=_face_order)
     shown = {rule.face.family: rule.shown for rule in rules}  # as the sheets write it
     first_source = {}
@@ -151,6 +161,8 @@ def _lean_fonts(
     def info(face: Face) -> _FontInfo | None:
         if face not in infos:
             source = first_source.get(face)
+            if source is not None and helper is not None:
+                helper.facts(source)
             infos[face] = _font_info(source, store) if source is not None else None
         return infos[face]
 
@@ -163,6 +175,10 @@ def _lean_fonts(
         return found is not None and tag in found.features
 
     uses = face_uses(documents, [text for _, text, _ in parsed], faces, has_char, has_feature)
+    if helper is not None:
+        for rule in rules:
+            for href in rule.hrefs if rule.face in uses else ():
+                helper.facts(sources[href])
     families = sorted({face.family for face in uses})
     lean = {
         family: all(
@@ -182,7 +198,7 @@ def _lean_fonts(
         if (use := uses.get(rule.face)) is not None and lean[rule.face.family]
         for href in rule.hrefs
     ]
-    made = dict(zip(jobs, _subsets(jobs, store, parallel), strict=True))
+    made = dict(zip(jobs, _subsets(jobs, store, parallel, helper), strict=True))
     files: dict[str, FontFile] = {}
     new_hrefs: dict[tuple[int, str], str] = {}  # (rule index, old href) -> new href
     for n, rule in enumerate(rules):
@@ -449,7 +465,7 @@ def _font_info(path: Path, store: FontStore | None = None) -> _FontInfo:
         return known[1]
     data = path.read_bytes()
     beside = [sibling.read_bytes() for sibling in siblings]
-    digest = hashlib.sha256(b"".join(_framed(part) for part in (data, *beside))).hexdigest()
+    digest = _digest(data, beside)
     info = store.info(digest) if store is not None else None
     if info is None:
         info = _read_info(digest, path, data, siblings, beside)
@@ -457,6 +473,10 @@ def _font_info(path: Path, store: FontStore | None = None) -> _FontInfo:
             store.put_info(info)
     _INFO[path] = (stamp, info)
     return info
+
+
+def _digest(data: bytes, beside: list[bytes]) -> str:
+    return hashlib.sha256(b"".join(_framed(part) for part in (data, *beside))).hexdigest()
 
 
 def _framed(data: bytes) -> bytes:
@@ -559,6 +579,129 @@ def _neutral_names(
     return names
 
 
+# --- the helper process -------------------------------------------------------------
+
+
+class FontHelper:
+    """A forked process for the fonts' work of an EPUB built alone, whose second
+    core would otherwise be idle. While this process renders the book it loads
+    fontTools (unless the build cache knows every font already); told which
+    fonts the EPUB's sheets name (`want`), it reads their facts, most likely
+    first, sending each as it has it, while this process runs the cascade; then
+    it makes the subsets asked of it (`made`), every other one in a process of
+    its own. If it cannot be forked, or is lost, this process does the work
+    itself: the same bytes."""
+
+    def __init__(self, styles: Path, style: Style, store: FontStore | None) -> None:
+        from publisher.forked import Forked, Lost
+
+        folder = store.folder if store is not None else None
+        self._child: Forked | None
+        try:
+            self._child = Forked(lambda channel: _help(channel, styles, style, folder))
+        except Lost:
+            self._child = None
+        self._done = True  # no facts to wait for until some are wanted
+
+    def want(self, paths: list[Path]) -> None:
+        """Asks for the facts of these font files, in this order."""
+        from publisher.forked import Lost
+
+        if self._child is None:
+            return
+        try:
+            self._child.send(("want", paths))
+            self._done = False
+        except Lost:
+            self.close()
+
+    def facts(self, path: Path) -> None:
+        """The facts it read, into this process's memory, up to `path`'s."""
+        while not self._done and path not in _INFO:
+            got = self._receive()
+            if got is None or got[0] != "facts" or not got[1]:
+                self._done = True  # an empty list: it has read all it was asked
+            else:
+                for known, stamp, info in got[1]:
+                    _INFO[known] = (stamp, info)
+
+    def made(self, tasks: list[_Task]) -> list[bytes] | None:
+        """The subsets for `tasks`; None if the helper is gone."""
+        from publisher.forked import Lost
+
+        if self._child is None:
+            return None
+        try:
+            # The text went into `formed`: not sent again.
+            self._child.send(
+                ("make", [(s, i, replace(u, text=""), f, m) for s, i, u, f, m in tasks])
+            )
+            self._child.finish_sending()
+        except Lost:
+            self.close()
+            return None
+        while (got := self._receive()) is not None:
+            if got[0] == "subsets":  # facts still on their way are passed over
+                value = got[1]
+                if isinstance(value, list) and len(value) == len(tasks):
+                    self._child.close(kill=False)
+                    self._child = None
+                    return value
+                break
+        self.close()
+        return None
+
+    def _receive(self) -> tuple[str, Any] | None:
+        from publisher.forked import Lost
+
+        if self._child is None:
+            return None
+        try:
+            return self._child.receive()
+        except Lost:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.close()
+            self._child = None
+        self._done = True
+
+
+def _help(channel: Any, styles: Path, style: Style, folder: Path | None) -> None:
+    """The helper's side: fontTools loaded, the facts wanted, then the subsets."""
+    from publisher.source.styles import epub_sheets, package_css
+
+    gc.freeze()  # what it inherited stays unvisited: no copies of the parent's pages
+    store = FontStore(folder) if folder is not None else None
+    css = package_css(epub_sheets(styles, style, True), styles)
+    if store is None or not all(store.has_info(path) for _, path in css.fonts):
+        from fontTools import subset  # noqa: F401 - while the parent renders the book
+        from fontTools.ttLib import woff2  # noqa: F401
+    try:
+        kind, value = channel.receive()
+        while kind == "want":
+            for path in sorted(value, key=_likely):
+                if channel.waiting():
+                    break  # the subsets are asked for: the facts still unread are not needed
+                with contextlib.suppress(Exception):  # the parent meets it again, and reports it
+                    info = _font_info(path, store)
+                    channel.send("facts", [(path, _INFO[path][0], info)])
+            channel.send("facts", [])
+            kind, value = channel.receive()
+    except EOFError:
+        return  # nothing to make: every subset was known
+    channel.send("subsets", _made(value, parallel=True))
+
+
+def _likely(path: Path) -> tuple[bool, bool]:
+    """Regular faces first, then bold, then italic (by the file's name); else in
+    the sheets' order (the sort is stable)."""
+    name = path.stem.lower()
+    return ("italic" in name or "oblique" in name, "bold" in name)
+
+
 # --- the build cache ----------------------------------------------------------------
 
 
@@ -615,6 +758,12 @@ class FontStore:
         }
         self.new[f"{info.digest}-{_version()}.json"] = json.dumps(fields).encode()
 
+    def has_info(self, path: Path) -> bool:
+        """Whether the facts of the font file (as it is now) are kept here."""
+        data = path.read_bytes()
+        beside = [sibling.read_bytes() for sibling in _siblings(path)]
+        return self._keep(f"{_digest(data, beside)}-{_version()}.json")
+
     def keep_info(self, info: _FontInfo) -> None:
         """Known in memory: in the folder too, for the next process."""
         if not self._keep(f"{info.digest}-{_version()}.json"):
@@ -625,12 +774,8 @@ class FontStore:
             self.put_subset(key, content)
 
     def _keep(self, name: str) -> bool:
-        if name in self.new:
-            return True
-        if (self.folder / name).is_file():
-            self.used.add(name)
-            return True
-        return False
+        """Whether the entry is there, whole (then marked as used)."""
+        return self._get(name) is not None
 
     def subset(self, key: tuple[str, ...]) -> bytes | None:
         return self._get(self._subset_name(key))
@@ -714,9 +859,14 @@ _Job = tuple[Path, Use, str, str]  # source, use, family, style name
 _Task = tuple[Path, _FontInfo, Use, str, frozenset[str] | None]  # what _subset takes
 
 
-def _subsets(jobs: list[_Job], store: FontStore | None, parallel: bool = False) -> list[bytes]:
-    """Each job's subset (see subset_font), those to be made shared with a forked
-    process when `parallel`."""
+def _subsets(
+    jobs: list[_Job],
+    store: FontStore | None,
+    parallel: bool = False,
+    helper: FontHelper | None = None,
+) -> list[bytes]:
+    """Each job's subset (see subset_font), those to be made by the `helper`, or
+    shared with a forked process when `parallel`."""
     keys: list[tuple[str, ...]] = []
     tasks: dict[tuple[str, ...], _Task] = {}
     found: dict[tuple[str, ...], bytes] = {}
@@ -747,7 +897,9 @@ def _subsets(jobs: list[_Job], store: FontStore | None, parallel: bool = False) 
             found[key] = known
         else:
             tasks[key] = (source, info, use, family, formed)
-    made = _made(list(tasks.values()), parallel)
+    made = helper.made(list(tasks.values())) if helper is not None and tasks else None
+    if made is None:
+        made = _made(list(tasks.values()), parallel)
     for task, content in zip(tasks, made, strict=True):
         found[task] = content
         if store is not None:

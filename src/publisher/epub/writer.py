@@ -21,7 +21,7 @@ from lxml import etree
 from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
-from publisher.epub.fonts import FontStore, lean_fonts, media_type
+from publisher.epub.fonts import FontHelper, FontStore, lean_fonts, media_type
 from publisher.errors import OptionError
 from publisher.ids import page_id
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
@@ -60,6 +60,7 @@ class EpubInputs:
     subset_fonts: bool = True  # False: every face of the families named, whole (tests)
     fonts: FontStore | None = None  # subsets kept between builds (None: in memory only)
     parallel: bool = False  # a core is free: a forked process makes some of the subsets
+    helper: FontHelper | None = None  # a process at the fonts' work since the build began
 
 
 def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
@@ -189,7 +190,7 @@ def _styles_and_fonts(
     text uses left out. With `subset_fonts` off, every face of the named families,
     whole."""
     if inputs.subset_fonts:
-        lean = lean_fonts(css, pages.texts(), inputs.fonts, inputs.parallel)
+        lean = lean_fonts(css, pages.texts(), inputs.fonts, inputs.parallel, inputs.helper)
         sheets, files = lean.sheets, [(f.href, f.media_type, f.content) for f in lean.files]
     else:
         sheets = css.sheets
