@@ -48,7 +48,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from publisher.epub.typeset import Face, Use, face_uses
+from publisher.epub.typeset import Face, Use, collect, face_uses, primary_faces
 from publisher.source.styles import PackagedCss, Style
 
 FONT_TYPES = {".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".otf": "font/otf"}
@@ -174,7 +174,13 @@ def _lean_fonts(
         found = info(face)
         return found is not None and tag in found.features
 
-    uses = face_uses(documents, [text for _, text, _ in parsed], faces, has_char, has_feature)
+    texts = [text for _, text, _ in parsed]
+    collected = collect(documents, texts)
+    if helper is not None:  # the faces it will surely be asked about: no time on the others
+        helper.want(
+            [s for face in primary_faces(collected, faces) if (s := first_source.get(face))]
+        )
+    uses = face_uses(documents, texts, faces, has_char, has_feature, collected=collected)
     if helper is not None:
         for rule in rules:
             for href in rule.hrefs if rule.face in uses else ():
@@ -587,10 +593,10 @@ class FontHelper:
     core would otherwise be idle. While this process renders the book it loads
     fontTools (unless the build cache knows every font already); told which
     fonts the EPUB's sheets name (`want`), it reads their facts, most likely
-    first, sending each as it has it, while this process runs the cascade; then
-    it makes the subsets asked of it (`made`), every other one in a process of
-    its own. If it cannot be forked, or is lost, this process does the work
-    itself: the same bytes."""
+    first, sending each as it has it, while this process runs the cascade (which
+    then narrows the list to the faces it found used); then it makes the subsets
+    asked of it (`made`), every other one in a process of its own. If it cannot
+    be forked, or is lost, this process does the work itself: the same bytes."""
 
     def __init__(self, styles: Path, style: Style, store: FontStore | None) -> None:
         from publisher.forked import Forked, Lost
@@ -601,16 +607,18 @@ class FontHelper:
             self._child = Forked(lambda channel: _help(channel, styles, style, folder))
         except Lost:
             self._child = None
-        self._done = True  # no facts to wait for until some are wanted
+        self._asked = 0  # the number of the last list asked for
+        self._done = True  # every fact of that list received
 
     def want(self, paths: list[Path]) -> None:
-        """Asks for the facts of these font files, in this order."""
+        """Asks for the facts of these font files (instead of those asked before)."""
         from publisher.forked import Lost
 
         if self._child is None:
             return
+        self._asked += 1
         try:
-            self._child.send(("want", paths))
+            self._child.send(("want", (self._asked, paths)))
             self._done = False
         except Lost:
             self.close()
@@ -619,8 +627,10 @@ class FontHelper:
         """The facts it read, into this process's memory, up to `path`'s."""
         while not self._done and path not in _INFO:
             got = self._receive()
-            if got is None or got[0] != "facts" or not got[1]:
-                self._done = True  # an empty list: it has read all it was asked
+            if got is None or got[0] not in ("facts", "read"):
+                self._done = True
+            elif got[0] == "read":  # the end of the list it was asked for, by number
+                self._done = got[1] == self._asked
             else:
                 for known, stamp, info in got[1]:
                     _INFO[known] = (stamp, info)
@@ -631,11 +641,10 @@ class FontHelper:
 
         if self._child is None:
             return None
+        # The text went into `formed`: not sent again.
+        sent = [(s, i, replace(u, text=""), f, m) for s, i, u, f, m in tasks]
         try:
-            # The text went into `formed`: not sent again.
-            self._child.send(
-                ("make", [(s, i, replace(u, text=""), f, m) for s, i, u, f, m in tasks])
-            )
+            self._child.send(("make", sent))
             self._child.finish_sending()
         except Lost:
             self.close()
@@ -673,25 +682,33 @@ def _help(channel: Any, styles: Path, style: Style, folder: Path | None) -> None
     """The helper's side: fontTools loaded, the facts wanted, then the subsets."""
     from publisher.source.styles import epub_sheets, package_css
 
-    gc.freeze()  # what it inherited stays unvisited: no copies of the parent's pages
+    gc.disable()  # a short life: no collection touching the pages it shares
     store = FontStore(folder) if folder is not None else None
     css = package_css(epub_sheets(styles, style, True), styles)
     if store is None or not all(store.has_info(path) for _, path in css.fonts):
         from fontTools import subset  # noqa: F401 - while the parent renders the book
         from fontTools.ttLib import woff2  # noqa: F401
-    try:
-        kind, value = channel.receive()
-        while kind == "want":
-            for path in sorted(value, key=_likely):
-                if channel.waiting():
-                    break  # the subsets are asked for: the facts still unread are not needed
-                with contextlib.suppress(Exception):  # the parent meets it again, and reports it
-                    info = _font_info(path, store)
-                    channel.send("facts", [(path, _INFO[path][0], info)])
-            channel.send("facts", [])
-            kind, value = channel.receive()
-    except EOFError:
-        return  # nothing to make: every subset was known
+    pending: list[Path] = []
+    asked = 0
+    while True:
+        if not pending or channel.waiting():
+            try:
+                kind, value = channel.receive()
+            except EOFError:
+                return  # nothing to make: every subset was known
+            if kind != "want":
+                break
+            asked, paths = value
+            pending = [p for p in sorted(paths, key=_likely) if p not in _INFO]
+            if not pending:
+                channel.send("read", asked)
+            continue
+        path = pending.pop(0)
+        with contextlib.suppress(Exception):  # the parent meets it again, and reports it
+            info = _font_info(path, store)
+            channel.send("facts", [(path, _INFO[path][0], info)])
+        if not pending:
+            channel.send("read", asked)
     channel.send("subsets", _made(value, parallel=True))
 
 

@@ -150,6 +150,7 @@ def face_uses(
     has_feature: Callable[[Face, str], bool],
     *,
     per_element: bool = False,
+    collected: Texts | None = None,
 ) -> dict[Face, Use]:
     """For each face the documents use: the characters set in it and the features
     the styles turn on for them. `sheets` are the CSS texts in cascade order;
@@ -158,8 +159,10 @@ def face_uses(
     `has_feature` whether it has an OpenType feature (small caps a face lacks are
     drawn from its capitals, which it then needs). `per_element`: match every
     element against every rule with cssselect2 instead of by signatures (the
-    reference the tests hold the fast cascade to; the same result)."""
-    collected = collect(documents, sheets, per_element=per_element)
+    reference the tests hold the fast cascade to; the same result). `collected`:
+    what `collect` found in the documents, when the caller has it already."""
+    if collected is None:
+        collected = collect(documents, sheets, per_element=per_element)
     by_family: dict[str, list[Face]] = {}
     for face in faces:
         by_family.setdefault(face.family, []).append(face)
@@ -208,6 +211,20 @@ class Texts:
     def __init__(self) -> None:
         self.chars: dict[tuple[Style, bool], set[str]] = {}
         self.runs: dict[Style, list[str]] = {}
+
+
+def primary_faces(collected: Texts, faces: Sequence[Face]) -> list[Face]:
+    """The face each style found sets its text in, before any fallback: those
+    face_uses will surely ask about."""
+    by_family: dict[str, list[Face]] = {}
+    for face in faces:
+        by_family.setdefault(face.family, []).append(face)
+    found: dict[Face, None] = {}
+    for style, _ in collected.chars:
+        primary = next((f for f in style.families if f in by_family), None)
+        if primary is not None:
+            found[match_face(by_family[primary], style.weight, style.style)] = None
+    return list(found)
 
 
 def collect(documents: Iterable[str], sheets: Sequence[str], *, per_element: bool = False) -> Texts:
