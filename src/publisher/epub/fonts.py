@@ -685,11 +685,14 @@ def _help(channel: Any, styles: Path, style: Style, folder: Path | None) -> None
     gc.disable()  # a short life: no collection touching the pages it shares
     store = FontStore(folder) if folder is not None else None
     css = package_css(epub_sheets(styles, style, True), styles)
-    if store is None or not all(store.has_info(path) for _, path in css.fonts):
-        from fontTools import subset  # noqa: F401 - while the parent renders the book
-        from fontTools.ttLib import woff2  # noqa: F401
+    paths = sorted(dict.fromkeys(path for _, path in css.fonts), key=_likely)
     pending: list[Path] = []
     asked = 0
+    if store is None or not all(store.has_info(path) for path in paths):
+        from fontTools import subset  # noqa: F401 - while the parent renders the book
+        from fontTools.ttLib import woff2  # noqa: F401
+
+        pending = paths[:1]  # the body's regular face: read before it is asked for
     while True:
         if not pending or channel.waiting():
             try:
