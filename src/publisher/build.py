@@ -282,10 +282,14 @@ def _font_helper(
     options: BuildOptions, plan: _Plan, fresh: _Fresh, job: PdfJob | None, store: FontStore | None
 ) -> FontHelper | None:
     """For an EPUB made without a PDF child beside it: a process that loads fontTools
-    and reads the fonts while this one renders (epub/fonts.FontHelper)."""
+    and reads the fonts while this one renders (epub/fonts.FontHelper). Not when
+    the build cache holds fonts already: a rebuild finds what it needs there, in
+    less time than a helper takes to start."""
     from publisher.forked import can_fork
 
     if job is not None or fresh.epub_ok or not can_fork():
+        return None
+    if store is not None and store.filled():
         return None
     from publisher.epub.fonts import FontHelper
 

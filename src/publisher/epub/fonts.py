@@ -778,6 +778,14 @@ class FontStore:
         }
         self.new[f"{info.digest}-{_version()}.json"] = json.dumps(fields).encode()
 
+    def filled(self) -> bool:
+        """Whether the folder holds any entry (the book was built into it before)."""
+        try:
+            with os.scandir(self.folder) as entries:
+                return any(True for _ in entries)
+        except OSError:
+            return False
+
     def has_info(self, path: Path) -> bool:
         """Whether the facts of the font file (as it is now) are kept here."""
         data = path.read_bytes()
