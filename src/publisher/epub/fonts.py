@@ -148,8 +148,6 @@ def _lean_fonts(
                 rules.append(_FaceRule(n, m, *face))
     if not rules:
         return LeanCss(css.sheets, ())
-    if helper is not None:
-        helper.want(list(dict.fromkeys(path for _, path in css.fonts)))
     faces = sorted({rule.face for rule in rules}, key=_face_order)
     shown = {rule.face.family: rule.shown for rule in rules}  # as the sheets write it
     first_source = {}
@@ -591,12 +589,11 @@ def _neutral_names(
 class FontHelper:
     """A forked process for the fonts' work of an EPUB built alone, whose second
     core would otherwise be idle. While this process renders the book it loads
-    fontTools (unless the build cache knows every font already); told which
-    fonts the EPUB's sheets name (`want`), it reads their facts, most likely
-    first, sending each as it has it, while this process runs the cascade (which
-    then narrows the list to the faces it found used); then it makes the subsets
-    asked of it (`made`), every other one in a process of its own. If it cannot
-    be forked, or is lost, this process does the work itself: the same bytes."""
+    fontTools and reads the facts of the faces most books use (the body's regular
+    and bold); told which faces the cascade found used (`want`), it reads the
+    others, sending each as it has it; then it makes the subsets asked of it
+    (`made`), every other one in a process of its own. If it cannot be forked,
+    or is lost, this process does the work itself: the same bytes."""
 
     def __init__(self, styles: Path, style: Style, store: FontStore | None) -> None:
         from publisher.forked import Forked, Lost
@@ -692,7 +689,9 @@ def _help(channel: Any, styles: Path, style: Style, folder: Path | None) -> None
         from fontTools import subset  # noqa: F401 - while the parent renders the book
         from fontTools.ttLib import woff2  # noqa: F401
 
-        pending = paths[:1]  # the body's regular face: read before it is asked for
+        # Read before they are asked for: the first family's regular and bold faces
+        # (the body's, as publisher's sheets name it first; bold for the headings).
+        pending = [p for p in paths if p.parent == paths[0].parent][:2] if paths else []
     while True:
         if not pending or channel.waiting():
             try:
@@ -940,9 +939,12 @@ def _subsets(
     return [found[key] for key in keys]
 
 
+FACE_COST = 60  # a subset's fixed cost, in characters' worth (Gentium: 70 ms, 55 characters)
+
+
 def _made(tasks: list[_Task], parallel: bool) -> list[bytes]:
-    """The subsets, made here; when `parallel` and there are two or more, every
-    other one (by size) in a forked process, at once. The same bytes either way."""
+    """The subsets, made here; when `parallel` and there are two or more, some in a
+    forked process, at once, the work shared evenly. The same bytes either way."""
     from publisher.forked import Forked, Lost, can_fork
 
     if not parallel or len(tasks) < 2 or not can_fork():
@@ -950,8 +952,15 @@ def _made(tasks: list[_Task], parallel: bool) -> list[bytes]:
     from fontTools import subset  # noqa: F401 - loaded once, for both processes
     from fontTools.ttLib import woff2  # noqa: F401
 
-    order = sorted(range(len(tasks)), key=lambda n: -len(tasks[n][2].chars))
-    here, there = order[0::2], order[1::2]
+    # Longest first, each to the less loaded process: a face costs about as much
+    # as FACE_COST characters, and each character a little more.
+    here: list[int] = []
+    there: list[int] = []
+    load = [0, 0]
+    for n in sorted(range(len(tasks)), key=lambda n: -len(tasks[n][2].chars)):
+        side = 0 if load[0] <= load[1] else 1
+        (here, there)[side].append(n)
+        load[side] += FACE_COST + len(tasks[n][2].chars)
 
     def body(channel: Any) -> None:
         gc.disable()  # a short life: no collection touching the parent's pages
