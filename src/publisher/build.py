@@ -278,6 +278,12 @@ def _font_store(options: BuildOptions, fresh: _Fresh) -> FontStore | None:
     return FontStore(options.output / cache.CACHE_DIR / "fonts")
 
 
+def _font_forks() -> bool:
+    """PUBLISHER_FONT_FORKS=0 makes the EPUB's subsets in this process, one after
+    another (to compare; the bytes are the same)."""
+    return os.environ.get("PUBLISHER_FONT_FORKS", "") != "0"
+
+
 def _font_helper(
     options: BuildOptions, plan: _Plan, fresh: _Fresh, job: PdfJob | None, store: FontStore | None
 ) -> FontHelper | None:
@@ -287,7 +293,7 @@ def _font_helper(
     less time than a helper takes to start."""
     from publisher.forked import can_fork
 
-    if job is not None or fresh.epub_ok or not can_fork():
+    if job is not None or fresh.epub_ok or not can_fork() or not _font_forks():
         return None
     if store is not None and store.filled():
         return None
@@ -346,7 +352,7 @@ def _make(
             source,
             plan.style,
             fonts=store,
-            parallel=job is None,  # no PDF child at work: the second core is free
+            parallel=job is None and _font_forks(),  # no PDF child: the second core is free
             helper=helper,
         )
         data = make_epub(epub, found)
