@@ -700,8 +700,8 @@ def _help(channel: Any, styles: Path, style: Style, folder: Path | None) -> None
                 return  # nothing to make: every subset was known
             if kind != "want":
                 break
-            asked, paths = value
-            pending = [p for p in sorted(paths, key=_likely) if p not in _INFO]
+            asked, wanted = value
+            pending = [p for p in sorted(wanted, key=_likely) if p not in _INFO]
             if not pending:
                 channel.send("read", asked)
             continue
