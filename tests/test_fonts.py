@@ -6,8 +6,12 @@ time. The PDF keeps the whole fonts (WeasyPrint subsets its own)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
+import json
+import os
 import shutil
+import signal
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -18,9 +22,12 @@ from lxml import etree
 
 from publisher.build import build
 from publisher.epub import fonts
-from publisher.epub.typeset import Face, face_uses, match_face
+from publisher.epub.typeset import Face, Use, face_uses, match_face
 from publisher.epub.writer import EpubInputs, make_epub
+from publisher.forked import can_fork
 from publisher.model import BuildOptions
+from publisher.pagination import PageStart
+from publisher.source.styles import load_style
 
 from conftest import ARTICLE, ROOT, STYLES, Built
 
@@ -516,3 +523,164 @@ def test_an_edit_that_brings_no_new_character_reuses_the_subset(article: Built) 
     assert fonts.subset_font(source, new_ligature, "PubSerif", "Regular") is made  # the same
     new_ligature = Use(frozenset("office -"), frozenset({"kern", "liga"}), "office fl")
     assert fonts.subset_font(source, new_ligature, "PubSerif", "Regular") is not made
+
+
+# ---- the build cache, the second core, the wait for the PDF ----
+
+
+def members_of(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def test_a_rebuild_takes_the_subsets_from_the_build_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new process building into the same folder (memory empty) finds the font
+    facts and subsets in .publisher-cache/fonts: fontTools is not needed, and the
+    EPUB is the same, byte for byte."""
+    options = BuildOptions(ARTICLE, tmp_path / "out", STYLES, ("epub",))
+    first = build(options, force=True).outputs[0].path.read_bytes()
+    store = tmp_path / "out" / ".publisher-cache" / "fonts"
+    assert len(list(store.glob("*.woff2"))) == 3 and len(list(store.glob("*.json"))) == 3
+    fonts.clear_cache()
+
+    def refused(*args: object) -> None:
+        raise AssertionError("fontTools used on a rebuild")
+
+    monkeypatch.setattr(fonts, "_read_info", refused)
+    monkeypatch.setattr(fonts, "_subset", refused)
+    assert build(options, force=True).outputs[0].path.read_bytes() == first
+
+
+def test_a_damaged_cache_entry_is_made_again(tmp_path: Path) -> None:
+    options = BuildOptions(ARTICLE, tmp_path / "out", STYLES, ("epub",))
+    first = build(options, force=True).outputs[0].path.read_bytes()
+    store = tmp_path / "out" / ".publisher-cache" / "fonts"
+    entries = sorted(store.glob("*.woff2")) + sorted(store.glob("*.json"))
+    for entry in entries:
+        data = bytearray(entry.read_bytes())
+        data[-1] ^= 0xFF
+        entry.write_bytes(bytes(data))
+    fonts.clear_cache()
+    assert build(options, force=True).outputs[0].path.read_bytes() == first
+    for entry in entries:  # written again, whole
+        data = entry.read_bytes()
+        assert hashlib.sha256(data[32:]).digest() == data[:32]
+
+
+def test_the_cache_is_written_after_the_outputs_and_kept_small(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing goes into the folder before save() (the build calls it once the
+    outputs are in place: an interrupted build leaves it as it was); the oldest
+    entries beyond KEEP go."""
+    folder = tmp_path / "fonts"
+    store = fonts.FontStore(folder)
+    source = STYLES / "fonts" / "gentium" / "GentiumBookPlus-Regular.woff2"
+    fonts.clear_cache()
+    for text in ("ab", "abc", "abcd"):
+        fonts.subset_font(source, Use(frozenset(text), frozenset(), text), "PubSerif", "R", store)
+    assert not folder.exists()
+    monkeypatch.setattr(fonts.FontStore, "KEEP", 2)
+    store.save()
+    assert len(list(folder.iterdir())) == 2
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_subsets_made_in_two_processes_are_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a core free (an EPUB built alone), every other subset is made in a
+    forked process; the same bytes, and the same again if that process is lost."""
+    from publisher import forked
+
+    folder = STYLES / "fonts" / "gentium"
+    jobs = [
+        (
+            folder / f"GentiumBookPlus-{style}.woff2",
+            Use(frozenset(text), frozenset(), text),
+            "P",
+            style,
+        )
+        for style, text in (("Regular", "Quill"), ("Bold", "ink"), ("Italic", "pens"))
+    ]
+    fonts.clear_cache()
+    alone = fonts._subsets(jobs, None)
+    fonts.clear_cache()
+    forks = []
+    real = forked.Forked.__init__
+
+    def counted(self: forked.Forked, body: object) -> None:
+        forks.append(body)
+        real(self, body)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(forked.Forked, "__init__", counted)
+    assert fonts._subsets(jobs, None, parallel=True) == alone
+    assert len(forks) == (1 if forked.can_fork() else 0)
+
+    def lost(self: forked.Forked, body: object) -> None:
+        raise forked.Lost("no fork here")
+
+    monkeypatch.setattr(forked.Forked, "__init__", lost)
+    fonts.clear_cache()
+    assert fonts._subsets(jobs, None, parallel=True) == alone
+
+
+def test_subsets_made_while_the_pdf_is_laid_out_serve_the_epub(
+    article: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """warm_fonts (the build calls it while its PDF child lays the book out) makes
+    the subsets of the documents without their page breaks; the EPUB with them
+    takes every one from memory, and is the EPUB made without the warming."""
+    from publisher.epub.writer import warm_fonts
+
+    book = article.result.book
+    assert book is not None
+    record = json.loads(
+        next((article.folder / ".publisher-cache").glob("*.json")).read_text("utf-8")
+    )
+    starts = tuple(PageStart(**p) for p in record["pages"])  # the PDF's, as the build had them
+    assert starts
+    inputs = EpubInputs(book, STYLES, dt.datetime(2000, 1, 1, tzinfo=dt.UTC), starts, "x.pdf")
+    fonts.clear_cache()
+    cold = make_epub(inputs, [])
+    fonts.clear_cache()
+    warm_fonts(replace(inputs, pages=()))
+    made = []
+    real = fonts._subset
+
+    def counted(*args: object) -> bytes:
+        made.append(args)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fonts, "_subset", counted)
+    assert make_epub(inputs, []) == cold
+    assert made == []
+
+
+@pytest.mark.skipif(not can_fork(), reason="no fork here: the build does the helper's work itself")
+def test_the_font_helper_does_the_font_work_and_makes_the_same_epub(
+    article: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An EPUB built alone starts a process for the fonts before it renders
+    (FontHelper): it reads the fonts and makes the subsets, this process none;
+    the EPUB is the same, and the same again when the helper is lost."""
+    book = article.result.book
+    assert book is not None
+    inputs = EpubInputs(book, STYLES, dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    fonts.clear_cache()
+    alone = make_epub(inputs, [])
+    fonts.clear_cache()
+    helper = fonts.FontHelper(STYLES, load_style(STYLES, "default"), None)
+
+    def refused(*args: object) -> None:
+        raise AssertionError("font work done here, not in the helper")
+
+    with monkeypatch.context() as patched:  # here only: the helper is forked already
+        patched.setattr(fonts, "_read_info", refused)
+        patched.setattr(fonts, "_subset", refused)
+        assert make_epub(replace(inputs, helper=helper), []) == alone
+    fonts.clear_cache()
+    lost = fonts.FontHelper(STYLES, load_style(STYLES, "default"), None)
+    assert lost._child is not None
+    os.kill(lost._child.pid, signal.SIGKILL)
+    assert make_epub(replace(inputs, helper=lost), []) == alone

@@ -22,6 +22,7 @@ from publisher.source.resources import Locator
 from publisher.source.styles import DEFAULT, Style, load_style
 
 if TYPE_CHECKING:
+    from publisher.epub.fonts import FontHelper, FontStore
     from publisher.model import Manuscript
     from publisher.pagination import PageStart
     from publisher.pdf.job import PdfJob
@@ -185,12 +186,20 @@ def build(
 
     if job is None and not fresh.epub_ok and plan.meta.cover_image is None:
         prepare_cover(plan.meta, options.styles / "fonts", aside=True)  # while rendering here
-    book = render_book(plan.manuscript, Locator(plan.manuscript.root), plan.style.numbering)
-    found += book.diagnostics
-    clock.stage(f"rendered {len(book.chapters)} chapter(s)")
-    made, pages, marks = _make(options, plan, fresh, book, job, clock, found)
+    store = _font_store(options, fresh)
+    helper = _font_helper(options, plan, fresh, job, store)
+    try:
+        book = render_book(plan.manuscript, Locator(plan.manuscript.root), plan.style.numbering)
+        found += book.diagnostics
+        clock.stage(f"rendered {len(book.chapters)} chapter(s)")
+        made, pages, marks = _make(options, plan, fresh, book, job, clock, found, store, helper)
+    finally:
+        if helper is not None:
+            helper.close()
     outputs = _write(options, plan, made)
     _save_record(options, plan, fresh, book, pages, marks)
+    if store is not None:
+        store.save()  # after the outputs: an interrupted build leaves the cache as it was
     return BuildResult(book, outputs, tuple(clock.stages), tuple(found))
 
 
@@ -261,6 +270,39 @@ def _untouched(plan: _Plan) -> tuple[Output, ...]:
     )
 
 
+def _font_store(options: BuildOptions, fresh: _Fresh) -> FontStore | None:
+    """Where the EPUB's font subsets are kept between builds: the build cache."""
+    if fresh.epub_ok:
+        return None
+    from publisher.epub.fonts import FontStore
+
+    return FontStore(options.output / cache.CACHE_DIR / "fonts")
+
+
+def _font_forks() -> bool:
+    """PUBLISHER_FONT_FORKS=0 makes the EPUB's subsets in this process, one after
+    another (to compare; the bytes are the same)."""
+    return os.environ.get("PUBLISHER_FONT_FORKS", "") != "0"
+
+
+def _font_helper(
+    options: BuildOptions, plan: _Plan, fresh: _Fresh, job: PdfJob | None, store: FontStore | None
+) -> FontHelper | None:
+    """For an EPUB made without a PDF child beside it: a process that loads fontTools
+    and reads the fonts while this one renders (epub/fonts.FontHelper). Not when
+    the build cache holds fonts already: a rebuild finds what it needs there, in
+    less time than a helper takes to start."""
+    from publisher.forked import can_fork
+
+    if job is not None or fresh.epub_ok or not can_fork() or not _font_forks():
+        return None
+    if store is not None and store.filled():
+        return None
+    from publisher.epub.fonts import FontHelper
+
+    return FontHelper(options.styles, plan.style, store)
+
+
 def _make(
     options: BuildOptions,
     plan: _Plan,
@@ -269,13 +311,15 @@ def _make(
     job: PdfJob | None,
     clock: _Clock,
     found: list[Diagnostic],
+    store: FontStore | None = None,
+    helper: FontHelper | None = None,
 ) -> tuple[Made, tuple[PageStart, ...], dict[str, str]]:
     """Every output due, in memory: the PDF laid out first (the EPUB's page list
     needs its page starts, its index the pages of the marked places), the EPUB
     written while the PDF's child writes the PDF."""
     from publisher.epub.cover import prepare_cover
     from publisher.epub.kobo import kepub
-    from publisher.epub.writer import EpubInputs, make_epub
+    from publisher.epub.writer import EpubInputs, make_epub, warm_fonts
 
     made: Made = {}
     pages: tuple[PageStart, ...] = ()
@@ -298,6 +342,12 @@ def _make(
         job.submit(inputs, found)
         if not fresh.epub_ok and plan.meta.cover_image is None:
             prepare_cover(plan.meta, options.styles / "fonts")  # while the child lays out
+        if not fresh.epub_ok and job.in_child() and _laid_out_whole(book, plan.profile):
+            # One core lays the book out; on the other, this process would only
+            # wait: the EPUB's font subsets, made now, are ready when it needs them.
+            warm_fonts(
+                EpubInputs(book, options.styles, plan.modified, style=plan.style, fonts=store)
+            )
         pages, count = job.pages()
         marks = job.index_pages()
         clock.stage(f"PDF laid out: {count} pages")
@@ -308,7 +358,16 @@ def _make(
         source = f"{plan.paths['pdf'].name} ({len(pages)} pages)" if pages else ""
         start = time.perf_counter()
         epub = EpubInputs(
-            book, options.styles, plan.modified, pages, source, plan.style, index_pages=marks
+            book,
+            options.styles,
+            plan.modified,
+            pages,
+            source,
+            plan.style,
+            fonts=store,
+            parallel=job is None and _font_forks(),  # no PDF child: the second core is free
+            helper=helper,
+            index_pages=marks,
         )
         data = make_epub(epub, found)
         made["epub"] = (data, time.perf_counter() - start, len(pages) or None)
@@ -321,6 +380,19 @@ def _make(
         job.close()
         clock.stage("PDF written")
     return made, pages, marks
+
+
+def _laid_out_whole(book: RenderedBook, profile: Profile) -> bool:
+    """Whether the PDF's child surely lays the book out whole, in one process
+    (pdf/pieces.plan cuts only a book with more text than SPLIT_TEXT, and no
+    article; the chapters' XHTML is longer than their text)."""
+    from publisher.pdf.pieces import SPLIT_TEXT
+
+    return (
+        book.single_article
+        or profile.chapter_break != "right"
+        or sum(len(chapter.body) for chapter in book.chapters) < SPLIT_TEXT
+    )
 
 
 def _write(options: BuildOptions, plan: _Plan, made: Made) -> tuple[Output, ...]:

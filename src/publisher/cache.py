@@ -2,7 +2,10 @@
 `.publisher-cache/<slug>.json`. A build whose inputs and outputs are unchanged does
 nothing; a change to the EPUB's stylesheets rebuilds only the EPUB (with the page
 numbers the PDF's layout gave last time); anything the PDF depends on redoes both
-(the EPUB's page list depends on the PDF)."""
+(the EPUB's page list depends on the PDF). The EPUB's font subsets and the facts
+of the fonts they are cut from are kept beside the record, in
+`.publisher-cache/fonts/` (epub/fonts.FontStore), so that a rebuild does not make
+them again."""
 
 from __future__ import annotations
 

@@ -71,6 +71,10 @@ class Channel:
         """The parent's next message; EOFError when it will send no more."""
         return pickle.loads(_read_frame(self._inbox, None, None))
 
+    def waiting(self) -> bool:
+        """Whether a message from the parent (or the end of its messages) is there."""
+        return bool(select.select([self._inbox], [], [], 0)[0])
+
     def send(self, kind: str, value: object) -> None:
         try:
             data = pickle.dumps((kind, value, self.records), protocol=pickle.HIGHEST_PROTOCOL)

@@ -22,25 +22,34 @@ under its own name, as before.
 
 The same book gives the same bytes: the subsetter is deterministic, the `head`
 table keeps the source font's dates (never the clock), and WOFF2 is Brotli at a
-fixed quality. Subsets are kept in memory, keyed by the source's digest, the
-characters, the features and the name, for watch and serve sessions."""
+fixed quality. Subsets are kept in memory (for watch and serve sessions) and in
+the build cache (FontStore: for the next build into the same folder), keyed by
+the source files' digest, the characters, the features, the ligatures and the
+name. What a cold build pays is kept off its critical path where a core is
+free: each font is parsed once, for its facts and its subset; an EPUB built
+alone makes every other subset in a forked process; a build with a PDF makes
+the subsets while its child lays a short book out (writer.warm_fonts)."""
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import io
+import json
 import logging
+import os
 import posixpath
 import re
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from publisher.epub.typeset import Face, Use, face_uses
-from publisher.source.styles import PackagedCss
+from publisher.epub.typeset import Face, Use, collect, face_uses, primary_faces
+from publisher.source.styles import PackagedCss, Style
 
 FONT_TYPES = {".woff2": "font/woff2", ".woff": "font/woff", ".ttf": "font/ttf", ".otf": "font/otf"}
 FOLDER = "fonts"  # where the subsets and their licences go in the package
@@ -97,10 +106,33 @@ class _FaceRule:
     shown: str  # the family name as written
 
 
-def lean_fonts(css: PackagedCss, documents: Sequence[str]) -> LeanCss:
+def lean_fonts(
+    css: PackagedCss,
+    documents: Sequence[str],
+    store: FontStore | None = None,
+    parallel: bool = False,
+    helper: FontHelper | None = None,
+) -> LeanCss:
     """The sheets and font files of `css`, with every face the `documents` use
     subset to what they show, renamed, its licence beside it; unused faces left
-    out."""
+    out. `store`: the build cache's subsets (None: memory only); `parallel`: a
+    core is free for a forked process to make some of the subsets; `helper`: a
+    process started for the fonts' work (FontHelper), closed here."""
+    try:
+        return _lean_fonts(css, documents, store, parallel, helper)
+    finally:
+        _PARSED.clear()  # fonts read for faces that needed no subset
+        if helper is not None:
+            helper.close()
+
+
+def _lean_fonts(
+    css: PackagedCss,
+    documents: Sequence[str],
+    store: FontStore | None,
+    parallel: bool,
+    helper: FontHelper | None,
+) -> LeanCss:
     import tinycss2
 
     sources = dict(css.fonts)
@@ -122,26 +154,55 @@ def lean_fonts(css: PackagedCss, documents: Sequence[str]) -> LeanCss:
     for rule in rules:  # the last rule for a face wins, as in a browser
         first_source[rule.face] = sources[rule.hrefs[0]] if rule.hrefs else None
 
+    infos: dict[Face, _FontInfo | None] = {}
+
+    def info(face: Face) -> _FontInfo | None:
+        if face not in infos:
+            source = first_source.get(face)
+            if source is not None and helper is not None:
+                helper.facts(source)
+            infos[face] = _font_info(source, store) if source is not None else None
+        return infos[face]
+
     def has_char(face: Face, char: str) -> bool:
-        source = first_source.get(face)
-        return source is not None and ord(char) in _font_info(source).cmap
+        found = info(face)
+        return found is not None and ord(char) in found.cmap
 
     def has_feature(face: Face, tag: str) -> bool:
-        source = first_source.get(face)
-        return source is not None and tag in _font_info(source).features
+        found = info(face)
+        return found is not None and tag in found.features
 
-    uses = face_uses(documents, [text for _, text, _ in parsed], faces, has_char, has_feature)
+    texts = [text for _, text, _ in parsed]
+    collected = collect(documents, texts)
+    if helper is not None:  # the faces it will surely be asked about: no time on the others
+        helper.want(
+            [s for face in primary_faces(collected, faces) if (s := first_source.get(face))]
+        )
+    uses = face_uses(documents, texts, faces, has_char, has_feature, collected=collected)
+    if helper is not None:
+        for rule in rules:
+            for href in rule.hrefs if rule.face in uses else ():
+                helper.facts(sources[href])
     families = sorted({face.family for face in uses})
     lean = {
         family: all(
-            _may_subset(sources[href])
+            _may_subset(sources[href], store)
             for rule in rules
             if rule.face.family == family and rule.face in uses
             for href in rule.hrefs
         )
         for family in families
     }
-    names = _neutral_names([(f, sources[_first_href(rules, f)]) for f in families if lean[f]])
+    names = _neutral_names(
+        [(f, sources[_first_href(rules, f)]) for f in families if lean[f]], store
+    )
+    jobs = [
+        (sources[href], use, names[rule.face.family], _style_name(rule.face))
+        for rule in rules
+        if (use := uses.get(rule.face)) is not None and lean[rule.face.family]
+        for href in rule.hrefs
+    ]
+    made = dict(zip(jobs, _subsets(jobs, store, parallel, helper), strict=True))
     files: dict[str, FontFile] = {}
     new_hrefs: dict[tuple[int, str], str] = {}  # (rule index, old href) -> new href
     for n, rule in enumerate(rules):
@@ -155,7 +216,7 @@ def lean_fonts(css: PackagedCss, documents: Sequence[str]) -> LeanCss:
                 new_hrefs[n, href] = href
                 continue
             family = names[rule.face.family]
-            content = subset_font(source, use, family, _style_name(rule.face))
+            content = made[source, use, family, _style_name(rule.face)]
             suffix = source.suffix.lower()
             target = f"{FOLDER}/{family}-{_style_name(rule.face)}{suffix}"
             taken = files.get(target)
@@ -380,25 +441,75 @@ def _spliced(text: str, nodes: list[Any], edits: dict[int, str | None]) -> str:
 
 @dataclass(frozen=True)
 class _FontInfo:
-    digest: str
+    digest: str  # of the file and the files beside it the subset may be read from
     cmap: frozenset[int]
     fs_type: int
     kind: str  # Serif, Sans or Mono
     features: frozenset[str]  # its GSUB features
+    ligatures: frozenset[str]  # the letters of each ligature (of glyphs characters map to)
+    sfnt: str  # the suffix of the same face beside a web font, read instead; "": itself
 
 
-_INFO: dict[Path, tuple[float, int, _FontInfo]] = {}
+# Per process: the facts of each font file (by path, while its files stay as they
+# were), and the fonts parsed to learn them, for the subset of the same face.
+_INFO: dict[Path, tuple[tuple[tuple[int, int], ...], _FontInfo]] = {}
+_PARSED: dict[str, Any] = {}
 
 
-def _font_info(path: Path) -> _FontInfo:
+def _font_info(path: Path, store: FontStore | None = None) -> _FontInfo:
+    """What the cascade and the subsetter need to know of a font file: from
+    memory, from the build cache's `store`, or read with fontTools (whose parsed
+    font is kept for the subset)."""
+    siblings = _siblings(path)
+    stamp = tuple((s.st_mtime_ns, s.st_size) for s in (p.stat() for p in (path, *siblings)))
+    known = _INFO.get(path)
+    if known is not None and known[0] == stamp:
+        if store is not None:
+            store.keep_info(known[1])  # read in this process: for the next one too
+        return known[1]
+    data = path.read_bytes()
+    beside = [sibling.read_bytes() for sibling in siblings]
+    digest = _digest(data, beside)
+    info = store.info(digest) if store is not None else None
+    if info is None:
+        info = _read_info(digest, path, data, siblings, beside)
+        if store is not None:
+            store.put_info(info)
+    _INFO[path] = (stamp, info)
+    return info
+
+
+def _digest(data: bytes, beside: list[bytes]) -> str:
+    return hashlib.sha256(b"".join(_framed(part) for part in (data, *beside))).hexdigest()
+
+
+def _framed(data: bytes) -> bytes:
+    return len(data).to_bytes(8, "big") + hashlib.sha256(data).digest()
+
+
+def _siblings(path: Path) -> list[Path]:
+    """The TrueType/OpenType files beside a web font that may hold the same face."""
+    if path.suffix.lower() not in (".woff2", ".woff"):
+        return []
+    return [p for p in (path.with_suffix(".ttf"), path.with_suffix(".otf")) if p.is_file()]
+
+
+def _read_info(
+    digest: str, path: Path, data: bytes, siblings: list[Path], beside: list[bytes]
+) -> _FontInfo:
+    """The font's facts, read with fontTools. A WOFF2 file's TrueType outlines
+    take fontTools seconds to rebuild in Python; when the same face sits beside it
+    as .ttf or .otf (publisher's fonts do: their WOFF2 files are converted from
+    them unmodified), that file is read instead, after checking that the tables
+    that decide the subset are the same."""
     from fontTools.ttLib import TTFont
 
-    stat = path.stat()
-    known = _INFO.get(path)
-    if known is not None and known[:2] == (stat.st_mtime, stat.st_size):
-        return known[2]
-    data = path.read_bytes()
-    font = TTFont(io.BytesIO(_sfnt_bytes(path, data)), lazy=True)
+    sfnt, suffix = data, ""
+    for sibling, other in zip(siblings, beside, strict=True):
+        if _same_face(data, other):
+            sfnt, suffix = other, sibling.suffix
+            break
+    font = TTFont(io.BytesIO(sfnt), recalcTimestamp=False, lazy=True)
     os2 = font.get("OS/2")
     panose = os2.panose if os2 is not None else None
     if font["post"].isFixedPitch:
@@ -410,39 +521,34 @@ def _font_info(path: Path) -> _FontInfo:
         kind = "Sans"
     else:
         kind = "Serif"
-    info = _FontInfo(
-        hashlib.sha256(data).hexdigest(),
-        frozenset(font.getBestCmap() or {}),
+    cmap = font.getBestCmap() or {}
+    letters = {glyph: chr(code) for code, glyph in cmap.items()}
+    ligatures = set()
+    for subtable in _ligature_subtables(font):
+        for first, found in subtable.ligatures.items():
+            for ligature in found:
+                chars = [letters.get(glyph) for glyph in [first, *ligature.Component]]
+                if None not in chars:
+                    ligatures.add("".join(c for c in chars if c is not None))
+    _PARSED[digest] = font  # for this face's subset: the same bytes, read once
+    return _FontInfo(
+        digest,
+        frozenset(cmap),
         os2.fsType if os2 is not None else 0,
         kind,
         frozenset(record.FeatureTag for record in font["GSUB"].table.FeatureList.FeatureRecord)
         if "GSUB" in font and font["GSUB"].table.FeatureList
         else frozenset(),
+        frozenset(ligatures),
+        suffix,
     )
-    _INFO[path] = (stat.st_mtime, stat.st_size, info)
-    return info
 
 
-def _may_subset(path: Path) -> bool:
+def _may_subset(path: Path, store: FontStore | None = None) -> bool:
     """Under the OFL (its OFL.txt beside it) and not marked 'no subsetting'."""
-    return (path.parent / LICENCE).is_file() and not _font_info(path).fs_type & _NO_SUBSETTING
-
-
-def _sfnt_bytes(path: Path, data: bytes) -> bytes:
-    """The font as TrueType/OpenType bytes. A WOFF2 file's TrueType outlines take
-    fontTools seconds to rebuild in Python; when the same face sits beside it as
-    .ttf or .otf (publisher's fonts do: their WOFF2 files are converted from them
-    unmodified), that file is read instead, after checking that the tables that
-    decide the subset are the same."""
-    if path.suffix.lower() not in (".woff2", ".woff"):
-        return data
-    for suffix in (".ttf", ".otf"):
-        sibling = path.with_suffix(suffix)
-        if sibling.is_file():
-            sfnt = sibling.read_bytes()
-            if _same_face(data, sfnt):
-                return sfnt
-    return data
+    return (path.parent / LICENCE).is_file() and not (
+        _font_info(path, store).fs_type & _NO_SUBSETTING
+    )
 
 
 _SAME: dict[tuple[str, str], bool] = {}
@@ -463,61 +569,440 @@ def _same_face(web: bytes, sfnt: bytes) -> bool:
     return _SAME[key]
 
 
-def _neutral_names(families: list[tuple[str, Path]]) -> dict[str, str]:
+def _neutral_names(
+    families: list[tuple[str, Path]], store: FontStore | None = None
+) -> dict[str, str]:
     """PubSerif, PubSans, PubMono by the font's class (fixed pitch; the OS/2
     family class or PANOSE for sans serif), numbered when two share a class."""
     names: dict[str, str] = {}
     count: dict[str, int] = {}
     for family, source in families:
-        kind = _font_info(source).kind
+        kind = _font_info(source, store).kind
         count[kind] = count.get(kind, 0) + 1
         names[family] = f"Pub{kind}" + (str(count[kind]) if count[kind] > 1 else "")
     return names
+
+
+# --- the helper process -------------------------------------------------------------
+
+
+class FontHelper:
+    """A forked process for the fonts' work of an EPUB built alone, whose second
+    core would otherwise be idle. While this process renders the book it loads
+    fontTools and reads the facts of the faces most books use (the body's regular
+    and bold); told which faces the cascade found used (`want`), it reads the
+    others, sending each as it has it; then it makes the subsets asked of it
+    (`made`), every other one in a process of its own. If it cannot be forked,
+    or is lost, this process does the work itself: the same bytes."""
+
+    def __init__(self, styles: Path, style: Style, store: FontStore | None) -> None:
+        from publisher.forked import Forked, Lost
+
+        folder = store.folder if store is not None else None
+        self._child: Forked | None
+        try:
+            self._child = Forked(lambda channel: _help(channel, styles, style, folder))
+        except Lost:
+            self._child = None
+        self._asked = 0  # the number of the last list asked for
+        self._done = True  # every fact of that list received
+
+    def want(self, paths: list[Path]) -> None:
+        """Asks for the facts of these font files (instead of those asked before)."""
+        from publisher.forked import Lost
+
+        if self._child is None:
+            return
+        self._asked += 1
+        try:
+            self._child.send(("want", (self._asked, paths)))
+            self._done = False
+        except Lost:
+            self.close()
+
+    def facts(self, path: Path) -> None:
+        """The facts it read, into this process's memory, up to `path`'s."""
+        while not self._done and path not in _INFO:
+            got = self._receive()
+            if got is None or got[0] not in ("facts", "read"):
+                self._done = True
+            elif got[0] == "read":  # the end of the list it was asked for, by number
+                self._done = got[1] == self._asked
+            else:
+                for known, stamp, info in got[1]:
+                    _INFO[known] = (stamp, info)
+
+    def made(self, tasks: list[_Task]) -> list[bytes] | None:
+        """The subsets for `tasks`; None if the helper is gone."""
+        from publisher.forked import Lost
+
+        if self._child is None:
+            return None
+        # The text went into `formed`: not sent again.
+        sent = [(s, i, replace(u, text=""), f, m) for s, i, u, f, m in tasks]
+        try:
+            self._child.send(("make", sent))
+            self._child.finish_sending()
+        except Lost:
+            self.close()
+            return None
+        while (got := self._receive()) is not None:
+            if got[0] == "subsets":  # facts still on their way are passed over
+                value = got[1]
+                if isinstance(value, list) and len(value) == len(tasks):
+                    self._child.close(kill=False)
+                    self._child = None
+                    return value
+                break
+        self.close()
+        return None
+
+    def _receive(self) -> tuple[str, Any] | None:
+        from publisher.forked import Lost
+
+        if self._child is None:
+            return None
+        try:
+            return self._child.receive()
+        except Lost:
+            self.close()
+            return None
+
+    def close(self) -> None:
+        if self._child is not None:
+            self._child.close()
+            self._child = None
+        self._done = True
+
+
+def _help(channel: Any, styles: Path, style: Style, folder: Path | None) -> None:
+    """The helper's side: fontTools loaded, the facts wanted, then the subsets."""
+    from publisher.source.styles import epub_sheets, package_css
+
+    gc.disable()  # a short life: no collection touching the pages it shares
+    store = FontStore(folder) if folder is not None else None
+    css = package_css(epub_sheets(styles, style, True), styles)
+    paths = sorted(dict.fromkeys(path for _, path in css.fonts), key=_likely)
+    pending: list[Path] = []
+    asked = 0
+    if store is None or not all(store.has_info(path) for path in paths):
+        from fontTools import subset  # noqa: F401 - while the parent renders the book
+        from fontTools.ttLib import woff2  # noqa: F401
+
+        # Read before they are asked for: the first family's regular and bold faces
+        # (the body's, as publisher's sheets name it first; bold for the headings).
+        pending = [p for p in paths if p.parent == paths[0].parent][:2] if paths else []
+    while True:
+        if not pending or channel.waiting():
+            try:
+                kind, value = channel.receive()
+            except EOFError:
+                return  # nothing to make: every subset was known
+            if kind != "want":
+                break
+            asked, wanted = value
+            pending = [p for p in sorted(wanted, key=_likely) if p not in _INFO]
+            if not pending:
+                channel.send("read", asked)
+            continue
+        path = pending.pop(0)
+        with contextlib.suppress(Exception):  # the parent meets it again, and reports it
+            info = _font_info(path, store)
+            channel.send("facts", [(path, _INFO[path][0], info)])
+        if not pending:
+            channel.send("read", asked)
+    channel.send("subsets", _made(value, parallel=True))
+
+
+def _likely(path: Path) -> tuple[bool, bool]:
+    """Regular faces first, then bold, then italic (by the file's name); else in
+    the sheets' order (the sort is stable)."""
+    name = path.stem.lower()
+    return ("italic" in name or "oblique" in name, "bold" in name)
+
+
+# --- the build cache ----------------------------------------------------------------
+
+
+class FontStore:
+    """Subsets and font facts kept between builds in the build cache (the build
+    gives `<output>/.publisher-cache/fonts/`), so that a rebuild whose faces show
+    the characters they showed before neither loads fontTools nor subsets again.
+    An entry is named by the digest of all it was made from (the font files; the
+    characters, features, ligatures and name of the subset; this module's code and
+    the versions of fontTools and Brotli) and begins with the digest of its
+    content, checked when it is read: a damaged entry is made again. Nothing is
+    written before `save`, which the build calls once its outputs are in place;
+    the oldest entries beyond KEEP go then."""
+
+    KEEP = 256
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.new: dict[str, bytes] = {}
+        self.used: set[str] = set()
+
+    def info(self, digest: str) -> _FontInfo | None:
+        data = self._get(f"{digest}-{_version()}.json")
+        if data is None:
+            return None
+        try:
+            fields = json.loads(data)
+            return _FontInfo(
+                digest,
+                frozenset(c for start, end in fields["cmap"] for c in range(start, end + 1)),
+                int(fields["fs_type"]),
+                str(fields["kind"]),
+                frozenset(fields["features"]),
+                frozenset(fields["ligatures"]),
+                str(fields["sfnt"]),
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def put_info(self, info: _FontInfo) -> None:
+        ranges: list[list[int]] = []
+        for code in sorted(info.cmap):
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+        fields = {
+            "cmap": ranges,
+            "fs_type": info.fs_type,
+            "kind": info.kind,
+            "features": sorted(info.features),
+            "ligatures": sorted(info.ligatures),
+            "sfnt": info.sfnt,
+        }
+        self.new[f"{info.digest}-{_version()}.json"] = json.dumps(fields).encode()
+
+    def filled(self) -> bool:
+        """Whether the folder holds any entry (the book was built into it before)."""
+        try:
+            with os.scandir(self.folder) as entries:
+                return any(True for _ in entries)
+        except OSError:
+            return False
+
+    def has_info(self, path: Path) -> bool:
+        """Whether the facts of the font file (as it is now) are kept here."""
+        data = path.read_bytes()
+        beside = [sibling.read_bytes() for sibling in _siblings(path)]
+        return self._keep(f"{_digest(data, beside)}-{_version()}.json")
+
+    def keep_info(self, info: _FontInfo) -> None:
+        """Known in memory: in the folder too, for the next process."""
+        if not self._keep(f"{info.digest}-{_version()}.json"):
+            self.put_info(info)
+
+    def keep_subset(self, key: tuple[str, ...], content: bytes) -> None:
+        if not self._keep(self._subset_name(key)):
+            self.put_subset(key, content)
+
+    def _keep(self, name: str) -> bool:
+        """Whether the entry is there, whole (then marked as used)."""
+        return self._get(name) is not None
+
+    def subset(self, key: tuple[str, ...]) -> bytes | None:
+        return self._get(self._subset_name(key))
+
+    def put_subset(self, key: tuple[str, ...], content: bytes) -> None:
+        self.new[self._subset_name(key)] = content
+
+    @staticmethod
+    def _subset_name(key: tuple[str, ...]) -> str:
+        named = hashlib.sha256("\0".join((_version(), *key)).encode("utf-8")).hexdigest()
+        return named + key[-1]  # the suffix
+
+    def _get(self, name: str) -> bytes | None:
+        if name in self.new:
+            return self.new[name]
+        try:
+            data = (self.folder / name).read_bytes()
+        except OSError:
+            return None
+        if hashlib.sha256(data[32:]).digest() != data[:32]:
+            return None
+        self.used.add(name)
+        return data[32:]
+
+    def save(self) -> None:
+        """Writes the new entries, marks those used as recent, drops the oldest."""
+        if not self.new and not self.used:
+            return
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for name, content in self.new.items():
+                part = self.folder / f".{name}.{os.getpid()}.part"
+                part.write_bytes(hashlib.sha256(content).digest() + content)
+                os.replace(part, self.folder / name)
+            for name in self.used:
+                with contextlib.suppress(OSError):
+                    os.utime(self.folder / name)
+            entries = []
+            for entry in os.scandir(self.folder):
+                with contextlib.suppress(OSError):
+                    entries.append((entry.stat().st_mtime_ns, entry.name))
+            for _, name in sorted(entries, reverse=True)[self.KEEP :]:
+                with contextlib.suppress(OSError):
+                    (self.folder / name).unlink()
+        except OSError:
+            pass  # a cache: the next build makes them again
+        self.new.clear()
+        self.used.clear()
+
+
+_VERSION: list[str] = []
+
+
+def _version() -> str:
+    """This module's code and the versions of the libraries that make the bytes."""
+    if not _VERSION:
+        from publisher.cache import stack_versions
+
+        stack = stack_versions()
+        code = Path(__file__).read_bytes()
+        parts = (code, *(stack.get(name, "").encode() for name in ("fonttools", "brotli")))
+        _VERSION.append(hashlib.sha256(b"".join(_framed(p) for p in parts)).hexdigest()[:16])
+    return _VERSION[0]
 
 
 _SUBSETS: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
 _KEEP = 64  # subsets kept in memory (a few books' worth of faces)
 
 
-def subset_font(source: Path, use: Use, family: str, style_name: str) -> bytes:
+def subset_font(
+    source: Path, use: Use, family: str, style_name: str, store: FontStore | None = None
+) -> bytes:
     """The face subset to `use`'s characters and features, renamed `family`, in the
-    source file's format; from memory when the same subset was made before. The
-    text enters the key only through the ligatures it forms, so that an edit in a
-    watch session that brings no new character reuses the subset."""
-    info = _font_info(source)
-    formed = (
-        frozenset(s for s in _ligature_sequences(source) if s in use.text) if use.text else None
-    )
-    key = (
-        info.digest,
-        "".join(sorted(use.chars)),
-        " ".join(sorted(use.features)),
-        "\n".join(sorted(formed)) if formed is not None else "*",
-        family,
-        style_name,
-        source.suffix.lower(),
-    )
-    found = _SUBSETS.get(key)
-    if found is not None:
+    source file's format; from memory or the build cache's `store` when the same
+    subset was made before. The text enters the key only through the ligatures it
+    forms, so that an edit that brings no new character reuses the subset."""
+    return _subsets([(source, use, family, style_name)], store)[0]
+
+
+_Job = tuple[Path, Use, str, str]  # source, use, family, style name
+_Task = tuple[Path, _FontInfo, Use, str, frozenset[str] | None]  # what _subset takes
+
+
+def _subsets(
+    jobs: list[_Job],
+    store: FontStore | None,
+    parallel: bool = False,
+    helper: FontHelper | None = None,
+) -> list[bytes]:
+    """Each job's subset (see subset_font), those to be made by the `helper`, or
+    shared with a forked process when `parallel`."""
+    keys: list[tuple[str, ...]] = []
+    tasks: dict[tuple[str, ...], _Task] = {}
+    found: dict[tuple[str, ...], bytes] = {}
+    for source, use, family, style_name in jobs:
+        info = _font_info(source, store)
+        formed = frozenset(s for s in info.ligatures if s in use.text) if use.text else None
+        key: tuple[str, ...] = (
+            info.digest,
+            "".join(sorted(use.chars)),
+            " ".join(sorted(use.features)),
+            "\n".join(sorted(formed)) if formed is not None else "*",
+            family,
+            style_name,
+            source.suffix.lower(),
+        )
+        keys.append(key)
+        if key in found or key in tasks:
+            continue
+        known = _SUBSETS.get(key)
+        if known is not None:
+            _SUBSETS.move_to_end(key)
+            if store is not None:
+                store.keep_subset(key, known)  # made in this process: for the next one too
+            found[key] = known
+            continue
+        known = store.subset(key) if store is not None else None
+        if known is not None:
+            found[key] = known
+        else:
+            tasks[key] = (source, info, use, family, formed)
+    made = helper.made(list(tasks.values())) if helper is not None and tasks else None
+    if made is None:
+        made = _made(list(tasks.values()), parallel)
+    for task, content in zip(tasks, made, strict=True):
+        found[task] = content
+        if store is not None:
+            store.put_subset(task, content)
+    for key in keys:
+        _SUBSETS[key] = found[key]
         _SUBSETS.move_to_end(key)
-        return found
-    content = _subset(source, use, family, formed)
-    _SUBSETS[key] = content
     while len(_SUBSETS) > _KEEP:
         _SUBSETS.popitem(last=False)
-    return content
+    return [found[key] for key in keys]
+
+
+FACE_COST = 60  # a subset's fixed cost, in characters' worth (Gentium: 70 ms, 55 characters)
+
+
+def _made(tasks: list[_Task], parallel: bool) -> list[bytes]:
+    """The subsets, made here; when `parallel` and there are two or more, some in a
+    forked process, at once, the work shared evenly. The same bytes either way."""
+    from publisher.forked import Forked, Lost, can_fork
+
+    if not parallel or len(tasks) < 2 or not can_fork():
+        return [_subset(*task) for task in tasks]
+    from fontTools import subset  # noqa: F401 - loaded once, for both processes
+    from fontTools.ttLib import woff2  # noqa: F401
+
+    # Longest first, each to the less loaded process: a face costs about as much
+    # as FACE_COST characters, and each character a little more.
+    here: list[int] = []
+    there: list[int] = []
+    load = [0, 0]
+    for n in sorted(range(len(tasks)), key=lambda n: -len(tasks[n][2].chars)):
+        side = 0 if load[0] <= load[1] else 1
+        (here, there)[side].append(n)
+        load[side] += FACE_COST + len(tasks[n][2].chars)
+
+    def body(channel: Any) -> None:
+        gc.disable()  # a short life: no collection touching the parent's pages
+        channel.send("subsets", [_subset(*tasks[n]) for n in there])
+
+    try:
+        child: Forked | None = Forked(body)
+    except Lost:
+        child = None
+    out = {n: _subset(*tasks[n]) for n in here}
+    received = None
+    if child is not None:
+        try:
+            kind, value = child.receive()
+            if kind == "subsets" and isinstance(value, list) and len(value) == len(there):
+                received = value
+        except Lost:
+            pass
+        child.close(kill=received is None)
+    out.update(zip(there, received or [_subset(*tasks[n]) for n in there], strict=True))
+    return [out[n] for n in range(len(tasks))]
 
 
 def clear_cache() -> None:
     _SUBSETS.clear()
+    _INFO.clear()
+    _PARSED.clear()
 
 
-def _subset(source: Path, use: Use, family: str, formed: frozenset[str] | None) -> bytes:
+def _subset(
+    source: Path, info: _FontInfo, use: Use, family: str, formed: frozenset[str] | None
+) -> bytes:
+    """The subset, made with fontTools from the font as _font_info parsed it (when
+    it did, in this build; each parse serves one subset: it is cut down) or from
+    the file."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    data = source.read_bytes()
-    font = TTFont(io.BytesIO(_sfnt_bytes(source, data)), recalcTimestamp=False, lazy=True)
+    font = _PARSED.pop(info.digest, None)
+    if font is None:
+        data = (source.with_suffix(info.sfnt) if info.sfnt else source).read_bytes()
+        font = TTFont(io.BytesIO(data), recalcTimestamp=False, lazy=True)
     options = subset.Options()
     options.layout_features = sorted(_layout_features(use, set(options.layout_features)))
     options.name_IDs = ["*"]  # the licence records among them; naming ones rewritten below
@@ -581,30 +1066,6 @@ def _ligature_subtables(font: Any) -> Iterator[Any]:
                 yield subtable.ExtSubTable
             elif lookup.LookupType == 4:
                 yield subtable
-
-
-_LIGATURES: dict[str, frozenset[str]] = {}
-
-
-def _ligature_sequences(source: Path) -> frozenset[str]:
-    """The letters of each ligature of the font (those of glyphs a character maps
-    to), read once per font."""
-    from fontTools.ttLib import TTFont
-
-    info = _font_info(source)
-    known = _LIGATURES.get(info.digest)
-    if known is None:
-        font = TTFont(io.BytesIO(_sfnt_bytes(source, source.read_bytes())), lazy=True)
-        letters = {glyph: chr(code) for code, glyph in (font.getBestCmap() or {}).items()}
-        found = set()
-        for subtable in _ligature_subtables(font):
-            for first, ligatures in subtable.ligatures.items():
-                for ligature in ligatures:
-                    chars = [letters.get(glyph) for glyph in [first, *ligature.Component]]
-                    if None not in chars:
-                        found.add("".join(c for c in chars if c is not None))
-        known = _LIGATURES[info.digest] = frozenset(found)
-    return known
 
 
 def _prune_ligatures(font: Any, formed: frozenset[str]) -> None:

@@ -23,7 +23,7 @@ from lxml import etree
 from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
-from publisher.epub.fonts import lean_fonts, media_type
+from publisher.epub.fonts import FontHelper, FontStore, lean_fonts, media_type
 from publisher.errors import OptionError
 from publisher.ids import page_id
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
@@ -67,6 +67,9 @@ class EpubInputs:
     # each index mark's printed page (the PDF's layout, beside `pages`): the index's
     # locators show them
     index_pages: Mapping[str, str] = field(default_factory=dict)
+    fonts: FontStore | None = None  # subsets kept between builds (None: in memory only)
+    parallel: bool = False  # a core is free: a forked process makes some of the subsets
+    helper: FontHelper | None = None  # a process at the fonts' work since the build began
 
 
 def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
@@ -89,6 +92,26 @@ def make_epub(inputs: EpubInputs, found: list[Diagnostic]) -> bytes:
     _navigation(book, inputs, pages)
     _spine_and_guide(book, inputs, documents)
     return _written(book, inputs)
+
+
+def warm_fonts(inputs: EpubInputs) -> None:
+    """Subsets the fonts for the book's documents as they are before the print
+    edition's page breaks go in, for make_epub to find in memory (or in
+    `inputs.fonts`): the build calls this while its PDF child lays the book out
+    and this process would only wait. make_epub still runs the cascade on the
+    documents it writes, and takes a subset from memory only where the face's
+    characters, features and ligatures come out the same (the markers carry no
+    text, so they do, unless a sheet styles them). Speculative: an error here is
+    make_epub's to meet and report."""
+    if not inputs.subset_fonts:
+        return
+    try:
+        css = _packaged_css(inputs)
+        sheets = tuple(href for href, _ in css.sheets)
+        pages = _pages(inputs, sheets, _cover_href(inputs, _entry_names(inputs, sheets)))
+        lean_fonts(css, pages.texts(), inputs.fonts)
+    except Exception:  # make_epub meets it again, and reports it
+        pass
 
 
 def _add(book: epub.EpubBook, item: epub.EpubItem, properties: tuple[str, ...] = ()) -> Any:
@@ -178,7 +201,7 @@ def _styles_and_fonts(
     text uses left out. With `subset_fonts` off, every face of the named families,
     whole."""
     if inputs.subset_fonts:
-        lean = lean_fonts(css, pages.texts())
+        lean = lean_fonts(css, pages.texts(), inputs.fonts, inputs.parallel, inputs.helper)
         sheets, files = lean.sheets, [(f.href, f.media_type, f.content) for f in lean.files]
     else:
         sheets = css.sheets

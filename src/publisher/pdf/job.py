@@ -83,6 +83,10 @@ class PdfJob:
         self._parallel = parallel  # a long book's pieces in forked processes (pieces.py)
         self._marks: dict[str, str] = {}  # index mark id -> printed page, once laid out
 
+    def in_child(self) -> bool:
+        """Whether the layout runs in a child process, leaving this one free."""
+        return False
+
     def submit(self, inputs: PdfInputs, found: list[Diagnostic]) -> None:
         self._inputs = inputs
         self._found = found
@@ -186,6 +190,9 @@ class ForkedPdfJob(PdfJob):
     @property
     def closed(self) -> bool:
         return self._child is None or not self._reap.alive
+
+    def in_child(self) -> bool:
+        return self._fallback is None and self._child is not None
 
     def submit(self, inputs: PdfInputs, found: list[Diagnostic]) -> None:
         super().submit(inputs, found)

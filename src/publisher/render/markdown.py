@@ -464,9 +464,10 @@ def _punctuation(state: StateCore, dashes: tuple[tuple[re.Pattern[str], str], ..
         for image in [t for t in texts if t.type == "image" and t.children]:
             # An image's words (its alt text, a figure's caption) are text too:
             # markdown-it's smartquotes leaves them straight.
+            words = image.children or []
             if state.md.options.typographer:
-                process_inlines(image.children, state)
-            texts += image.children
+                process_inlines(words, state)
+            texts += words
         for token in texts:
             if token.type == "text" and "\u00ad" in token.content:
                 # Soft hyphens break e-readers' dictionaries (Kobo); print hyphenates itself.
