@@ -594,7 +594,8 @@ class SanitizingRenderer(RendererHTML):
         render = _render_env(env)
         if token.map:
             render.line = token.map[0] + 1
-        xhtml, notes = sanitizer.feed(token.content, token.level, in_link=in_link)
+        ids = not token.meta.get("drop_ids")  # a note rendered again (render/book.py)
+        xhtml, notes = sanitizer.feed(token.content, token.level, in_link=in_link, ids=ids)
         for note in notes:
             render.warn(note, render.line)
         return xhtml

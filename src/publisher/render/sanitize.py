@@ -342,20 +342,24 @@ class HtmlSanitizer:
         "a", the caller renders a Markdown link as its text (links cannot nest)."""
         return tuple(entry.name for entry in self._stack)
 
-    def feed(self, html: str, level: int = 0, *, in_link: bool = False) -> tuple[str, list[str]]:
+    def feed(
+        self, html: str, level: int = 0, *, in_link: bool = False, ids: bool = True
+    ) -> tuple[str, list[str]]:
         """XHTML for one piece of raw HTML, opened at Markdown nesting `level`,
         and notes of what was removed. Tags it leaves open stay on the stack
         (in block mode, except elements that may hold only text: they are closed
-        at the end of the piece, since Markdown blocks may follow)."""
-        return self.feed_piece(html, level, block_end=not self.inline, in_link=in_link)
+        at the end of the piece, since Markdown blocks may follow). `ids=False`:
+        the piece is rendered a second time (a note called from two chapters), and
+        its ids are left out without a note."""
+        return self.feed_piece(html, level, block_end=not self.inline, in_link=in_link, ids=ids)
 
     def feed_piece(
-        self, html: str, level: int, *, block_end: bool, in_link: bool = False
+        self, html: str, level: int, *, block_end: bool, in_link: bool = False, ids: bool = True
     ) -> tuple[str, list[str]]:
         """`feed`, saying whether elements that hold only text are closed at the end.
         `in_link`: the piece stands inside a Markdown link, where a raw `<a>` would
         nest links (it is unwrapped)."""
-        run = _Run(self, level, in_link)
+        run = _Run(self, level, in_link, ids)
         run.parse(html)
         if block_end:
             run.close_phrasing_at_end()
@@ -381,11 +385,12 @@ class HtmlSanitizer:
 class _Run(HTMLParser):
     """One `feed`: html.parser's lenient tokenizer drives the stack."""
 
-    def __init__(self, owner: HtmlSanitizer, level: int, in_link: bool) -> None:
+    def __init__(self, owner: HtmlSanitizer, level: int, in_link: bool, ids: bool) -> None:
         super().__init__(convert_charrefs=True)
         self.owner = owner
         self.level = level
         self.in_link = in_link
+        self.ids = ids
         self.out: list[str] = []
         self.notes: list[str] = []
 
@@ -635,6 +640,8 @@ class _Run(HTMLParser):
             if name in seen:
                 continue  # HTML keeps the first of duplicate attributes
             seen.add(name)
+            if name == "id" and not self.ids:
+                continue
             value = FORBIDDEN.sub("", raw if raw is not None else "")
             if name not in allowed:
                 self.notes.append(f"removed attribute {_short(name)} from <{tag}>")
