@@ -566,7 +566,7 @@ class SanitizingRenderer(RendererHTML):
                 out.append(sanitizer.close(token.level))
             if token.type in ("link_open", "link_close"):
                 in_link = token.type == "link_open"
-                if "a" in sanitizer.open_tags:
+                if sanitizer.is_open("a"):
                     continue  # a link inside a raw <a>: its text only (links never nest)
             if token.type == "html_inline":
                 out.append(self._feed(sanitizer, token, env, in_link=in_link))
