@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from publisher.diagnostics import Diagnostic
@@ -31,6 +31,9 @@ class BookMeta:
     collection_position: int | None = None  # its place in the series (`group-position`)
     publisher: str | None = None
     cover_image: Path | None = None
+    # The cover's bytes as the fence read and checked them: what the EPUB packages
+    # (the file is never opened again, so a swap after the check reaches nothing).
+    cover_data: bytes = field(default=b"", repr=False, compare=False)
     source: Path | None = None  # the file the metadata was read from
     # publisher's own settings, beside Pandoc's keys
     edition: str | None = None
@@ -97,6 +100,10 @@ class Resource:
     media_type: str
     width: int = 0  # pixels; 0 for SVG
     height: int = 0
+    # The bytes as the fence read and checked them (an SVG as rebuilt from the
+    # allow-list): both outputs package these, and never open the file again, so a
+    # file swapped for a link after the check cannot bring in one from elsewhere.
+    data: bytes = field(default=b"", repr=False, compare=False)
 
 
 # Where a document sits in the book: EPUB landmarks and PDF page styles follow it.

@@ -22,7 +22,7 @@ from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
 from publisher.epub.fonts import lean_fonts, media_type
-from publisher.errors import OptionError
+from publisher.errors import InternalError, OptionError
 from publisher.ids import page_id
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
 from publisher.names import EntryNames, NameRefused
@@ -233,7 +233,7 @@ def _cover_href(inputs: EpubInputs, names: EntryNames) -> str:
     the first free variant of it."""
     image = inputs.book.meta.cover_image
     suffix = image.suffix.lower() if image else ".jpg"
-    return names.take(f"images/cover{suffix}", image.resolve() if image else None)
+    return names.take(f"images/cover{suffix}", image)  # resolved by the fence
 
 
 def _cover_image(book: epub.EpubBook, inputs: EpubInputs, cover_href: str) -> None:
@@ -245,10 +245,12 @@ def _cover_image(book: epub.EpubBook, inputs: EpubInputs, cover_href: str) -> No
         )
         from PIL import Image
 
-        with Image.open(meta.cover_image) as image:
+        # The bytes the fence read and checked (source/metadata.py); the file is
+        # not opened again.
+        with Image.open(io.BytesIO(meta.cover_data)) as image:
             width, height = image.size
         # Upright by its EXIF orientation, as every other image; never scaled down.
-        cover = Resource(meta.cover_image, cover_href, cover_type, width, height)
+        cover = Resource(meta.cover_image, cover_href, cover_type, width, height, meta.cover_data)
         cover_bytes = epub_image(cover, max(width, height))
     else:
         cover_bytes, cover_type = make_cover(meta, inputs.styles / "fonts"), "image/jpeg"
@@ -443,15 +445,17 @@ def _start(book: RenderedBook) -> str:
 
 
 def epub_image(resource: Resource, max_side: int) -> bytes:
-    """The image as packaged: an SVG rebuilt from the allow-list (publisher.source.svg);
-    a raster image turned upright by its EXIF orientation (the tag then goes, so
-    that no reading system turns it twice) and scaled down to `max_side` (the PDF
-    keeps the full resolution). Animated GIFs are kept as they are."""
-    data = resource.source.read_bytes()
+    """The image as packaged, from the bytes the fence read and checked (the file is
+    never opened again): an SVG as rebuilt from the allow-list then
+    (publisher.source.svg); a raster image turned upright by its EXIF orientation
+    (the tag then goes, so that no reading system turns it twice) and scaled down
+    to `max_side` (the PDF keeps the full resolution). Animated GIFs are kept as
+    they are."""
+    data = resource.data
+    if not data:
+        raise InternalError(f"image {resource.href} reached the EPUB without its bytes")
     if resource.media_type == "image/svg+xml":
-        from publisher.source.svg import clean_svg
-
-        return clean_svg(data, resource.href).data
+        return data
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as image:

@@ -363,12 +363,15 @@ def _fill_note(span: etree._Element, aside: etree._Element) -> None:
 
 
 class _Fence:
-    """WeasyPrint's URL fetcher, limited to an explicit set of local files. An SVG
-    is served as the EPUB packages it (rebuilt from publisher.source.svg's
-    allow-list), and the only data URLs it holds then are raster images checked
-    there: those are decoded here, anything else is refused."""
+    """WeasyPrint's URL fetcher, limited to an explicit set of local files. The
+    book's images are served from the bytes the resource fence read and checked
+    (`served`, by their resolved path; an SVG as rebuilt from publisher.source.svg's
+    allow-list): their files are never opened again. The only data URLs an SVG
+    holds then are raster images checked there: those are decoded here, anything
+    else is refused. The styles folder's files (fonts, the sheets' images) are read
+    from it."""
 
-    def __init__(self, allowed_roots: tuple[Path, ...], allowed_files: set[Path]) -> None:
+    def __init__(self, allowed_roots: tuple[Path, ...], served: dict[Path, bytes]) -> None:
         from weasyprint.urls import URLFetcher, URLFetcherResponse
 
         roots = tuple(r.resolve() for r in allowed_roots)
@@ -380,14 +383,12 @@ class _Fence:
                 if url.startswith("file:"):
                     from urllib.request import url2pathname
 
-                    path = Path(url2pathname(url.removeprefix("file:").split("?")[0])).resolve()
-                    if path in allowed_files or any(path.is_relative_to(r) for r in roots):
-                        body = path.read_bytes()
-                        if path in allowed_files and path.suffix.lower() == ".svg":
-                            from publisher.source.svg import clean_svg
-
-                            body = clean_svg(body, path.name).data
-                        return URLFetcherResponse(url, body=body)
+                    named = Path(url2pathname(url.removeprefix("file:").split("?")[0]))
+                    if named in served:  # as written in the print HTML: nothing resolved
+                        return URLFetcherResponse(url, body=served[named])
+                    path = named.resolve()
+                    if any(path.is_relative_to(r) for r in roots):
+                        return URLFetcherResponse(url, body=path.read_bytes())
                 elif match := _RASTER_DATA.fullmatch(url):
                     body = base64.b64decode(match.group(2))
                     return URLFetcherResponse(url, body=body, headers={"Content-Type": match[1]})
@@ -537,7 +538,7 @@ def render_html(inputs: PdfInputs, html: str) -> Layout:
     from weasyprint.text.fonts import FontConfiguration
 
     book = inputs.book
-    fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
+    fence = _Fence((inputs.styles,), {r.source: r.data for r in book.resources})
     fonts = FontConfiguration()
     css = [
         weasyprint.CSS(filename=str(path), font_config=fonts, url_fetcher=fence.fetcher)
