@@ -238,6 +238,47 @@ def test_long_tables_are_laid_out_with_column_widths_from_their_text(tmp_path: P
     assert all(f"item number {n} of a long" in " ".join(text.split()) for n in range(rows))
 
 
+def test_a_word_longer_than_a_line_wraps_inside_the_page(tmp_path: Path) -> None:
+    """A word longer than the line overflowed the page in a paragraph (lost past its
+    edge), and where it could wrap (a table cell, code) WeasyPrint shaped the rest of
+    it again for every line: quadratic. A run over LONG_WORD letters gets a break
+    opportunity every LONG_WORD of them, and nothing longer reaches WeasyPrint."""
+    from publisher.pdf.layout import LONG_WORD, print_html
+    from publisher.render.book import render_book
+    from publisher.source.manuscript import load
+    from publisher.source.resources import Locator
+
+    source = write(
+        tmp_path / "w.md",
+        "---\ntitle: Words\nlang: en\n---\n\n"
+        + "A "
+        + "a" * 3000
+        + " word.\n\n"
+        + "```\n"
+        + "b" * 2000
+        + "\n```\n\n"
+        + "| x |\n|---|\n| "
+        + "c" * 1000
+        + " |\n\n"
+        + "東京" * 500
+        + "\n",
+    )
+    manuscript = load(source)
+    printed = print_html(render_book(manuscript, Locator(manuscript.root)))
+    runs = re.findall(r"[^\s<>\u200b]+", re.sub(r"<[^>]*>", " ", printed))
+    assert max(len(run) for run in runs if not run.startswith("東京")) <= LONG_WORD
+    assert "東京" * 500 in printed  # ideographs break between themselves already
+    pdf = pdf_only(source, tmp_path / "out")
+    with pdfplumber.open(pdf) as doc:
+        for page in doc.pages:
+            x0, _, x1, _ = page.bbox
+            for char in page.chars:
+                assert x0 <= char["x0"] and char["x1"] <= x1 + 0.5, char["text"]
+    text = pdftotext(pdf).replace("\u200b", "")
+    for letter, count in (("a", 3000), ("b", 2000), ("c", 1000)):
+        assert re.sub(r"\s", "", text).count(letter * 40) == count // 40, letter
+
+
 def test_a_table_whose_cells_span_columns_keeps_the_automatic_layout() -> None:
     from lxml import etree
 

@@ -181,6 +181,7 @@ def _print_section(
     _split_long_paragraphs(section)
     _initials(section)
     _no_runts(section)
+    _break_long_words(section)
     for img in section.iter("img"):
         source = sources.get(img.get("src", ""))
         if source is not None:
@@ -294,6 +295,8 @@ def _no_runts(section: etree._Element) -> None:
         start = pair if len(stripped) - pair - 1 <= RUNT_PAIR else last
         if len(stripped) - start - 1 > RUNT_PAIR:
             continue  # a long word (or text without spaces, as CJK): free to break
+        if start < 0 and node is p and attribute == "text":
+            continue  # the paragraph is these few words: one line, no runt
         keep = etree.Element("span", {"class": "last-words"})
         keep.text = stripped[start + 1 :]
         keep.tail = text[len(stripped) :]
@@ -304,6 +307,34 @@ def _no_runts(section: etree._Element) -> None:
             parent = node.getparent()
             assert parent is not None
             parent.insert(parent.index(node) + 1, keep)
+
+
+# WeasyPrint breaks a word too long for its line (overflow-wrap) by shaping the
+# whole rest of the word again for every line: 12,000 letters took 5 s, 24,000 took
+# 21 s, a megabyte would take hours; where the style lets it overflow (a paragraph),
+# the rest of the word is lost past the page's edge. So a run of more than LONG_WORD
+# letters without a space gets a break opportunity (U+200B, which prints nothing)
+# after every LONG_WORD of them. Ideographic text breaks between its characters.
+LONG_WORD = 40
+_ZERO_WIDTH_SPACE = "\u200b"
+_LONG_RUN = re.compile(
+    rf"[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]{{{LONG_WORD + 1},}}"
+)
+
+
+def _break_long_words(section: etree._Element) -> None:
+    for element in section.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.text and len(element.text) > LONG_WORD:
+            element.text = _LONG_RUN.sub(_breakable, element.text)
+        if element.tail and len(element.tail) > LONG_WORD:
+            element.tail = _LONG_RUN.sub(_breakable, element.tail)
+
+
+def _breakable(run: re.Match[str]) -> str:
+    word = run.group(0)
+    return _ZERO_WIDTH_SPACE.join(word[i : i + LONG_WORD] for i in range(0, len(word), LONG_WORD))
 
 
 # The opening letter of a story or chapter, with the punctuation before it (“I).
