@@ -307,6 +307,41 @@ def test_plain_backgrounds_skipped_write_the_same_pdf(monkeypatch: pytest.Monkey
     assert fast == slow
 
 
+def test_pages_without_fixed_boxes_are_not_walked_and_the_pdf_is_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """WeasyPrint laid out, on each page, the fixed boxes of every other page,
+    walking all of them in Python: quadratic in pages. Only pages with fixed boxes
+    reach its function now; the bytes are the same, with a fixed box or without."""
+    from publisher.pdf.weasyprint.load import load_weasyprint
+
+    load_weasyprint()
+    import weasyprint
+    from weasyprint import layout
+
+    skipping = layout.layout_fixed_boxes
+    assert hasattr(skipping, "publisher_original")  # installed on WeasyPrint 70
+    original = skipping.publisher_original
+    walked = 0
+
+    def counted(context: object, pages: list[object], containing_page: object) -> object:
+        nonlocal walked
+        walked += len(pages)
+        return original(context, pages, containing_page)
+
+    pages = "".join(f'<p style="break-after: page">{n}</p>' for n in range(40))
+    fixed = '<div style="position: fixed; top: 0">Fixed</div>' + pages
+    monkeypatch.setattr(skipping, "publisher_original", counted)  # the patch calls through it
+    plain_fast = weasyprint.HTML(string=pages).write_pdf()
+    assert walked == 0
+    fixed_fast = weasyprint.HTML(string=fixed).write_pdf()
+    assert 0 < walked <= 2 * 40  # the one page with a fixed box, seen from each page
+    monkeypatch.setattr(layout, "layout_fixed_boxes", original)
+    walked = 0
+    assert weasyprint.HTML(string=pages).write_pdf() == plain_fast
+    assert weasyprint.HTML(string=fixed).write_pdf() == fixed_fast
+
+
 def test_fewer_collections_write_the_same_pdf() -> None:
     import contextlib
     import gc

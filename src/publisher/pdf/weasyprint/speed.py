@@ -23,7 +23,7 @@ def install() -> None:
     """Applies every patch that fits the WeasyPrint in use (idempotent)."""
     for patch in (
         _share_page_styles, _cache_tokenizer_regexes, _skip_plain_backgrounds,
-        _write_streams_once, _cache_page_references,
+        _write_streams_once, _cache_page_references, _skip_pages_without_fixed_boxes,
     ):  # fmt: skip
         guarded(patch.__name__.lstrip("_"), patch)
 
@@ -415,3 +415,30 @@ def _cache_page_references() -> None:
 
     page_references.pydyf_original = original  # type: ignore[attr-defined]
     pydyf.PDF.page_references = property(page_references)
+
+
+def _skip_pages_without_fixed_boxes() -> None:
+    """`layout_document` lays out, on every page, the fixed boxes of every other
+    page, walking all the pages before it and all after it in Python to find them:
+    quadratic in pages, though books have no fixed boxes (3,000 one-line chapters'
+    6,000 pages: 9 million steps). The pages are now filtered in C first, and
+    WeasyPrint's own function lays out those that have any, in the same order. Same
+    boxes, same bytes."""
+    from operator import attrgetter
+
+    import weasyprint.layout as layout
+
+    original = layout.layout_fixed_boxes
+    if hasattr(original, "publisher_original"):
+        return
+    expect_parameters(original, ["context", "pages", "containing_page"], "layout_fixed_boxes")
+    has_fixed = attrgetter("fixed_boxes")
+
+    def layout_fixed_boxes(context: Any, pages: Any, containing_page: Any) -> Iterator[Any]:
+        with_fixed = list(filter(has_fixed, pages))
+        yield from layout_fixed_boxes.publisher_original(  # type: ignore[attr-defined]
+            context, with_fixed, containing_page
+        )
+
+    layout_fixed_boxes.publisher_original = original  # type: ignore[attr-defined]
+    layout.layout_fixed_boxes = layout_fixed_boxes
