@@ -342,6 +342,49 @@ def test_pages_without_fixed_boxes_are_not_walked_and_the_pdf_is_the_same(
     assert weasyprint.HTML(string=fixed).write_pdf() == fixed_fast
 
 
+def test_boxes_waiting_for_a_page_number_are_found_by_their_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A contents line shows its chapter's page (target-counter): WeasyPrint told
+    each such box of every target's page by looking at all of them, for each
+    target: quadratic. The patch looks only at the boxes waiting for that target
+    (counted here: each box's list of awaited targets, read); the PDF is the same."""
+    from publisher.pdf.weasyprint.load import load_weasyprint
+
+    load_weasyprint()
+    import weasyprint
+    from weasyprint.css import targets
+
+    indexed = targets.TargetCollector.cache_target_page_counters
+    assert hasattr(indexed, "publisher_original")  # installed on WeasyPrint 70
+    reads = 0
+
+    def read(item: object) -> object:
+        nonlocal reads
+        reads += 1
+        return item.__dict__["_awaited"]
+
+    def write(item: object, value: object) -> None:
+        item.__dict__["_awaited"] = value
+
+    awaited = property(read, write)
+    monkeypatch.setattr(
+        targets.CounterLookupItem, "missing_target_counters", awaited, raising=False
+    )
+    n = 40
+    contents = "".join(f'<li><a href="#c{i}">{i}</a></li>' for i in range(n))
+    chapters = "".join(f'<h1 id="c{i}" style="break-before: page">{i}</h1>' for i in range(n))
+    css = "<style>a::after { content: target-counter(attr(href url), page) }</style>"
+    html = f"{css}<ol>{contents}</ol>{chapters}"
+    fast = weasyprint.HTML(string=html).write_pdf()
+    fast_reads, reads = reads, 0
+    monkeypatch.setattr(
+        targets.TargetCollector, "cache_target_page_counters", indexed.publisher_original
+    )
+    assert weasyprint.HTML(string=html).write_pdf() == fast
+    assert fast_reads <= 4 * n < n * n <= reads, (fast_reads, reads)
+
+
 def test_fewer_collections_write_the_same_pdf() -> None:
     import contextlib
     import gc
