@@ -130,6 +130,7 @@ class RenderedBook:
     resources: tuple[Resource, ...] = ()
     single_article: bool = False  # one chapter titled by the book: no separate PDF title page
     diagnostics: tuple[Diagnostic, ...] = ()  # what rendering found (links, images, raw HTML)
+    source_size: int = 0  # bytes of the manuscript's Markdown: the PDF's budget grows with it
 
     @property
     def toc(self) -> tuple[TocEntry, ...]:

@@ -22,7 +22,7 @@ from publisher.diagnostics import Diagnostic
 from publisher.epub.accessibility import accessibility_metadata
 from publisher.epub.cover import make_cover
 from publisher.epub.fonts import lean_fonts, media_type
-from publisher.errors import InternalError, OptionError
+from publisher.errors import OptionError
 from publisher.ids import page_id
 from publisher.model import BODY, RenderedBook, RenderedChapter, Resource, TocEntry
 from publisher.names import EntryNames, NameRefused
@@ -452,8 +452,8 @@ def epub_image(resource: Resource, max_side: int) -> bytes:
     to `max_side` (the PDF keeps the full resolution). Animated GIFs are kept as
     they are."""
     data = resource.data
-    if not data:
-        raise InternalError(f"image {resource.href} reached the EPUB without its bytes")
+    if not data:  # a bug of ours (the Locator reads every image): the internal error, G01
+        raise ValueError(f"image {resource.href} reached the EPUB without its bytes")
     if resource.media_type == "image/svg+xml":
         return data
     from PIL import Image, ImageOps

@@ -22,6 +22,19 @@ from lxml import etree
 from publisher.errors import Location, ResourceError
 from publisher.model import RenderedBook, RenderedChapter
 from publisher.pagination import TOC_DOCUMENT, mark_blocks
+from publisher.pdf.cost import (
+    CELL,
+    CHARACTER,
+    ELEMENT,
+    MEBIBYTES,
+    NOTE,
+    NOTE_PER_NEIGHBOUR,
+    PAGE,
+    SECONDS,
+    Estimate,
+    allowance,
+    estimate,
+)
 from publisher.pdf.profiles import Profile, make_profile
 from publisher.pdf.weasyprint.hooks import first_line_only_once, stable_document_id
 from publisher.pdf.weasyprint.speed import fewer_collections
@@ -550,20 +563,17 @@ class Layout:
         return data
 
 
-# WeasyPrint places each footnote by laying the page out again: tens of thousands of
-# notes take hours and gigabytes. Beyond this, the PDF is refused in a clear line.
+# WeasyPrint places each footnote by laying the page's notes out again: tens of
+# thousands of notes take hours and gigabytes. Beyond this, the PDF is refused in a
+# clear line (fewer may still cost too much: pdf/cost.py weighs them).
 MAX_FOOTNOTES = 10_000
-# WeasyPrint measures every table cell's words for its column widths, then lays it
-# out: about 2 ms a cell on one core. 20,000 cells (a 7,000-row, three-column
-# table) keep a book inside the one-minute budget (README, Limits).
+# WeasyPrint measures every cell of a table it lays out. 20,000 cells (a 7,000-row,
+# three-column table) is the most a PDF sets, whatever the book's length.
 MAX_TABLE_CELLS = 20_000
-_CELL = re.compile(r"<t[dh][\s>]")
 # WeasyPrint lays out about 50 pages a second on one core (each chapter's opening
 # page and blank verso as much as a full one): 10,000 one-line chapters took over
 # five minutes. Beyond this many pages the PDF is refused before any layout.
 MAX_PAGES = 3_000
-PAGE_TEXT = 3_000  # characters on a full A4 page of small type: an upper bound
-_TAG = re.compile(r"<[^>]*>")
 
 
 def layout(inputs: PdfInputs) -> Layout:
@@ -573,43 +583,75 @@ def layout(inputs: PdfInputs) -> Layout:
 
 def check(inputs: PdfInputs) -> None:
     """What stops a PDF before any layout: a character no font has, too many notes,
-    too many table cells."""
+    table cells or pages, or more than the budget allows a book of its length
+    (pdf/cost.py)."""
     book = inputs.book
+    where = Location(book.meta.source) if book.meta.source else None
     check_glyphs(book, inputs.styles / "fonts")
-    notes = sum(chapter.body.count('epub:type="footnote"') for chapter in book.chapters)
-    if notes > MAX_FOOTNOTES:
+    cost = estimate(book, inputs.profile, inputs.profile.chapter_break == "right")
+    if cost.notes > MAX_FOOTNOTES:
         raise ResourceError(
-            f"the book has {notes} notes; the PDF sets at most {MAX_FOOTNOTES} at the foot "
+            f"the book has {cost.notes} notes; the PDF sets at most {MAX_FOOTNOTES} at the foot "
             "of its pages",
-            where=Location(book.meta.source) if book.meta.source else None,
+            where=where,
             hint="build the EPUB alone (publisher build --only epub), or turn some notes into text",
         )
-    cells = sum(len(_CELL.findall(chapter.body)) for chapter in book.chapters)
-    if cells > MAX_TABLE_CELLS:
+    if cost.cells > MAX_TABLE_CELLS:
         raise ResourceError(
-            f"the book's tables have {cells} cells; the PDF sets at most {MAX_TABLE_CELLS}",
-            where=Location(book.meta.source) if book.meta.source else None,
+            f"the book's tables have {cost.cells} cells; the PDF sets at most {MAX_TABLE_CELLS}",
+            where=where,
             hint="build the EPUB alone (publisher build --only epub), or shorten the tables "
             "(a long data table reads better as a file beside the book)",
         )
-    pages = likely_pages(inputs)
-    if pages > MAX_PAGES:
+    share = allowance(book)
+    seconds, mebibytes = SECONDS * share, MEBIBYTES * share
+    if cost.seconds > seconds or cost.mebibytes > mebibytes:
         raise ResourceError(
-            f"the PDF would have about {pages} pages; publisher prints at most {MAX_PAGES}",
-            where=Location(book.meta.source) if book.meta.source else None,
+            f"the PDF would take too much to lay out: {_heaviest(cost)} would take about "
+            f"{cost.seconds:.0f} s and {cost.mebibytes:.0f} MiB on one core; a manuscript of "
+            f"{_megabytes(book.source_size)} may take {seconds:.0f} s and {mebibytes:.0f} MiB",
+            where=where,
+            hint="build the EPUB alone (publisher build --only epub), or publish the book "
+            "in smaller volumes",
+        )
+    if cost.pages > MAX_PAGES:
+        raise ResourceError(
+            f"the PDF would have about {cost.pages} pages; publisher prints at most {MAX_PAGES}",
+            where=where,
             hint="build the EPUB alone (publisher build --only epub), or join short chapters "
             "into longer ones",
         )
 
 
-def likely_pages(inputs: PdfInputs) -> int:
-    """A lower bound of the PDF's pages, before layout: each chapter opens a page (a
-    right-hand one, after a blank verso half the time, in the print profile), and a
-    page holds at most about PAGE_TEXT characters."""
-    book = inputs.book
-    opening = 1.5 if inputs.profile.chapter_break == "right" else 1.0
-    text = sum(len(_TAG.sub("", chapter.body)) for chapter in book.chapters)
-    return int(len(book.chapters) * opening + text / PAGE_TEXT)
+def _heaviest(cost: Estimate) -> str:
+    """What costs the most of the budget (time or memory), in the author's words."""
+    elements, cells, pages = cost.elements, cost.cells, cost.pages
+    parts = {
+        f"its {elements} paragraphs, list items, emphases, links and other elements": (
+            elements * ELEMENT[0],
+            elements * ELEMENT[1],
+        ),
+        f"its {cells} table cells": (cells * CELL[0], cells * CELL[1]),
+        f"its {cost.characters} characters of text": (
+            cost.characters * CHARACTER[0],
+            cost.characters * CHARACTER[1],
+        ),
+        f"its {pages} pages": (pages * PAGE[0], pages * PAGE[1]),
+        f"its {cost.notes} notes": (
+            cost.notes * NOTE[0] + cost.note_neighbours * NOTE_PER_NEIGHBOUR,
+            cost.notes * NOTE[1],
+        ),
+    }
+
+    def share(part: str) -> float:
+        ms, kib = parts[part]
+        return max(ms / 1000 / SECONDS, kib / 1024 / MEBIBYTES)
+
+    return max(parts, key=share)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else "under 1 MB"
 
 
 def sheet_paths(inputs: PdfInputs) -> list[Path]:

@@ -195,6 +195,9 @@ def _render_book(
         tuple(resources.values()),
         single_article=article,
         diagnostics=tuple(found),
+        source_size=sum(
+            len(source.text.encode("utf-8", "surrogatepass")) for source in manuscript.sources
+        ),
     )
 
 
