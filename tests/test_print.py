@@ -279,6 +279,31 @@ def test_a_word_longer_than_a_line_wraps_inside_the_page(tmp_path: Path) -> None
         assert re.sub(r"\s", "", text).count(letter * 40) == count // 40, letter
 
 
+def test_a_letter_with_thousands_of_accents_is_set_in_short_pieces() -> None:
+    """One letter and tens of thousands of combining accents (Zalgo text): one
+    cluster, which WeasyPrint shaped again, whole, for every line (330,000 accents:
+    over five minutes). Broken up like a long word, the paragraph is set in pieces
+    of at most LONG_RUN_PARAGRAPH characters, cut at those breaks, text kept."""
+    from lxml import html as lxml_html
+
+    from publisher.model import BookMeta, Identifier, Manuscript, SourceFile
+    from publisher.pdf.layout import LONG_RUN_PARAGRAPH, print_html
+    from publisher.render.book import render_book
+
+    root = Path("/virtual")
+    meta = BookMeta(title="T", lang="en", identifier=Identifier("urn:x"))
+    marks = "e" + "\u0301" * 30_000
+    book = render_book(
+        Manuscript(meta, (SourceFile(root / "a.md", f"# Top\n\n{marks}\n"),), root),
+        lambda *a: None,  # type: ignore[arg-type, return-value]
+    )
+    body = lxml_html.document_fromstring(print_html(book)).find("body")
+    assert body is not None
+    pieces = [p.text_content() for p in body.iter("p") if "\u0301" in p.text_content()]
+    assert len(pieces) >= 6 and max(len(piece) for piece in pieces) <= LONG_RUN_PARAGRAPH + 41
+    assert "".join(pieces).replace("\u200b", "") == marks
+
+
 def test_a_table_whose_cells_span_columns_keeps_the_automatic_layout() -> None:
     from lxml import etree
 
