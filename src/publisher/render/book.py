@@ -407,10 +407,17 @@ def _render_plan(
 
     shift = plan.heading.level - 1 if plan.heading else 0
 
+    warned: set[tuple[str, int | None]] = set()
+
     def warn(note: str, line: int | None) -> None:
-        links.found.append(
-            Diagnostic("T06", WARNING, Location(source, line), f"raw HTML: {note}", subject=note)
-        )
+        # Once a line: 1 MB of one unclosed tag was 166,000 times the same warning.
+        if (note, line) not in warned:
+            warned.add((note, line))
+            links.found.append(
+                Diagnostic(
+                    "T06", WARNING, Location(source, line), f"raw HTML: {note}", subject=note
+                )
+            )
 
     env = RenderEnv(
         doc_id(number),
