@@ -397,8 +397,11 @@ def run_case(name: str, n: int, files: Files, work: Path) -> Result:
     load = _load()
     cpu = _cpu_of_children()
     start = time.monotonic()
+    # stderr to a file, not a pipe: a build printing megabytes of warnings would block
+    # on a pipe no one reads until it ends (and look like a hang).
+    stderr = (work / "stderr.txt").open("wb")
     proc = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, start_new_session=True
+        command, stdout=subprocess.DEVNULL, stderr=stderr, env=env, start_new_session=True
     )
     stopped, peak, largest = "", 0, 0
     try:
@@ -418,7 +421,9 @@ def run_case(name: str, n: int, files: Files, work: Path) -> Result:
     finally:
         if proc.poll() is None and not stopped:  # the bench itself was stopped
             os.killpg(proc.pid, signal.SIGKILL)
-    _, errors = proc.communicate()
+    proc.wait()
+    stderr.close()
+    errors = (work / "stderr.txt").read_bytes()
     seconds = time.monotonic() - start
     _reap_orphans()  # helpers that outlived the build: their CPU counts too
     tree_cpu = _cpu_of_children() - cpu
