@@ -1321,7 +1321,7 @@ CASES: dict[str, Case] = {
         files=body("| a |\n|---|\n" + "".join(f"| {n} |\n" for n in range(20_000))),
     ),
     "F06": Case(
-        "book.md: error: the PDF would have about 4 pages; publisher prints at most 2 "
+        "book.md: error: the PDF would have about 7 pages; publisher prints at most 2 "
         "(build the EPUB alone (publisher build --only epub), or join short chapters into "
         "longer ones)",
         ("pdf", "--manuscript", "book.md", "--output", "out"),
@@ -1357,6 +1357,15 @@ CASES: dict[str, Case] = {
         ("pdf", "--manuscript", "book.md", "--output", "out"),
         files=body("Two: $x$ and $\\frac{a}{b}$.\n"),
         patch=lambda mp: mp.setattr("publisher.pdf.math.BOOK_WORK", 10),
+    ),
+    "F11": Case(
+        "book.md: error: the PDF would take too much to lay out: its 2008 paragraphs, list "
+        "items, emphases, links and other elements would take about 2 s and 46 MiB on one "
+        "core; a manuscript of under 1 MB may take 40 s and 10 MiB (build the EPUB alone "
+        "(publisher build --only epub), or publish the book in smaller volumes)",
+        ("pdf", "--manuscript", "book.md", "--output", "out"),
+        files=body("x\n\n" * 2000),
+        patch=lambda mp: mp.setattr("publisher.pdf.layout.MEBIBYTES", 10),
     ),
     # --- options
     "O01": Case(

@@ -586,7 +586,7 @@ def test_bibtex_apostrophes_are_typeset_and_urls_kept_verbatim() -> None:
         " doi = {10.1/x--y}}\n",
         Path("refs.bib"),
     )
-    assert item["title"].replace("<span class=\"nocase\">", "").replace("</span>", "") == (
+    assert item["title"].replace('<span class="nocase">', "").replace("</span>", "") == (
         "Eratosthenes’ Earth"
     )
     assert item["URL"] == "https://x.org/a--b's" and item["DOI"] == "10.1/x--y"

@@ -396,6 +396,102 @@ def test_link_to_a_name_no_file_can_have_is_removed(tmp_path: Path, href: str) -
     assert lines == [f"book.md:5: warning: link '{href}' removed: it is not a chapter of this book"]
 
 
+# --- a file swapped while the build runs -------------------------------------------------
+# Each image and the cover are read once, at the fence, and both outputs package
+# those bytes: a swap after the check reaches nothing; a swap between the fence's
+# look and its read is refused (M11).
+
+SECRET_SIZE = (37, 23)  # outside.png's: in an output, the swap leaked
+
+
+def image_sizes(out: Path) -> list[tuple[int, int]]:
+    """The size of every image in the EPUB and in the PDF."""
+    import pikepdf
+
+    sizes = []
+    with zipfile.ZipFile(next(out.glob("*.epub"))) as z:
+        for name in z.namelist():
+            if name.endswith((".png", ".jpg")):
+                with Image.open(io.BytesIO(z.read(name))) as image:
+                    sizes.append(image.size)
+    with pikepdf.open(next(out.glob("*.pdf"))) as pdf:
+        for obj in pdf.objects:
+            if isinstance(obj, pikepdf.Stream) and obj.get("/Subtype") == "/Image":
+                sizes.append((int(obj.Width), int(obj.Height)))
+    return sizes
+
+
+@pytest.mark.parametrize("where", ["image", "cover"])
+def test_a_file_swapped_after_its_check_never_reaches_the_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """The image (or the cover) passes the fence and is decoded; then, before the
+    EPUB and the PDF are made, it is swapped for a link to a file outside the
+    folder. ebooklib and WeasyPrint used to open it again by its path."""
+    from publisher.source import images
+
+    outside(tmp_path)
+    book = tmp_path / "book"
+    png(book / "pic.png", (5, 7))
+    if where == "cover":
+        front, text = "cover-image: pic.png\n", "No picture here."
+    else:
+        front, text = "", "![A picture](pic.png)"
+    (book / "book.md").write_text(f"---\ntitle: Swap\nlang: en\n{front}---\n\n# One\n\n{text}\n")
+    decode = images.decode
+
+    def decode_then_swap(data: bytes, media_type: str) -> tuple[int, int]:
+        size = decode(data, media_type)
+        if not (book / "pic.png").is_symlink():
+            (book / "pic.png").unlink()
+            (book / "pic.png").symlink_to(tmp_path / "outside.png")
+        return size
+
+    monkeypatch.setattr(images, "decode", decode_then_swap)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["build", "book", "-o", "out", "-q"])
+    assert code == 0, err.getvalue()
+    assert (book / "pic.png").is_symlink()  # the swap happened
+    sizes = image_sizes(Path("out"))
+    assert (5, 7) in sizes and SECRET_SIZE not in sizes, sizes
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+@pytest.mark.parametrize("where", ["image", "cover"])
+def test_a_file_swapped_between_the_look_and_the_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, what: str, where: str
+) -> None:
+    """The fence resolves the name and finds a regular file inside the folder; then
+    the file, or the folder it is in, becomes a link out of it before it is read."""
+    outside(tmp_path)
+    book = tmp_path / "book"
+    png(book / "imgs" / "pic.png", (5, 7))
+    png(tmp_path / "elsewhere" / "pic.png", SECRET_SIZE)
+    if where == "cover":
+        cover_book(tmp_path, "imgs/pic.png")
+    else:
+        image_book(tmp_path, "imgs/pic.png")
+    locate = fence.locate
+
+    def locate_then_swap(root: Path, base: Path, name: str) -> Path | fence.Refused:
+        found = locate(root, base, name)
+        if name == "imgs/pic.png":
+            if what == "file":
+                (book / "imgs" / "pic.png").unlink()
+                (book / "imgs" / "pic.png").symlink_to(tmp_path / "outside.png")
+            else:
+                (book / "imgs").rename(book / "old")
+                (book / "imgs").symlink_to(tmp_path / "elsewhere")
+        return found
+
+    monkeypatch.setattr(fence, "locate", locate_then_swap)
+    line = one_error(*publish("book/book.md"), "was replaced by a symbolic link while it was read")
+    what_ = "cover image" if where == "cover" else "image"
+    assert f": error: {what_} 'imgs/pic.png' " in line, line
+    assert SECRET not in epub_text()
+
+
 # --- the fence's own rules ---------------------------------------------------------------
 
 

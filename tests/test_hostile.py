@@ -27,8 +27,9 @@ from lxml import etree
 from PIL import Image, PngImagePlugin
 
 from publisher.build import BuildResult, build
+from publisher.diagnostics import Diagnostic
 from publisher.errors import PublisherError
-from publisher.model import BuildOptions
+from publisher.model import BuildOptions, RenderedBook
 
 from conftest import ROOT, STYLES, need, pdftotext
 
@@ -972,6 +973,90 @@ def test_twenty_thousand_repeats_epub(tmp_path: Path, kind: str) -> None:
     result = measure("epub", book, out)
     assert_bounded(result, out, ("epub",))
     assert result.returncode == 0, result.stderr[-500:]
+
+
+# --- (g2) the budget: each costly class refused before any layout ----------------------
+# A manuscript under 1 MB builds, or is refused, within 60 s and 1 GiB on one core
+# (README, Limits). What WeasyPrint would spend is counted before it lays out
+# anything (publisher/pdf/cost.py): each class past the budget is refused in one
+# line, and WeasyPrint is never asked. `invoke bench --limits` measures each class
+# at its worst inside the limits.
+
+OVER_BUDGET = {
+    "paragraphs": ("", "# Top\n\n" + "x\n\n" * 40_000, "40007 paragraphs, list items"),
+    "emphasis": ("", "# Top\n\n" + ("*a* " * 50 + "\n\n") * 800, "paragraphs, list items, emph"),
+    "links": ("", "# Top {#t}\n\n" + ("[a](#t) " * 50 + "\n\n") * 800, "links and other elements"),
+    "notes": (
+        "",
+        "# Top\n\n"
+        + " ".join(f"w[^{i}]" for i in range(2_000))
+        + "\n\n"
+        + "".join(f"[^{i}]: N {i}.\n" for i in range(2_000)),
+        "its 2000 notes",
+    ),
+    "small pages": (
+        "page-size: 20mm 20mm\nmargins: 2mm 2mm 2mm 2mm\n",
+        "# Top\n\n" + "lorem ipsum dolor sit amet " * 4_000 + "\n",
+        "pages",
+    ),
+    "chapters": ("", "".join(f"# C{i}\n\nOne line.\n\n" for i in range(1_600)), "about 32"),
+    "table": ("", "| a | b |\n|---|---|\n" + "| 1 | 2 |\n" * 13_000, "have 26002 cells"),
+}
+
+
+@pytest.mark.parametrize("kind", list(OVER_BUDGET))
+def test_a_class_past_the_budget_is_refused_before_layout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    from publisher.pdf import layout
+
+    extra, body, words = OVER_BUDGET[kind]
+    book = write(tmp_path / "book.md", front("Budget", extra) + body)
+
+    def never(*args: object) -> object:
+        raise AssertionError("WeasyPrint was asked to lay out a book past the budget")
+
+    monkeypatch.setattr(layout, "render_html", never)
+    with pytest.raises(PublisherError) as refused:
+        run_build(book, tmp_path / "out", ("pdf",))
+    line = str(refused.value)
+    assert refused.value.exit_code == 2 and "\n" not in line, line
+    assert line.startswith(f"{book}: error: ") and words in line, line
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.pdf"))
+
+
+def test_the_cost_follows_the_page_and_the_budget_grows_with_the_manuscript() -> None:
+    """Pages are counted from the text's lines on the book's own page (a small
+    page holds a few words), chapters open on the right in print; a manuscript
+    longer than 1 MB may cost more, in proportion, a shorter one no less."""
+    from dataclasses import replace
+
+    from publisher.model import BookMeta, Identifier, Manuscript, SourceFile
+    from publisher.pdf.cost import allowance, estimate
+    from publisher.pdf.profiles import make_profile
+    from publisher.render.book import render_book
+
+    root = Path("/virtual")
+    meta = BookMeta(title="T", lang="en", identifier=Identifier("urn:x"))
+
+    def rendered(text: str) -> RenderedBook:
+        manuscript = Manuscript(meta, (SourceFile(root / "a.md", text),), root)
+        return render_book(manuscript, lambda *a: Diagnostic("I01", "warning", None, ""))
+
+    words = "lorem ipsum dolor sit amet " * 200
+    book = rendered("".join(f"# C{n}\n\n{words}\n\n" for n in range(10)))
+    a5 = estimate(book, make_profile("print"), True)
+    a4 = estimate(book, make_profile("screen"), False)
+    small = estimate(book, make_profile("print", size="50mm 50mm"), True)
+    assert a4.pages < a5.pages < small.pages
+    assert a5.elements == a4.elements and a5.characters == a4.characters
+    assert small.seconds > a5.seconds  # the same text, more pages
+    short = rendered("".join(f"# C{n}\n\nOne line.\n\n" for n in range(50)))
+    recto = estimate(short, make_profile("print"), True)
+    any_page = estimate(short, make_profile("screen"), False)
+    assert recto.pages - any_page.pages >= 49  # a blank verso after each chapter but the last
+    assert allowance(replace(book, source_size=300_000)) == 1.0
+    assert allowance(replace(book, source_size=2_500_000)) == 2.5
 
 
 # --- (h) exit 0 means a valid EPUB: names, ids and languages --------------------------

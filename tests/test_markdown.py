@@ -152,6 +152,6 @@ def test_a_heading_inside_a_note_is_the_notes_text(tmp_path: Path, note: str) ->
 
 def test_figure_captions_and_alt_text_get_the_typography_of_the_text() -> None:
     # markdown-it's smartquotes leaves an image's words straight: they are text too.
-    out = html("![Eratosthenes' \"well\" -- at noon](dot.png)\n")
+    out = html('![Eratosthenes\' "well" -- at noon](dot.png)\n')
     assert "Eratosthenes’ “well” – at noon" in out
     assert 'alt="Eratosthenes’ “well” – at noon"' in out

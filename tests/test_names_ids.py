@@ -371,3 +371,37 @@ def test_links_to_ids_inside_notes_reach_them() -> None:
     assert {"same", "inner"} <= set(ids) and "never" not in ids
     assert "#same" in links and "#inner" in links and "chapter-01.xhtml#same" in links
     assert [d.subject for d in diagnostics if d.code == "T05"] == ["#never"]
+
+
+def test_a_note_called_from_two_chapters_of_one_file_keeps_its_ids_once() -> None:
+    """Two chapters cut from one file both call a note: each renders it, and the
+    print (one HTML document) held the author's ids inside it twice. The first
+    rendering keeps them (links go there); the second leaves them out, raw HTML's
+    too, without a warning."""
+    from lxml import html as lxml_html
+
+    from publisher.pdf.layout import print_html
+
+    text = (
+        "# One\n\nA call.[^1]\n\n# Two\n\nAgain.[^1] [back](#same)\n\n"
+        '[^1]: A note [x]{#same} with <span id="raw">raw</span> HTML.\n\n'
+        "    {#block}\n\n    A second paragraph of the note.\n"
+    )
+    meta = BookMeta(title="T", lang="en", identifier=Identifier("urn:x"), raw_html=True)
+    book = render_book(
+        Manuscript(meta, (SourceFile(ROOT_V / "ch1.md", text),), ROOT_V),
+        lambda *a: Diagnostic("I01", "warning", None, ""),
+    )
+    bodies = [c.body for c in (*book.front, *book.chapters)]
+    ids, links = ids_and_links(bodies)
+    assert len(ids) == len(set(ids)), ids
+    assert {"same", "raw", "block"} <= set(ids)
+    one, two = book.chapters
+    assert 'id="same"' in one.body and 'id="same"' not in two.body
+    assert two.body.count("A second paragraph of the note.") == 1  # the note, again
+    assert "chapter-01.xhtml#same" in links
+    assert not [d for d in book.diagnostics if "id" in d.message], book.diagnostics
+    printed = [
+        e.get("id") for e in lxml_html.document_fromstring(print_html(book)).iter() if e.get("id")
+    ]
+    assert len(printed) == len(set(printed)), sorted(i for i in printed if printed.count(i) > 1)

@@ -133,9 +133,13 @@ def test_no_page_break_marker_inside_a_formula() -> None:
     section = etree.fromstring(body)
     mark_blocks(section, "c.xhtml")
     block = int(section[0].get("data-block", "").split(":")[1])
-    insert_markers(section, [PageStart("2", "c.xhtml", block, 2), PageStart("3", "c.xhtml", block, 4)])
+    insert_markers(
+        section, [PageStart("2", "c.xhtml", block, 2), PageStart("3", "c.xhtml", block, 4)]
+    )
     math = section.find(".//{http://www.w3.org/1998/Math/MathML}math")
     assert math is not None and all(isinstance(e.tag, str) and "Math" in e.tag for e in math.iter())
     text = etree.tostring(section[0], encoding="unicode")
     # "Ab" are letters 0-1: page 2 begins at "cd" (letter 2, after the formula), 3 at "ef".
-    assert re.search(r'id="page-2"[^>]*/> ?cd <[^>]*id="page-3"[^>]*/>ef', text.replace("\n", "")), text
+    assert re.search(
+        r'id="page-2"[^>]*/> ?cd <[^>]*id="page-3"[^>]*/>ef', text.replace("\n", "")
+    ), text

@@ -40,6 +40,8 @@ LASTING = {
     "skip_plain_backgrounds",
     "write_streams_once",
     "cache_page_references",
+    "skip_pages_without_fixed_boxes",
+    "index_target_counters",
     "one_run_per_leader",
 }
 DURING_LAYOUT = {

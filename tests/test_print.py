@@ -190,6 +190,132 @@ def test_wide_tables_and_figures_stay_inside_the_trim_box(tmp_path: Path) -> Non
     assert letters.count("Supercalifragilistic") == 24
 
 
+def test_long_tables_are_laid_out_with_column_widths_from_their_text(tmp_path: Path) -> None:
+    """WeasyPrint's automatic table layout measured every cell twice: a long table
+    gets the fixed layout, with widths worked out from the cells' text (the widest
+    text, the widest column); a short one, or one whose cells span columns, keeps
+    the automatic layout. Every cell stays inside the page, none is lost."""
+    from lxml import html as lxml_html
+
+    from publisher.pdf.layout import FIXED_TABLE_ROWS, print_html
+    from publisher.render.book import render_book
+    from publisher.source.manuscript import load
+    from publisher.source.resources import Locator
+
+    rows = FIXED_TABLE_ROWS + 10
+    long = "| N | Description | Amount |\n|--:|:--|--:|\n" + "".join(
+        f"| {n} | item number {n} of a long list of items | {n * 7} |\n" for n in range(rows)
+    )
+    wide = "| " + " | ".join(f"C{n}" for n in range(12)) + " |\n" + "|---" * 12 + "|\n"
+    wide += ("| " + " | ".join("Supercalifragilistic" for _ in range(12)) + " |\n") * rows
+    short = "| a | b |\n|---|---|\n| 1 | 2 |\n"
+    source = write(
+        tmp_path / "t.md",
+        f"---\ntitle: Tables\n---\n\n{long}\n{wide}\n{short}\n<table><tr>"
+        + '<td colspan="2">x</td></tr>'
+        + "<tr><td>1</td><td>2</td></tr>" * rows
+        + "</table>\n",
+    )
+    manuscript = load(source)
+    book = render_book(manuscript, Locator(manuscript.root))
+    tables = lxml_html.document_fromstring(print_html(book)).findall(".//table")
+    assert len(tables) == 3  # raw HTML is off: the last is text
+    first, second, third = tables
+    assert "table-layout: fixed" in first.get("style", "")
+    widths = [float(c.get("style", "")[7:-1]) for c in first.findall("colgroup/col")]
+    assert abs(sum(widths) - 100) < 0.1 and widths[1] > widths[2] > widths[0], widths
+    assert "table-layout: fixed" in second.get("style", "")
+    assert third.get("style") is None and third.find("colgroup") is None
+    pdf = pdf_only(source, tmp_path / "out")
+    with pdfplumber.open(pdf) as doc:
+        for page in doc.pages:
+            x0, _, x1, _ = page.bbox
+            for char in page.chars:
+                assert x0 <= char["x0"] and char["x1"] <= x1 + 0.5, char["text"]
+    text = pdftotext(pdf)
+    letters = re.sub(r"[\s\u2010-]", "", text)
+    assert letters.count("Supercalifragilistic") == 12 * rows
+    assert all(f"item number {n} of a long" in " ".join(text.split()) for n in range(rows))
+
+
+def test_a_word_longer_than_a_line_wraps_inside_the_page(tmp_path: Path) -> None:
+    """A word longer than the line overflowed the page in a paragraph (lost past its
+    edge), and where it could wrap (a table cell, code) WeasyPrint shaped the rest of
+    it again for every line: quadratic. A run over LONG_WORD letters gets a break
+    opportunity every LONG_WORD of them, and nothing longer reaches WeasyPrint."""
+    from publisher.pdf.layout import LONG_WORD, print_html
+    from publisher.render.book import render_book
+    from publisher.source.manuscript import load
+    from publisher.source.resources import Locator
+
+    source = write(
+        tmp_path / "w.md",
+        "---\ntitle: Words\nlang: en\n---\n\n"
+        + "A "
+        + "a" * 3000
+        + " word.\n\n"
+        + "```\n"
+        + "b" * 2000
+        + "\n```\n\n"
+        + "| x |\n|---|\n| "
+        + "c" * 1000
+        + " |\n\n"
+        + "東京" * 500
+        + "\n",
+    )
+    manuscript = load(source)
+    printed = print_html(render_book(manuscript, Locator(manuscript.root)))
+    runs = re.findall(r"[^\s<>\u200b]+", re.sub(r"<[^>]*>", " ", printed))
+    assert max(len(run) for run in runs if not run.startswith("東京")) <= LONG_WORD
+    assert "東京" * 500 in printed  # ideographs break between themselves already
+    pdf = pdf_only(source, tmp_path / "out")
+    with pdfplumber.open(pdf) as doc:
+        for page in doc.pages:
+            x0, _, x1, _ = page.bbox
+            for char in page.chars:
+                assert x0 <= char["x0"] and char["x1"] <= x1 + 0.5, char["text"]
+    text = pdftotext(pdf).replace("\u200b", "")
+    for letter, count in (("a", 3000), ("b", 2000), ("c", 1000)):
+        assert re.sub(r"\s", "", text).count(letter * 40) == count // 40, letter
+
+
+def test_a_letter_with_thousands_of_accents_is_set_in_short_pieces() -> None:
+    """One letter and tens of thousands of combining accents (Zalgo text): one
+    cluster, which WeasyPrint shaped again, whole, for every line (330,000 accents:
+    over five minutes). Broken up like a long word, the paragraph is set in pieces
+    of at most LONG_RUN_PARAGRAPH characters, cut at those breaks, text kept."""
+    from lxml import html as lxml_html
+
+    from publisher.model import BookMeta, Identifier, Manuscript, SourceFile
+    from publisher.pdf.layout import LONG_RUN_PARAGRAPH, print_html
+    from publisher.render.book import render_book
+
+    root = Path("/virtual")
+    meta = BookMeta(title="T", lang="en", identifier=Identifier("urn:x"))
+    marks = "e" + "\u0301" * 30_000
+    book = render_book(
+        Manuscript(meta, (SourceFile(root / "a.md", f"# Top\n\n{marks}\n"),), root),
+        lambda *a: None,  # type: ignore[arg-type, return-value]
+    )
+    body = lxml_html.document_fromstring(print_html(book)).find("body")
+    assert body is not None
+    pieces = [p.text_content() for p in body.iter("p") if "\u0301" in p.text_content()]
+    assert len(pieces) >= 6 and max(len(piece) for piece in pieces) <= LONG_RUN_PARAGRAPH + 41
+    assert "".join(pieces).replace("\u200b", "") == marks
+
+
+def test_a_table_whose_cells_span_columns_keeps_the_automatic_layout() -> None:
+    from lxml import etree
+
+    from publisher.pdf.layout import _column_widths
+
+    rows = [etree.fromstring(f"<tr><td>{a}</td><td>{b}</td></tr>") for a, b in [("1", "22")] * 3]
+    assert _column_widths(rows) == [4.5, 5.5]  # the longest word, one over, and padding
+    rows.append(etree.fromstring('<tr><td colspan="2">x</td></tr>'))
+    assert _column_widths(rows) is None
+    assert _column_widths([etree.fromstring("<tr><td>1</td></tr>"), *rows[:1]]) is None
+
+
 def test_proof_task_writes_pages_and_a_contact_sheet(article: Built, tmp_path: Path) -> None:
     need("pdftoppm")
     from publisher.app.proof import make_proof

@@ -5,19 +5,25 @@ EPUB that EPUBCheck accepts (one EPUBCheck run for all of them) and a PDF that o
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
+import re
 import shutil
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
 from publisher.build import build
 from publisher.model import BookMeta, BuildOptions, Identifier, Manuscript, Resource, SourceFile
 from publisher.render.book import parse_body, render_book
+from publisher.source.metadata import EXTENSION_KEYS, KNOWN_KEYS
 
 from conftest import STYLES, need
 
@@ -477,3 +483,275 @@ def test_generated_collisions_pass_epubcheck(tmp_path: Path) -> None:
     for epub, book in built:
         findings = [f for f in run_epubcheck(epub) if f.severity not in ("USAGE", "INFO")]
         assert not findings, "\n".join(map(str, findings)) + "\n\n" + book
+
+
+# --- the outcome, through the command line -------------------------------------------
+# Whatever is generated, `publisher build` ends one of two ways: exit 0 with valid
+# outputs (an EPUB whose names, ids, links and langs hold; a PDF that opens, whose
+# cost was inside the budget), or exit 2 with one `file[:line]: error:` line, last.
+# Never exit 70 (an internal error), never a traceback. Time is not measured here
+# (`invoke bench --limits` does): the budget is held by the limits, and these check
+# that the limits hold and that the estimate they use does not count too low.
+
+ERROR_LINE = re.compile(r"^\S[^\n]*?(?::\d+)?: error: \S")
+
+
+def publish(folder: Path, *only: str) -> tuple[int, list[str]]:
+    """`publisher build FOLDER [--only FORMAT]`, in this process: exit code, stderr lines."""
+    from publisher.app.cli import main
+
+    argv = ["build", str(folder), "-o", str(folder / "out"), "-q", "-f"]
+    if only:
+        argv += ["--only", only[0]]
+    err = io.StringIO()
+    saved = os.environ.pop("SOURCE_DATE_EPOCH", None)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(argv)
+    finally:
+        if saved is not None:
+            os.environ["SOURCE_DATE_EPOCH"] = saved
+    return code, [line for line in err.getvalue().splitlines() if line.strip()]
+
+
+def assert_valid_outcome(folder: Path, code: int, lines: list[str], *only: str) -> bool:
+    """True when built (and the outputs are valid), False when refused in one line."""
+    text = "\n".join(lines)
+    assert code in (0, 2), text
+    assert "Traceback" not in text and "internal error" not in text, text
+    if code == 2:
+        errors = [line for line in lines if ": error: " in f": {line}"]
+        assert errors == [lines[-1]], text
+        assert ERROR_LINE.match(lines[-1]), text  # names the file (and line) to fix
+        return False
+    out = folder / "out"
+    if not only or only[0] == "epub":
+        assert_structurally_valid(next(out.glob("*.epub")))
+    if not only or only[0] == "pdf":
+        import pikepdf
+
+        with pikepdf.open(next(out.glob("*.pdf"))) as pdf:
+            assert len(pdf.pages) >= 1
+    return True
+
+
+# YAML: every key publisher reads and some it does not, with values of every kind:
+# escapes that make control characters, nesting, anchors and aliases (a bomb of
+# them too), tags, broken flow collections, long and odd text.
+YAML_KEYS = [
+    *KNOWN_KEYS,
+    *EXTENSION_KEYS,
+    *("keywords", "creator", "contributor", "abstract", "license", "belongs-to-collection"),
+    *("group-position", "chapters", "nonsense", "Title", "x-y"),
+]
+YAML_SCALARS = [
+    *('""', "~", "null", "true", "no", "0", "-1", "3", "1e400", ".nan", "2024-13-45"),
+    *("2024-02-29", '"\\0"', '"\\x07"', '"\\e"', '"\\uFFFE"', '"\\uD800"', "'a''b'"),
+    *("!!binary aGVsbG8=", "!!python/object:os.system x", "!!str 1", "[1, 2", "{a: b"),
+    *("@x", "`x`", '"a\\tb"', "c.png", "../outside.png", "/etc/passwd", '"a\\0b.png"'),
+    *("print", "screen", "A4", "20mm 20mm", "1mm 1mm 1mm 1mm", "ua-1", "x-4", "en", "ar"),
+    *("zz-a", "en_GB", "default", "../styles", "em", "&a x", "*a", "*nothing"),
+    '"' + "x" * 3000 + '"',
+    '"' + "\u0301" * 400 + '"',
+]
+
+
+def _yaml_scalar() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(YAML_SCALARS),
+        st.text(PRINTABLE, max_size=30).map(lambda t: json.dumps(t, ensure_ascii=False)),
+    )
+
+
+def _yaml_value() -> st.SearchStrategy[str]:
+    return st.recursive(
+        _yaml_scalar(),
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=4).map(lambda items: "[" + ", ".join(items) + "]"),
+            st.dictionaries(st.sampled_from(YAML_KEYS), inner, max_size=3).map(
+                lambda pairs: "{" + ", ".join(f"{k}: {v}" for k, v in pairs.items()) + "}"
+            ),
+        ),
+        max_leaves=12,
+    )
+
+
+# A value each key takes (most of the time), so that most books get built.
+VALID = {
+    "title": "A title",
+    "subtitle": "Its subtitle",
+    "author": "[A. Author, B. Author]",
+    "lang": "fr-CA",
+    "date": "2024-02-29",
+    "toc-depth": "2",
+    "profile": "screen",
+    "page-size": "20mm 20mm",
+    "margins": "2mm 2mm 2mm 2mm",
+    "pdf-standard": "ua-2",
+    "cover-image": "c.png",
+    "dashes": "em",
+    "split-level": "2",
+    "raw-html": "true",
+    "crop-marks": "true",
+    "style": "classic",
+    "epub-image-size": "800",
+    "keywords": "[a, b]",
+    "group-position": "3",
+    "bleed": "3mm",
+}
+
+
+@st.composite
+def _yaml_pair(draw: st.DrawFn, key: str, odds: int) -> tuple[str, str]:
+    if draw(st.integers(0, odds - 1)):  # odds - 1 times in odds, a value the key takes
+        return key, VALID.get(key, '"A value"')
+    return key, draw(_yaml_value())
+
+
+@st.composite
+def front_matter(draw: st.DrawFn, odds: int = 8) -> str:
+    """Front matter; one value in `odds` is any generated value (else one its key
+    takes), and one book in `odds` // 2 holds a tree of aliases."""
+    lines = []
+    if not draw(st.integers(0, odds // 2 - 1)):  # a tree of aliases: each level doubles
+        levels = draw(st.sampled_from([2, 5, 10, 13, 14, 20, 30]))
+        lines.append("a0: &a0 [x, x]")
+        lines += [f"a{n}: &a{n} [*a{n - 1}, *a{n - 1}]" for n in range(1, levels)]
+    keys = draw(st.lists(st.sampled_from(YAML_KEYS), max_size=8, unique=True))
+    if "title" not in keys and draw(st.integers(0, 9)):  # a book without one, now and then
+        keys.insert(0, "title")
+    elif "title" in keys:  # and rarely one the build cannot use
+        keys.remove("title")
+        keys.insert(0, "title")
+    lines += [": ".join(draw(_yaml_pair(key, odds))) for key in keys]
+    return "---\n" + "\n".join(lines) + "\n---\n\n"
+
+
+@settings(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    max_examples=40,
+)
+@given(front_matter())
+def test_any_front_matter_builds_a_valid_epub_or_is_refused_in_one_line(
+    tmp_path: Path, front: str
+) -> None:
+    from PIL import Image
+
+    folder = tmp_path / "book"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    Image.new("RGB", (8, 8), "teal").save(folder / "c.png")
+    (folder / "book.md").write_text(front + "# Chapter\n\nText.\n", encoding="utf-8")
+    event("built" if assert_valid_outcome(folder, *publish(folder, "epub"), "epub") else "refused")
+
+
+@st.composite
+def blown_up(draw: st.DrawFn) -> str:
+    """A generated block, repeated up to thousands of times: the costs that grow."""
+    text = draw(book_text(PRINTABLE, ["\x01", "\u200f", "\u0301", "\ufeff"]))
+    times = draw(st.sampled_from([1, 10, 100, 1000, 10_000]))
+    times = max(1, min(times, BLOWN_UP // (len(text) + 2)))  # at most about 200 KB
+    return "# Chapter\n\n" + "\n\n".join([text] * times) + "\n"
+
+
+BLOWN_UP = 200_000
+BUDGET_SHARE = 10
+
+
+@contextlib.contextmanager
+def _budget_divided_by(share: int) -> Iterator[None]:
+    from publisher.pdf import layout
+
+    saved = layout.SECONDS, layout.MEBIBYTES
+    layout.SECONDS, layout.MEBIBYTES = saved[0] / share, saved[1] / share
+    try:
+        yield
+    finally:
+        layout.SECONDS, layout.MEBIBYTES = saved
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large], max_examples=30)
+@given(blown_up())
+def test_the_pdf_cost_is_counted_before_layout_and_never_too_low(text: str) -> None:
+    """Every generated book, blown up, is either inside the budget or refused before
+    any layout in one line (F03, F05, F06, F11); and what WeasyPrint would be given
+    (the print's elements) is not more than the estimate counted."""
+    from lxml import html as lxml_html
+
+    from publisher.errors import ResourceError
+    from publisher.pdf.cost import MEBIBYTES, SECONDS, allowance, estimate
+    from publisher.pdf.layout import PdfInputs, check, print_html
+    from publisher.pdf.profiles import make_profile
+
+    root = Path("/virtual")
+    meta = BookMeta(title="T", lang="en", identifier=Identifier("urn:x"))
+
+    def locate(source: Path, src: str, line: int | None) -> Resource:
+        return Resource(root / "ok.png", "images/ok.png", "image/png", 10, 10, b"png")
+
+    book = render_book(Manuscript(meta, (SourceFile(root / "a.md", text),), root), locate)
+    profile = make_profile("print")
+    cost = estimate(book, profile, True)
+    inputs = PdfInputs(book, STYLES, None, profile, None, None)
+    try:
+        with _budget_divided_by(BUDGET_SHARE):  # the same rule, met at a tenth of the size
+            check(inputs)
+    except ResourceError as error:
+        event("refused")
+        assert "\n" not in str(error)
+        seconds, mebibytes = SECONDS / BUDGET_SHARE, MEBIBYTES / BUDGET_SHARE
+        assert (
+            cost.seconds > seconds
+            or cost.mebibytes > mebibytes
+            or cost.pages > 3000
+            or (cost.notes > 10_000 or cost.cells > 20_000)
+        ), str(error)
+        return
+    event("inside the budget")
+    assert cost.seconds <= SECONDS / BUDGET_SHARE * allowance(book)
+    assert cost.mebibytes <= MEBIBYTES / BUDGET_SHARE * allowance(book)
+    printed = lxml_html.document_fromstring(print_html(book)).find("body")
+    assert printed is not None
+    elements = sum(1 for e in printed.iter() if isinstance(e.tag, str))
+    assert elements <= 1.25 * cost.elements + 60, (elements, cost.elements)
+
+
+@pytest.mark.slow  # builds EPUBs and PDFs, then EPUBCheck on each EPUB built
+def test_generated_front_matter_and_svgs_give_valid_epubs_and_pdfs(tmp_path: Path) -> None:
+    """Generated front matter, and generated SVG drawings (tests/test_svg.py's
+    strategy), through `publisher build` to both outputs: exit 0 means an EPUB
+    EPUBCheck accepts and a PDF that opens; else one error line, never exit 70."""
+    from PIL import Image
+
+    from publisher.check.outputs import run_epubcheck
+    from test_svg import svg_documents
+
+    built: list[tuple[Path, str]] = []
+
+    @settings(
+        max_examples=6,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    @given(front_matter(odds=40), svg_documents())
+    def one(front: str, svg: str) -> None:
+        folder = tmp_path / f"book-{len(built)}-{id(front)}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        Image.new("RGB", (8, 8), "teal").save(folder / "c.png")
+        (folder / "x.svg").write_text(svg, encoding="utf-8")
+        (folder / "book.md").write_text(
+            front + "# Chapter\n\nText.\n\n![A drawing](x.svg)\n", encoding="utf-8"
+        )
+        code, lines = publish(folder)
+        if assert_valid_outcome(folder, code, lines):
+            built.append((next((folder / "out").glob("*.epub")), front + svg))
+
+    one()
+    need("java")
+    assert built, "every generated book was refused"
+    for epub, source in built:
+        findings = [f for f in run_epubcheck(epub) if f.severity not in ("USAGE", "INFO")]
+        assert not findings, "\n".join(map(str, findings)) + "\n\n" + source

@@ -112,6 +112,22 @@ def test_what_is_removed_is_reported(tmp_path: Path) -> None:
     ), lines
 
 
+def test_one_warning_for_the_same_thing_on_the_same_line(tmp_path: Path) -> None:
+    """1 MB of one unclosed tag was 166,000 times the same warning (its memory, and
+    a terminal's worth of lines): the same note on the same line is one warning."""
+    (tmp_path / "s.md").write_text(
+        "---\ntitle: S\nraw-html: true\n---\n\n" + "<span>" * 5_000 + "\n\n<i>x</i> <i>y</i>\n",
+        encoding="utf-8",
+    )
+    from publisher.build import render
+
+    lines = [str(d) for d in render(tmp_path / "s.md").diagnostics]
+    assert lines == [
+        f"{tmp_path / 's.md'}:6: warning: raw HTML: removed <span> tag: raw HTML is nested "
+        "more than 100 deep (its content is kept)"
+    ], lines[:3]
+
+
 def test_off_by_default(tmp_path: Path) -> None:
     (tmp_path / "d.md").write_text("---\ntitle: D\n---\n\n<b>x</b> <script>y</script>\n")
     from publisher.build import render

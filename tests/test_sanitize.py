@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -431,6 +431,76 @@ def test_a_big_fragment_is_sanitized() -> None:
     out, _ = sanitize_html(fragment, inline=False)
     assert out.count("<b>x</b>") == 100_000
     assert_safe(out)
+
+
+def _lines_run(work: Callable[[], object]) -> int:
+    """Lines of publisher/render/sanitize.py executed while `work()` runs: its cost,
+    counted, never timed."""
+    import sys
+    from types import FrameType
+
+    from publisher.render import sanitize
+
+    count = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> object:
+        nonlocal count
+        if frame.f_code.co_filename != sanitize.__file__:
+            return None
+        if event == "line":
+            count += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        work()
+    finally:
+        sys.settrace(None)
+    return count
+
+
+@pytest.mark.parametrize(
+    "inline, under, tag",
+    [
+        (True, "<span>", "<b>x</b>"),  # a tag among many open elements
+        (True, "<ins>", "<div>"),  # a block under transparent elements: unwrapped
+        (True, "<b>", "</i>"),  # an end tag that closes nothing
+        (False, "<div>", "<li>"),  # an implied end searched for
+        (False, "<div>", "<p>x"),  # a paragraph left open at the end of a block
+        (True, "<span>", "<a href='#x'>y</a>"),  # is a link open?
+    ],
+    ids=["open", "flow", "unmatched", "implied", "block-end", "link"],
+)
+def test_a_tag_costs_the_same_at_any_depth(inline: bool, under: str, tag: str) -> None:
+    """The sanitizer searched its stack of open elements from the top down: each
+    tag cost the depth, thousands of unclosed tags the square of it. Every question
+    is now answered from what each element recorded when it was opened."""
+
+    def cost(depth: int) -> int:
+        s = HtmlSanitizer(inline=inline)
+        for _ in range(depth):
+            s.feed(under)
+        return _lines_run(lambda: [s.feed(tag) for _ in range(50)])
+
+    shallow, deep = cost(2), cost(MAX_DEPTH - 2)
+    assert deep <= shallow * 1.1, (shallow, deep)
+
+
+def test_thousands_of_dropped_elements_cost_each_the_same() -> None:
+    """`<video>` opened again and again inside a dropped `<video>`: each needs its end
+    tag, and the sanitizer kept them in a list it copied for every piece."""
+    s = HtmlSanitizer(inline=True)
+    for _ in range(5_000):
+        s.feed("<video>")
+    assert s.hiding
+    sizes = [len(v) for v in vars(s).values() if isinstance(v, (list, dict, tuple, str))]
+    assert max(sizes, default=0) < 10, vars(s)  # a count, not one entry per element
+    before = _lines_run(lambda: [HtmlSanitizer(inline=True).feed("<video>") for _ in range(50)])
+    after = _lines_run(lambda: [s.feed("<video>") for _ in range(50)])
+    assert after <= before
+    for _ in range(5_050):
+        s.feed("</video>")
+    assert not s.hiding and s.feed("<b>")[0] == "<b>"
 
 
 # --- the streaming API: one tag per token -----------------------------------------

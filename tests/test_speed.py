@@ -307,6 +307,84 @@ def test_plain_backgrounds_skipped_write_the_same_pdf(monkeypatch: pytest.Monkey
     assert fast == slow
 
 
+def test_pages_without_fixed_boxes_are_not_walked_and_the_pdf_is_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """WeasyPrint laid out, on each page, the fixed boxes of every other page,
+    walking all of them in Python: quadratic in pages. Only pages with fixed boxes
+    reach its function now; the bytes are the same, with a fixed box or without."""
+    from publisher.pdf.weasyprint.load import load_weasyprint
+
+    load_weasyprint()
+    import weasyprint
+    from weasyprint import layout
+
+    skipping = layout.layout_fixed_boxes
+    assert hasattr(skipping, "publisher_original")  # installed on WeasyPrint 70
+    original = skipping.publisher_original
+    walked = 0
+
+    def counted(context: object, pages: list[object], containing_page: object) -> object:
+        nonlocal walked
+        walked += len(pages)
+        return original(context, pages, containing_page)
+
+    pages = "".join(f'<p style="break-after: page">{n}</p>' for n in range(40))
+    fixed = '<div style="position: fixed; top: 0">Fixed</div>' + pages
+    monkeypatch.setattr(skipping, "publisher_original", counted)  # the patch calls through it
+    plain_fast = weasyprint.HTML(string=pages).write_pdf()
+    assert walked == 0
+    fixed_fast = weasyprint.HTML(string=fixed).write_pdf()
+    assert 0 < walked <= 2 * 40  # the one page with a fixed box, seen from each page
+    monkeypatch.setattr(layout, "layout_fixed_boxes", original)
+    walked = 0
+    assert weasyprint.HTML(string=pages).write_pdf() == plain_fast
+    assert weasyprint.HTML(string=fixed).write_pdf() == fixed_fast
+
+
+def test_boxes_waiting_for_a_page_number_are_found_by_their_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A contents line shows its chapter's page (target-counter): WeasyPrint told
+    each such box of every target's page by looking at all of them, for each
+    target: quadratic. The patch looks only at the boxes waiting for that target
+    (counted here: each box's list of awaited targets, read); the PDF is the same."""
+    from publisher.pdf.weasyprint.load import load_weasyprint
+
+    load_weasyprint()
+    import weasyprint
+    from weasyprint.css import targets
+
+    indexed = targets.TargetCollector.cache_target_page_counters
+    assert hasattr(indexed, "publisher_original")  # installed on WeasyPrint 70
+    reads = 0
+
+    def read(item: object) -> object:
+        nonlocal reads
+        reads += 1
+        return item.__dict__["_awaited"]
+
+    def write(item: object, value: object) -> None:
+        item.__dict__["_awaited"] = value
+
+    awaited = property(read, write)
+    monkeypatch.setattr(
+        targets.CounterLookupItem, "missing_target_counters", awaited, raising=False
+    )
+    n = 40
+    contents = "".join(f'<li><a href="#c{i}">{i}</a></li>' for i in range(n))
+    chapters = "".join(f'<h1 id="c{i}" style="break-before: page">{i}</h1>' for i in range(n))
+    css = "<style>a::after { content: target-counter(attr(href url), page) }</style>"
+    html = f"{css}<ol>{contents}</ol>{chapters}"
+    fast = weasyprint.HTML(string=html).write_pdf()
+    fast_reads, reads = reads, 0
+    monkeypatch.setattr(
+        targets.TargetCollector, "cache_target_page_counters", indexed.publisher_original
+    )
+    assert weasyprint.HTML(string=html).write_pdf() == fast
+    assert fast_reads <= 4 * n < n * n <= reads, (fast_reads, reads)
+
+
 def test_fewer_collections_write_the_same_pdf() -> None:
     import contextlib
     import gc

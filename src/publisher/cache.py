@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import stat
 import sys
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -44,11 +45,21 @@ def file_digest(paths: list[Path]) -> str:
     parts: list[bytes | str] = []
     for path in paths:
         parts.append(str(path))
-        try:
-            parts.append(path.read_bytes())
-        except OSError:
-            parts.append("missing")
+        parts.append(_contents(path))
     return digest(*parts)
+
+
+def _contents(path: Path) -> bytes | str:
+    """A file's bytes, for a digest only. The paths are the last build's images:
+    one may have become a pipe since, which must not be waited on."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return "missing"
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return "not a file"
+        return file.read()
 
 
 def code_digest() -> str:

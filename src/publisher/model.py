@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,9 @@ class BookMeta:
     collection_position: int | None = None  # its place in the series (`group-position`)
     publisher: str | None = None
     cover_image: Path | None = None
+    # The cover's bytes as the fence read and checked them: what the EPUB packages
+    # (the file is never opened again, so a swap after the check reaches nothing).
+    cover_data: bytes = field(default=b"", repr=False, compare=False)
     source: Path | None = None  # the file the metadata was read from
     # publisher's own settings, beside Pandoc's keys
     edition: str | None = None
@@ -135,6 +138,10 @@ class Resource:
     media_type: str
     width: int = 0  # pixels; 0 for SVG
     height: int = 0
+    # The bytes as the fence read and checked them (an SVG as rebuilt from the
+    # allow-list): both outputs package these, and never open the file again, so a
+    # file swapped for a link after the check cannot bring in one from elsewhere.
+    data: bytes = field(default=b"", repr=False, compare=False)
 
 
 # Where a document sits in the book: EPUB landmarks and PDF page styles follow it.
@@ -216,6 +223,7 @@ class RenderedBook:
     diagnostics: tuple[Diagnostic, ...] = ()  # what rendering found (links, images, raw HTML)
     formulas: tuple[Formula, ...] = ()  # each distinct formula once (publisher.render.math)
     index: BookIndex | None = None  # the back-of-book index, when a term is marked
+    source_size: int = 0  # bytes of the manuscript's Markdown: the PDF's budget grows with it
 
     @property
     def toc(self) -> tuple[TocEntry, ...]:

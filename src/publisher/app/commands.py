@@ -41,9 +41,14 @@ def setup_logging() -> None:
 
 
 def print_diagnostics(found: Iterable[Diagnostic]) -> None:
-    """Each on stderr as its one line (`file:line: warning: ...`), in order."""
+    """Each on stderr as its one line (`file:line: warning: ...`), in order; a line
+    the same as one printed before is not printed again."""
+    printed: set[str] = set()
     for diagnostic in found:
-        print(str(diagnostic), file=sys.stderr)
+        line = str(diagnostic)
+        if line not in printed:
+            printed.add(line)
+            print(line, file=sys.stderr)
 
 
 def guarded(action: Callable[[], int]) -> int:

@@ -267,7 +267,7 @@ def _cover_href(inputs: EpubInputs, names: EntryNames) -> str:
     the first free variant of it."""
     image = inputs.book.meta.cover_image
     suffix = image.suffix.lower() if image else ".jpg"
-    return names.take(f"images/cover{suffix}", image.resolve() if image else None)
+    return names.take(f"images/cover{suffix}", image)  # resolved by the fence
 
 
 def _cover_image(book: epub.EpubBook, inputs: EpubInputs, cover_href: str) -> None:
@@ -279,10 +279,12 @@ def _cover_image(book: epub.EpubBook, inputs: EpubInputs, cover_href: str) -> No
         )
         from PIL import Image
 
-        with Image.open(meta.cover_image) as image:
+        # The bytes the fence read and checked (source/metadata.py); the file is
+        # not opened again.
+        with Image.open(io.BytesIO(meta.cover_data)) as image:
             width, height = image.size
         # Upright by its EXIF orientation, as every other image; never scaled down.
-        cover = Resource(meta.cover_image, cover_href, cover_type, width, height)
+        cover = Resource(meta.cover_image, cover_href, cover_type, width, height, meta.cover_data)
         cover_bytes = epub_image(cover, max(width, height))
     else:
         cover_bytes, cover_type = make_cover(meta, inputs.styles / "fonts"), "image/jpeg"
@@ -486,15 +488,17 @@ def _start(book: RenderedBook) -> str:
 
 
 def epub_image(resource: Resource, max_side: int) -> bytes:
-    """The image as packaged: an SVG rebuilt from the allow-list (publisher.source.svg);
-    a raster image turned upright by its EXIF orientation (the tag then goes, so
-    that no reading system turns it twice) and scaled down to `max_side` (the PDF
-    keeps the full resolution). Animated GIFs are kept as they are."""
-    data = resource.source.read_bytes()
+    """The image as packaged, from the bytes the fence read and checked (the file is
+    never opened again): an SVG as rebuilt from the allow-list then
+    (publisher.source.svg); a raster image turned upright by its EXIF orientation
+    (the tag then goes, so that no reading system turns it twice) and scaled down
+    to `max_side` (the PDF keeps the full resolution). Animated GIFs are kept as
+    they are."""
+    data = resource.data
+    if not data:  # a bug of ours (the Locator reads every image): the internal error, G01
+        raise ValueError(f"image {resource.href} reached the EPUB without its bytes")
     if resource.media_type == "image/svg+xml":
-        from publisher.source.svg import clean_svg
-
-        return clean_svg(data, resource.href).data
+        return data
     from PIL import Image, ImageOps
 
     with Image.open(io.BytesIO(data)) as image:

@@ -23,6 +23,19 @@ from lxml import etree
 from publisher.errors import Location, ResourceError
 from publisher.model import RenderedBook, RenderedChapter
 from publisher.pagination import TOC_DOCUMENT, mark_blocks
+from publisher.pdf.cost import (
+    CELL,
+    CHARACTER,
+    ELEMENT,
+    MEBIBYTES,
+    NOTE,
+    NOTE_PER_NEIGHBOUR,
+    PAGE,
+    SECONDS,
+    Estimate,
+    allowance,
+    estimate,
+)
 from publisher.pdf.profiles import Profile, make_profile
 from publisher.pdf.weasyprint.formula import formulas_drawable, formulas_drawn, formulas_tagged
 from publisher.pdf.weasyprint.hooks import first_line_only_once, stable_document_id
@@ -271,6 +284,8 @@ def _print_section(
         if on_page and "xref" in link.get("class", "").split():
             link.set("data-on-page", on_page)  # page_reference_css prints the page
     _notes_to_floats(section)
+    _fixed_tables(section)
+    _break_long_words(section)
     _split_long_paragraphs(section)
     _initials(section)
     _no_runts(section)
@@ -343,21 +358,84 @@ def _flat_index(section: etree._Element) -> None:
     etree.strip_tags(section, "span")
 
 
+# WeasyPrint's automatic table layout measures every cell twice (its narrowest and
+# its widest) before it lays the cell out: a long table spent most of its time
+# there (a 6,000-row table of three columns, 63 s of CPU; 12 s without). Beyond
+# this many rows a table gets the fixed layout, with column widths worked out here
+# from the cells' text, as the automatic layout would give them on a data table.
+FIXED_TABLE_ROWS = 40
+_CELL_CHARS = 40  # a cell longer than this wraps: its column wants no more
+_CELL_PADDING = 2.5  # th and td's padding (0.6em a side), in characters
+_CHAR_EM = 0.55  # the average width of a character of text, in em (a little over)
+
+
+def _fixed_tables(section: etree._Element) -> None:
+    for table in section.iter("table"):
+        rows = [row for row in table.iter("tr") if not _nested(row, table)]
+        if len(rows) <= FIXED_TABLE_ROWS:
+            continue
+        widths = _column_widths(rows)
+        if widths is None:
+            continue  # cells spanning columns: the automatic layout works them out
+        total = sum(widths)
+        table.set("style", f"table-layout: fixed; width: min(100%, {total * _CHAR_EM:.1f}em)")
+        group = etree.Element("colgroup")
+        for width in widths:
+            etree.SubElement(group, "col", {"style": f"width: {100 * width / total:.2f}%"})
+        caption = table.find("caption")
+        table.insert(table.index(caption) + 1 if caption is not None else 0, group)
+
+
+def _nested(row: etree._Element, table: etree._Element) -> bool:
+    parent = row.getparent()
+    while parent is not None and parent.tag != "table":
+        parent = parent.getparent()
+    return parent is not table
+
+
+def _column_widths(rows: list[etree._Element]) -> list[float] | None:
+    """Each column's width in characters: its longest cell (up to _CELL_CHARS, a
+    longer one wraps), at least its longest word, with the padding; None when a
+    cell spans columns or rows, or the rows differ in length."""
+    want: list[int] = []
+    for row in rows:
+        cells = [cell for cell in row if cell.tag in ("td", "th")]
+        if any(cell.get(span, "1") != "1" for cell in cells for span in ("colspan", "rowspan")):
+            return None
+        if not want:
+            want = [0] * len(cells)
+        elif len(cells) != len(want):
+            return None
+        for i, cell in enumerate(cells):
+            text = " ".join("".join(str(t) for t in cell.itertext()).split())
+            longest = max((len(word) for word in text.split(" ")), default=0)
+            want[i] = max(want[i], min(len(text), _CELL_CHARS), longest + 1)
+    return [max(w, 1) + _CELL_PADDING for w in want] if want else None
+
+
+_BREAK = re.compile("[ \u200b]")
 # WeasyPrint shapes the rest of a paragraph again for every line, so its time grows
 # with the square of a paragraph's length. Beyond this, a paragraph of plain text is
 # set as several that read as one (no indent, the last line justified).
 LONG_PARAGRAPH = 20_000
+# The same for a paragraph holding a run _break_long_words broke up (a word of a
+# megabyte, a letter with 300,000 accents, which cost far more a character to
+# shape): cut into pieces at its break opportunities (40,000 accents: 8.7 s of
+# CPU as one piece of 40,000, 2.9 s as two of 20,000, 1.5 s as pieces of 5,000).
+LONG_RUN_PARAGRAPH = 5_000
 
 
 def _split_long_paragraphs(section: etree._Element) -> None:
     for p in list(section.iter("p")):
         text = p.text or ""
-        if len(p) or len(text) <= LONG_PARAGRAPH:
+        limit = LONG_RUN_PARAGRAPH if _ZERO_WIDTH_SPACE in text else LONG_PARAGRAPH
+        if len(p) or len(text) <= limit:
             continue
         pieces, start = [], 0
         while start < len(text):
-            end = text.find(" ", start + LONG_PARAGRAPH // 2)
-            end = len(text) if end < 0 else end + 1
+            # After a space, or a break opportunity _break_long_words made.
+            found = _BREAK.search(text, start + limit // 2)
+            end = len(text) if found is None else found.end()
             pieces.append(text[start:end])
             start = end
         p.text = pieces[0]
@@ -394,6 +472,8 @@ def _no_runts(section: etree._Element) -> None:
         start = pair if len(stripped) - pair - 1 <= RUNT_PAIR else last
         if len(stripped) - start - 1 > RUNT_PAIR:
             continue  # a long word (or text without spaces, as CJK): free to break
+        if start < 0 and node is p and attribute == "text":
+            continue  # the paragraph is these few words: one line, no runt
         keep = etree.Element("span", {"class": "last-words"})
         keep.text = stripped[start + 1 :]
         keep.tail = text[len(stripped) :]
@@ -404,6 +484,34 @@ def _no_runts(section: etree._Element) -> None:
             parent = node.getparent()
             assert parent is not None
             parent.insert(parent.index(node) + 1, keep)
+
+
+# WeasyPrint breaks a word too long for its line (overflow-wrap) by shaping the
+# whole rest of the word again for every line: 12,000 letters took 5 s, 24,000 took
+# 21 s, a megabyte would take hours; where the style lets it overflow (a paragraph),
+# the rest of the word is lost past the page's edge. So a run of more than LONG_WORD
+# letters without a space gets a break opportunity (U+200B, which prints nothing)
+# after every LONG_WORD of them. Ideographic text breaks between its characters.
+LONG_WORD = 40
+_ZERO_WIDTH_SPACE = "\u200b"
+_LONG_RUN = re.compile(
+    rf"[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]{{{LONG_WORD + 1},}}"
+)
+
+
+def _break_long_words(section: etree._Element) -> None:
+    for element in section.iter():
+        if not isinstance(element.tag, str):
+            continue
+        if element.text and len(element.text) > LONG_WORD:
+            element.text = _LONG_RUN.sub(_breakable, element.text)
+        if element.tail and len(element.tail) > LONG_WORD:
+            element.tail = _LONG_RUN.sub(_breakable, element.tail)
+
+
+def _breakable(run: re.Match[str]) -> str:
+    word = run.group(0)
+    return _ZERO_WIDTH_SPACE.join(word[i : i + LONG_WORD] for i in range(0, len(word), LONG_WORD))
 
 
 # The opening letter of a story or chapter, with the punctuation before it (“I).
@@ -519,12 +627,15 @@ def _fill_note(span: etree._Element, aside: etree._Element) -> None:
 
 
 class _Fence:
-    """WeasyPrint's URL fetcher, limited to an explicit set of local files. An SVG
-    is served as the EPUB packages it (rebuilt from publisher.source.svg's
-    allow-list), and the only data URLs it holds then are raster images checked
-    there: those are decoded here, anything else is refused."""
+    """WeasyPrint's URL fetcher, limited to an explicit set of local files. The
+    book's images are served from the bytes the resource fence read and checked
+    (`served`, by their resolved path; an SVG as rebuilt from publisher.source.svg's
+    allow-list): their files are never opened again. The only data URLs an SVG
+    holds then are raster images checked there: those are decoded here, anything
+    else is refused. The styles folder's files (fonts, the sheets' images) are read
+    from it."""
 
-    def __init__(self, allowed_roots: tuple[Path, ...], allowed_files: set[Path]) -> None:
+    def __init__(self, allowed_roots: tuple[Path, ...], served: dict[Path, bytes]) -> None:
         from weasyprint.urls import URLFetcher, URLFetcherResponse
 
         roots = tuple(r.resolve() for r in allowed_roots)
@@ -536,14 +647,12 @@ class _Fence:
                 if url.startswith("file:"):
                     from urllib.request import url2pathname
 
-                    path = Path(url2pathname(url.removeprefix("file:").split("?")[0])).resolve()
-                    if path in allowed_files or any(path.is_relative_to(r) for r in roots):
-                        body = path.read_bytes()
-                        if path in allowed_files and path.suffix.lower() == ".svg":
-                            from publisher.source.svg import clean_svg
-
-                            body = clean_svg(body, path.name).data
-                        return URLFetcherResponse(url, body=body)
+                    named = Path(url2pathname(url.removeprefix("file:").split("?")[0]))
+                    if named in served:  # as written in the print HTML: nothing resolved
+                        return URLFetcherResponse(url, body=served[named])
+                    path = named.resolve()
+                    if any(path.is_relative_to(r) for r in roots):
+                        return URLFetcherResponse(url, body=path.read_bytes())
                 elif match := _RASTER_DATA.fullmatch(url):
                     body = base64.b64decode(match.group(2))
                     return URLFetcherResponse(url, body=body, headers={"Content-Type": match[1]})
@@ -649,14 +758,13 @@ class Layout:
         return data
 
 
-# WeasyPrint places each footnote by laying the page out again: tens of thousands of
-# notes take hours and gigabytes. Beyond this, the PDF is refused in a clear line.
+# WeasyPrint places each footnote by laying the page's notes out again: tens of
+# thousands of notes take hours and gigabytes. Beyond this, the PDF is refused in a
+# clear line (fewer may still cost too much: pdf/cost.py weighs them).
 MAX_FOOTNOTES = 10_000
-# WeasyPrint measures every table cell's words for its column widths, then lays it
-# out: about 2 ms a cell on one core. 20,000 cells (a 7,000-row, three-column
-# table) keep a book inside the one-minute budget (README, Limits).
+# WeasyPrint measures every cell of a table it lays out. 20,000 cells (a 7,000-row,
+# three-column table) is the most a PDF sets, whatever the book's length.
 MAX_TABLE_CELLS = 20_000
-_CELL = re.compile(r"<t[dh][\s>]")
 # Each formula is a drawing WeasyPrint lays out and places (2-4 ms on one core,
 # drawn once per distinct formula: pdf/math.py): 10,000 keep a book inside the
 # one-minute budget (README, Limits).
@@ -666,8 +774,6 @@ _FORMULA = re.compile(r"<math[\s>]")
 # page and blank verso as much as a full one): 10,000 one-line chapters took over
 # five minutes. Beyond this many pages the PDF is refused before any layout.
 MAX_PAGES = 3_000
-PAGE_TEXT = 3_000  # characters on a full A4 page of small type: an upper bound
-_TAG = re.compile(r"<[^>]*>")
 
 
 def layout(inputs: PdfInputs) -> Layout:
@@ -701,22 +807,23 @@ def layout(inputs: PdfInputs) -> Layout:
 
 def check(inputs: PdfInputs) -> None:
     """What stops a PDF before any layout: a character no font has, too many notes,
-    table cells or formulas, too many pages."""
+    table cells or formulas, too many pages, or more than the budget allows a book
+    of its length (pdf/cost.py)."""
     book = inputs.book
+    where = Location(book.meta.source) if book.meta.source else None
     check_glyphs(book, inputs.styles / "fonts")
-    notes = sum(chapter.body.count('epub:type="footnote"') for chapter in book.chapters)
-    if notes > MAX_FOOTNOTES:
+    cost = estimate(book, inputs.profile, inputs.profile.chapter_break == "right")
+    if cost.notes > MAX_FOOTNOTES:
         raise ResourceError(
-            f"the book has {notes} notes; the PDF sets at most {MAX_FOOTNOTES} at the foot "
+            f"the book has {cost.notes} notes; the PDF sets at most {MAX_FOOTNOTES} at the foot "
             "of its pages",
-            where=Location(book.meta.source) if book.meta.source else None,
+            where=where,
             hint="build the EPUB alone (publisher build --only epub), or turn some notes into text",
         )
-    cells = sum(len(_CELL.findall(chapter.body)) for chapter in book.chapters)
-    if cells > MAX_TABLE_CELLS:
+    if cost.cells > MAX_TABLE_CELLS:
         raise ResourceError(
-            f"the book's tables have {cells} cells; the PDF sets at most {MAX_TABLE_CELLS}",
-            where=Location(book.meta.source) if book.meta.source else None,
+            f"the book's tables have {cost.cells} cells; the PDF sets at most {MAX_TABLE_CELLS}",
+            where=where,
             hint="build the EPUB alone (publisher build --only epub), or shorten the tables "
             "(a long data table reads better as a file beside the book)",
         )
@@ -728,24 +835,55 @@ def check(inputs: PdfInputs) -> None:
             hint="build the EPUB alone (publisher build --only epub), which holds them all "
             "as MathML",
         )
-    pages = likely_pages(inputs)
-    if pages > MAX_PAGES:
+    share = allowance(book)
+    seconds, mebibytes = SECONDS * share, MEBIBYTES * share
+    if cost.seconds > seconds or cost.mebibytes > mebibytes:
         raise ResourceError(
-            f"the PDF would have about {pages} pages; publisher prints at most {MAX_PAGES}",
-            where=Location(book.meta.source) if book.meta.source else None,
+            f"the PDF would take too much to lay out: {_heaviest(cost)} would take about "
+            f"{cost.seconds:.0f} s and {cost.mebibytes:.0f} MiB on one core; a manuscript of "
+            f"{_megabytes(book.source_size)} may take {seconds:.0f} s and {mebibytes:.0f} MiB",
+            where=where,
+            hint="build the EPUB alone (publisher build --only epub), or publish the book "
+            "in smaller volumes",
+        )
+    if cost.pages > MAX_PAGES:
+        raise ResourceError(
+            f"the PDF would have about {cost.pages} pages; publisher prints at most {MAX_PAGES}",
+            where=where,
             hint="build the EPUB alone (publisher build --only epub), or join short chapters "
             "into longer ones",
         )
 
 
-def likely_pages(inputs: PdfInputs) -> int:
-    """A lower bound of the PDF's pages, before layout: each chapter opens a page (a
-    right-hand one, after a blank verso half the time, in the print profile), and a
-    page holds at most about PAGE_TEXT characters."""
-    book = inputs.book
-    opening = 1.5 if inputs.profile.chapter_break == "right" else 1.0
-    text = sum(len(_TAG.sub("", chapter.body)) for chapter in book.chapters)
-    return int(len(book.chapters) * opening + text / PAGE_TEXT)
+def _heaviest(cost: Estimate) -> str:
+    """What costs the most of the budget (time or memory), in the author's words."""
+    elements, cells, pages = cost.elements, cost.cells, cost.pages
+    parts = {
+        f"its {elements} paragraphs, list items, emphases, links and other elements": (
+            elements * ELEMENT[0],
+            elements * ELEMENT[1],
+        ),
+        f"its {cells} table cells": (cells * CELL[0], cells * CELL[1]),
+        f"its {cost.characters} characters of text": (
+            cost.characters * CHARACTER[0],
+            cost.characters * CHARACTER[1],
+        ),
+        f"its {pages} pages": (pages * PAGE[0], pages * PAGE[1]),
+        f"its {cost.notes} notes": (
+            cost.notes * NOTE[0] + cost.note_neighbours * NOTE_PER_NEIGHBOUR,
+            cost.notes * NOTE[1],
+        ),
+    }
+
+    def share(part: str) -> float:
+        ms, kib = parts[part]
+        return max(ms / 1000 / SECONDS, kib / 1024 / MEBIBYTES)
+
+    return max(parts, key=share)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 1_000_000 else "under 1 MB"
 
 
 def sheet_paths(inputs: PdfInputs) -> list[Path]:
@@ -761,7 +899,7 @@ def render_html(inputs: PdfInputs, html: str) -> Layout:
     from weasyprint.text.fonts import FontConfiguration
 
     book = inputs.book
-    fence = _Fence((inputs.styles,), {r.source.resolve() for r in book.resources})
+    fence = _Fence((inputs.styles,), {r.source: r.data for r in book.resources})
     fonts = FontConfiguration()
     css = [
         weasyprint.CSS(filename=str(path), font_config=fonts, url_fetcher=fence.fetcher)

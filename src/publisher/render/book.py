@@ -110,6 +110,9 @@ class ParsedFile:
     env: ParseEnv
     notes: dict[int, list[Token]]
     heading_starts: list[int] = field(default_factory=list)  # env.headings' indices, in order
+    # Notes an earlier chapter cut from this file has rendered: another chapter that
+    # calls one renders it again without the author's ids (the print is one document).
+    notes_rendered: set[int] = field(default_factory=set)
 
     def headings_in(self, start: int, end: int) -> list[Heading]:
         """The headings among tokens[start:end], found by bisection: a chapter's
@@ -226,6 +229,9 @@ def _render_book(
         diagnostics=tuple(found),
         formulas=_formulas(parsed),
         index=index,
+        source_size=sum(
+            len(source.text.encode("utf-8", "surrogatepass")) for source in manuscript.sources
+        ),
     )
 
 
@@ -686,10 +692,17 @@ def _render_plan(
 
     shift = plan.heading.level - 1 if plan.heading else 0
 
+    warned: set[tuple[str, int | None]] = set()
+
     def warn(note: str, line: int | None) -> None:
-        links.found.append(
-            Diagnostic("T06", WARNING, Location(source, line), f"raw HTML: {note}", subject=note)
-        )
+        # Once a line: 1 MB of one unclosed tag was 166,000 times the same warning.
+        if (note, line) not in warned:
+            warned.add((note, line))
+            links.found.append(
+                Diagnostic(
+                    "T06", WARNING, Location(source, line), f"raw HTML: {note}", subject=note
+                )
+            )
 
     env = RenderEnv(
         doc_id(number),
@@ -772,11 +785,32 @@ def _render_notes(md: MarkdownIt, plan: Plan, env: RenderEnv) -> str:
         for note in pending:
             open_token = Token("footnote_open", "", 1)
             open_token.meta = {"id": note}
-            tokens += [open_token, *notes[note], Token("footnote_close", "", -1)]
+            body = notes[note]
+            if note in plan.parsed.notes_rendered:
+                body = _without_ids(body)
+            tokens += [open_token, *body, Token("footnote_close", "", -1)]
+        plan.parsed.notes_rendered.update(pending)
         parts.append(render_tokens(md, tokens, env))
     if not parts:
         return ""
     return '<section class="footnotes" aria-label="Notes">\n' + "".join(parts) + "</section>\n"
+
+
+def _without_ids(tokens: Sequence[Token]) -> list[Token]:
+    """Copies of a note's tokens without the ids the author gave its elements (raw
+    HTML's are dropped when it is sanitised): the note's first rendering keeps them,
+    and links to them go there."""
+    out = []
+    for token in tokens:
+        changes: dict[str, object] = {}
+        if token.attrs and "id" in token.attrs:
+            changes["attrs"] = {k: v for k, v in token.attrs.items() if k != "id"}
+        if token.children:
+            changes["children"] = _without_ids(token.children)
+        if token.type in ("html_inline", "html_block"):
+            changes["meta"] = {**token.meta, "drop_ids": True}
+        out.append(token.copy(**changes) if changes else token)
+    return out
 
 
 @dataclass(frozen=True)

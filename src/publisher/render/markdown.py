@@ -756,7 +756,7 @@ class SanitizingRenderer(RendererHTML):
                 out.append(sanitizer.close(token.level))
             if token.type in ("link_open", "link_close"):
                 in_link = token.type == "link_open"
-                if "a" in sanitizer.open_tags:
+                if sanitizer.is_open("a"):
                     continue  # a link inside a raw <a>: its text only (links never nest)
             if token.type == "html_inline":
                 out.append(self._feed(sanitizer, token, env, in_link=in_link))
@@ -784,7 +784,8 @@ class SanitizingRenderer(RendererHTML):
         render = _render_env(env)
         if token.map:
             render.line = token.map[0] + 1
-        xhtml, notes = sanitizer.feed(token.content, token.level, in_link=in_link)
+        ids = not token.meta.get("drop_ids")  # a note rendered again (render/book.py)
+        xhtml, notes = sanitizer.feed(token.content, token.level, in_link=in_link, ids=ids)
         for note in notes:
             render.warn(note, render.line)
         return xhtml

@@ -258,6 +258,7 @@ _IMPLIED: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "rp": (frozenset({"rt", "rp"}), frozenset({"ruby"})),
     "a": (frozenset({"a"}), frozenset()),
 }
+_P = frozenset({"p"})
 # Raw HTML nested deeper than this is flattened (its text kept).
 MAX_DEPTH = 100
 
@@ -305,10 +306,107 @@ def sanitize_html(
     return out + sanitizer.close(), notes
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Open:
+    """An open raw element, with what the sanitizer asks about the elements below it
+    worked out when it is pushed, so that no question walks down the stack."""
+
     name: str
-    level: int
+    level: int  # the Markdown nesting level it was opened at
+    run: int  # index of the lowest entry of its run: the entries above, at its level
+    flow: bool  # whether a block may stand directly inside it
+    cut: int | None  # index of the lowest entry of its run, up to it, holding only phrasing
+
+
+class _Stack:
+    """The raw elements open, innermost last. Every question the sanitizer asks of
+    it takes constant time, whatever the depth (the innermost element of some names
+    at a level, whether a block may stand here, where the run of phrasing begins),
+    and so does every push and pop: thousands of tags cost thousands of steps."""
+
+    def __init__(self, inline: bool) -> None:
+        self.inline = inline
+        self.entries: list[_Open] = []
+        self._where: dict[str, list[int]] = {}  # name -> indices of its open entries
+        self._blocks: list[int] = []  # indices of the entries that are not phrasing
+        self._base = 0  # what the journal can restore: the length when it began,
+        self._low = 0  # the lowest length since,
+        self._popped: list[_Open] | None = None  # and the entries popped below the base
+        self.steps = 0  # entries pushed and popped, ever: the cost, counted (tests)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def top(self, level: int) -> _Open | None:
+        """The innermost entry, if it was opened at `level`."""
+        if self.entries and self.entries[-1].level == level:
+            return self.entries[-1]
+        return None
+
+    def has(self, name: str) -> bool:
+        return bool(self._where.get(name))
+
+    def push(self, name: str, level: int) -> None:
+        i = len(self.entries)
+        below = self.top(level)
+        outer_flow = below.flow if below is not None else not self.inline
+        flow = outer_flow if name in _TRANSPARENT else name not in _PHRASING_ONLY
+        phrasing = name in _PHRASING_ONLY or name in _TRANSPARENT
+        cut = below.cut if below is not None and below.cut is not None else None
+        if cut is None and phrasing:
+            cut = i
+        self._add(_Open(name, level, below.run if below is not None else i, flow, cut))
+
+    def pop(self) -> _Open:
+        entry = self.entries.pop()
+        i = len(self.entries)
+        self._where[entry.name].pop()
+        if self._blocks and self._blocks[-1] == i:
+            self._blocks.pop()
+        if self._popped is not None and i < self._low:
+            self._low = i
+            self._popped.append(entry)
+        self.steps += 1
+        return entry
+
+    def _add(self, entry: _Open) -> None:
+        i = len(self.entries)
+        self.entries.append(entry)
+        self._where.setdefault(entry.name, []).append(i)
+        if entry.name not in PHRASING:
+            self._blocks.append(i)
+        self.steps += 1
+
+    def find(self, level: int, names: frozenset[str], boundary: frozenset[str]) -> int | None:
+        """Index of the innermost open element of `names` opened at `level`, not
+        looking past an element of `boundary` or one of another level."""
+        top = self.top(level)
+        if top is None:
+            return None
+        found = max((self._where[n][-1] for n in names if self._where.get(n)), default=-1)
+        if found < top.run:
+            return None
+        if any(self._where.get(b) and self._where[b][-1] > found for b in boundary):
+            return None
+        return found
+
+    def only_phrasing_above(self, index: int) -> bool:
+        return not self._blocks or self._blocks[-1] <= index
+
+    def begin(self) -> None:
+        """Start a journal: `rollback` restores the stack as it is now."""
+        self._base = self._low = len(self.entries)
+        self._popped = []
+
+    def commit(self) -> None:
+        self._popped = None
+
+    def rollback(self) -> None:
+        popped, self._popped = self._popped or [], None
+        while len(self.entries) > self._low:
+            self.pop()
+        for entry in reversed(popped):
+            self._add(entry)
 
 
 @dataclass
@@ -321,41 +419,53 @@ class HtmlSanitizer:
     used_ids: IdPool | None = None  # ids taken in the book; a fresh pool when None
     resolve_src: Resolver | None = None
     resolve_href: Resolver | None = None
-    _stack: list[_Open] = field(default_factory=list)
-    _hiding: list[str] = field(default_factory=list)  # dropped element, then nested opens
+    _stack: _Stack = field(init=False)
+    # The element dropped with its content, the opening tags of its name met inside
+    # it (each needs its end tag), and the Markdown level it was opened at.
+    _hidden: str = ""
+    _hidden_depth: int = 0
     _hiding_level: int = 0
     _unwrapped: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.used_ids is None:
             self.used_ids = IdPool()
+        self._stack = _Stack(self.inline)
 
     @property
     def hiding(self) -> bool:
         """True inside an element removed with its content (`<script>` ... `</script>`
         split over several tokens): the caller should not render what comes between."""
-        return bool(self._hiding)
+        return self._hidden_depth > 0
 
     @property
     def open_tags(self) -> tuple[str, ...]:
-        """Names of the raw elements still open, outermost first. While it holds
-        "a", the caller renders a Markdown link as its text (links cannot nest)."""
-        return tuple(entry.name for entry in self._stack)
+        """Names of the raw elements still open, outermost first."""
+        return tuple(entry.name for entry in self._stack.entries)
 
-    def feed(self, html: str, level: int = 0, *, in_link: bool = False) -> tuple[str, list[str]]:
+    def is_open(self, name: str) -> bool:
+        """Whether a raw element of this name is open (in constant time). While "a"
+        is, the caller renders a Markdown link as its text (links cannot nest)."""
+        return self._stack.has(name)
+
+    def feed(
+        self, html: str, level: int = 0, *, in_link: bool = False, ids: bool = True
+    ) -> tuple[str, list[str]]:
         """XHTML for one piece of raw HTML, opened at Markdown nesting `level`,
         and notes of what was removed. Tags it leaves open stay on the stack
         (in block mode, except elements that may hold only text: they are closed
-        at the end of the piece, since Markdown blocks may follow)."""
-        return self.feed_piece(html, level, block_end=not self.inline, in_link=in_link)
+        at the end of the piece, since Markdown blocks may follow). `ids=False`:
+        the piece is rendered a second time (a note called from two chapters), and
+        its ids are left out without a note."""
+        return self.feed_piece(html, level, block_end=not self.inline, in_link=in_link, ids=ids)
 
     def feed_piece(
-        self, html: str, level: int, *, block_end: bool, in_link: bool = False
+        self, html: str, level: int, *, block_end: bool, in_link: bool = False, ids: bool = True
     ) -> tuple[str, list[str]]:
         """`feed`, saying whether elements that hold only text are closed at the end.
         `in_link`: the piece stands inside a Markdown link, where a raw `<a>` would
         nest links (it is unwrapped)."""
-        run = _Run(self, level, in_link)
+        run = _Run(self, level, in_link, ids)
         run.parse(html)
         if block_end:
             run.close_phrasing_at_end()
@@ -366,10 +476,11 @@ class HtmlSanitizer:
         """Closing tags for every raw element opened deeper than `level` (all of
         them by default), innermost first."""
         out = []
-        while self._stack and self._stack[-1].level > level:
+        stack = self._stack.entries
+        while stack and stack[-1].level > level:
             out.append(f"</{self._stack.pop().name}>")
         if self._hiding_level > level:
-            self._hiding.clear()
+            self._hidden_depth = 0
         if level < 0:
             self._unwrapped.clear()
         return "".join(out)
@@ -381,25 +492,30 @@ class HtmlSanitizer:
 class _Run(HTMLParser):
     """One `feed`: html.parser's lenient tokenizer drives the stack."""
 
-    def __init__(self, owner: HtmlSanitizer, level: int, in_link: bool) -> None:
+    def __init__(self, owner: HtmlSanitizer, level: int, in_link: bool, ids: bool) -> None:
         super().__init__(convert_charrefs=True)
         self.owner = owner
         self.level = level
         self.in_link = in_link
+        self.ids = ids
         self.out: list[str] = []
         self.notes: list[str] = []
 
     def parse(self, html: str) -> None:
         owner = self.owner
-        saved = (list(owner._stack), list(owner._hiding), owner._hiding_level)
+        saved = (owner._hidden, owner._hidden_depth, owner._hiding_level)
+        owner._stack.begin()  # a journal, not a copy: a piece costs its own tags only
         try:
             self.feed(html)
             self.close()
         except (AssertionError, ValueError):  # html.parser's own bugs on odd markup
             # The piece becomes text, and the state is as before it.
-            owner._stack[:], owner._hiding[:], owner._hiding_level = saved
-            self.out[:] = [] if owner._hiding else [escape(FORBIDDEN.sub("", html), quote=False)]
+            owner._stack.rollback()
+            owner._hidden, owner._hidden_depth, owner._hiding_level = saved
+            self.out[:] = [] if owner.hiding else [escape(FORBIDDEN.sub("", html), quote=False)]
             self.notes.append("could not read this HTML: it is shown as text")
+        else:
+            owner._stack.commit()
 
     def close(self) -> None:
         """An unfinished `<...` at the end, read as HTML reads it: a start or end
@@ -450,25 +566,15 @@ class _Run(HTMLParser):
         self.unknown_decl(rawdata[i + 3 : end])
         return end + 1
 
-    # The stack of this level (entries below belong to enclosing Markdown elements).
-
-    def _local(self) -> list[_Open]:
-        stack = self.owner._stack
-        n = len(stack)
-        while n and stack[n - 1].level == self.level:
-            n -= 1
-        return stack[n:]
+    # The stack at this level (entries below belong to enclosing Markdown elements).
 
     def _parent(self) -> str | None:
-        local = self._local()
-        return local[-1].name if local else None
+        top = self.owner._stack.top(self.level)
+        return top.name if top is not None else None
 
     def _flow_allowed(self) -> bool:
-        for entry in reversed(self._local()):
-            if entry.name in _TRANSPARENT:
-                continue
-            return entry.name not in _PHRASING_ONLY
-        return not self.owner.inline
+        top = self.owner._stack.top(self.level)
+        return top.flow if top is not None else not self.owner.inline
 
     def _pop_to(self, index: int) -> None:
         stack = self.owner._stack
@@ -478,27 +584,15 @@ class _Run(HTMLParser):
     def _find(self, names: frozenset[str], boundary: frozenset[str]) -> int | None:
         """Index in the stack of the innermost open element of `names` at this
         level, not looking past a boundary element."""
-        stack = self.owner._stack
-        for i in range(len(stack) - 1, -1, -1):
-            entry = stack[i]
-            if entry.level != self.level or entry.name in boundary:
-                return None
-            if entry.name in names:
-                return i
-        return None
+        return self.owner._stack.find(self.level, names, boundary)
 
     def close_phrasing_at_end(self) -> None:
         stack = self.owner._stack
-        cut = len(stack)
-        for i in range(len(stack) - 1, -1, -1):
-            if stack[i].level != self.level:
-                break
-            if stack[i].name in _PHRASING_ONLY or stack[i].name in _TRANSPARENT:
-                cut = i
-        if cut < len(stack):
-            names = ", ".join(f"<{e.name}>" for e in stack[cut:])
+        top = stack.top(self.level)
+        if top is not None and top.cut is not None:
+            names = ", ".join(f"<{e.name}>" for e in stack.entries[top.cut :])
             self.notes.append(f"closed {names} at the end of the HTML block")
-            self._pop_to(cut)
+            self._pop_to(top.cut)
 
     # html.parser events
 
@@ -510,11 +604,11 @@ class _Run(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         owner = self.owner
-        if owner._hiding:
+        if owner.hiding:
             # Only an end tag at the level the hidden element was opened at ends
             # it, so that the Markdown tokens skipped meanwhile stay balanced.
-            if tag == owner._hiding[-1] and self.level == owner._hiding_level:
-                owner._hiding.pop()
+            if tag == owner._hidden and self.level == owner._hiding_level:
+                owner._hidden_depth -= 1
             return
         if tag not in ALLOWED or tag in VOID:
             return  # its opening tag was already reported
@@ -528,7 +622,7 @@ class _Run(HTMLParser):
         self._pop_to(index)
 
     def handle_data(self, data: str) -> None:
-        if self.owner._hiding:
+        if self.owner.hiding:
             return
         data = FORBIDDEN.sub("", data)
         if not data:
@@ -539,39 +633,39 @@ class _Run(HTMLParser):
         self.out.append(escape(data, quote=False))
 
     def handle_comment(self, data: str) -> None:
-        if not self.owner._hiding:
+        if not self.owner.hiding:
             self.notes.append("removed an HTML comment")
 
     def handle_decl(self, decl: str) -> None:
-        if not self.owner._hiding:
+        if not self.owner.hiding:
             self.notes.append(f"removed <!{_short(decl)}>")
 
     def unknown_decl(self, data: str) -> None:
-        if not self.owner._hiding:
+        if not self.owner.hiding:
             kind = "a CDATA section" if data.upper().startswith("CDATA[") else f"<![{_short(data)}"
             self.notes.append(f"removed {kind}")
 
     def handle_pi(self, data: str) -> None:
-        if not self.owner._hiding:
+        if not self.owner.hiding:
             self.notes.append("removed a processing instruction")
 
     # Opening tags
 
     def _start(self, tag: str, attrs: list[tuple[str, str | None]], *, self_closing: bool) -> None:
         owner = self.owner
-        if owner._hiding:
+        if owner.hiding:
             if (
-                tag == owner._hiding[0]
+                tag == owner._hidden
                 and self.level == owner._hiding_level
                 and not self_closing
                 and tag not in _VOID_DROPPED
             ):
-                owner._hiding.append(tag)
+                owner._hidden_depth += 1
             return
         if tag in DROPPED or tag in _VOID_DROPPED:
             self.notes.append(f"removed <{_short(tag)}> element" + _with_content(tag))
             if tag not in _VOID_DROPPED and not self_closing:
-                owner._hiding.append(tag)
+                owner._hidden, owner._hidden_depth = tag, 1
                 owner._hiding_level = self.level
             return
         if tag not in ALLOWED:
@@ -592,7 +686,7 @@ class _Run(HTMLParser):
             where = " or ".join(f"<{p}>" for p in sorted(parents))
             self._unwrap(tag, f"it belongs inside {where}", self_closing)
             return
-        if tag == "a" and (self.in_link or any(entry.name == "a" for entry in owner._stack)):
+        if tag == "a" and (self.in_link or owner._stack.has("a")):
             self._unwrap(tag, "links cannot be nested", self_closing)
             return
         if self._parent() in _NO_TEXT and tag not in _PARENTS:
@@ -611,12 +705,12 @@ class _Run(HTMLParser):
             self.out.append(f"<{tag}{text}></{tag}>")
         else:
             self.out.append(f"<{tag}{text}>")
-            owner._stack.append(_Open(tag, self.level))
+            owner._stack.push(tag, self.level)
 
     def _implied_p_end(self) -> None:
         """A block closes an open paragraph (and what is open inside it)."""
-        index = self._find(frozenset({"p"}), frozenset())
-        if index is not None and all(e.name in PHRASING for e in self.owner._stack[index + 1 :]):
+        index = self._find(_P, frozenset())
+        if index is not None and self.owner._stack.only_phrasing_above(index):
             self._pop_to(index)
 
     def _unwrap(self, tag: str, why: str, self_closing: bool) -> None:
@@ -635,6 +729,8 @@ class _Run(HTMLParser):
             if name in seen:
                 continue  # HTML keeps the first of duplicate attributes
             seen.add(name)
+            if name == "id" and not self.ids:
+                continue
             value = FORBIDDEN.sub("", raw if raw is not None else "")
             if name not in allowed:
                 self.notes.append(f"removed attribute {_short(name)} from <{tag}>")

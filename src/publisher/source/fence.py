@@ -125,6 +125,9 @@ def check(path: Path) -> Path | Refused:
 
 
 _LOOP = Refused(SPECIAL, "is a loop of symbolic links", "point the link at a file")
+_SWAPPED = Refused(
+    SPECIAL, "was replaced by a symbolic link while it was read", "run the task again"
+)
 _NOT_REGULAR = Refused(
     SPECIAL, "is not a regular file", "give a regular file, not a pipe, socket or device"
 )
@@ -148,24 +151,37 @@ _FLAGS = (
 )
 
 
-def read_bytes(path: Path) -> bytes | Refused:
+def read_bytes(path: Path, limit: int | None = None) -> bytes | Refused:
     """The bytes of a located file. Opened without following a link at the last
     step and without blocking (a pipe put there since `locate` looked is refused,
-    not waited on); the open file is checked to be a regular file."""
+    not waited on); the open file is checked to be a regular file, and to be where
+    `path` (resolved by `locate`) says: a folder on the way swapped for a link since
+    is refused. With `limit`, at most `limit + 1` bytes are read: the caller
+    refuses a longer file without holding it."""
     try:
         fd = os.open(path, _FLAGS)
     except FileNotFoundError:
         return Refused(MISSING, "not found")
     except OSError as exc:
         if exc.errno == errno.ELOOP and path.is_symlink():  # O_NOFOLLOW met a link
-            return Refused(
-                SPECIAL, "was replaced by a symbolic link while it was read", "run the task again"
-            )
+            return _SWAPPED
         return _os_refusal(exc)
     with os.fdopen(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
             return _NOT_REGULAR
-        return file.read()
+        opened = _opened_path(file.fileno())
+        if opened is not None and opened != str(path):
+            return _SWAPPED  # a folder on the way became a link since `locate` looked
+        return file.read() if limit is None else file.read(limit + 1)
+
+
+def _opened_path(fd: int) -> str | None:
+    """Where the kernel says an open file is, every link resolved (Linux: its
+    /proc/self/fd entry); None where it cannot say."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
 
 
 def shown(name: str, limit: int = 80) -> str:

@@ -415,7 +415,7 @@ def build_meta(
     contributors = tuple((n, r) for n, r in creators if r != "aut") + _people(
         data, "contributor", where("contributor"), "ctb"
     )
-    cover = _cover(data.get("cover-image"), path, root or path.parent.resolve(), where)
+    cover, cover_data = _cover(data.get("cover-image"), path, root or path.parent.resolve(), where)
 
     def number(key: str, default: int | None, low: int, high: int) -> int | None:
         value = data.get(key)
@@ -462,6 +462,7 @@ def build_meta(
         collection_position=number("group-position", None, 0, 1_000_000),
         publisher=text("publisher"),
         cover_image=cover,
+        cover_data=cover_data,
         source=path,
         edition=text("edition"),
         dedication=text("dedication"),
@@ -562,11 +563,14 @@ def bounded(key: str, text: str, where: Location) -> str:
     return text
 
 
-def _cover(value: Any, path: Path, root: Path, where: Callable[[str], Location]) -> Path | None:
+def _cover(
+    value: Any, path: Path, root: Path, where: Callable[[str], Location]
+) -> tuple[Path | None, bytes]:
     """`cover-image:`, through the fence: relative to the metadata's file, inside
-    the manuscript's folder, a PNG or JPEG image."""
+    the manuscript's folder, a PNG or JPEG image; its path and its bytes, read
+    once and checked here."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        return None
+        return None, b""
     key = "cover-image"
     if not isinstance(value, str):
         raise MetadataError(f"'{key}' must be text, not {type(value).__name__}", where=where(key))
@@ -592,10 +596,12 @@ def _cover(value: Any, path: Path, root: Path, where: Callable[[str], Location])
             where=where("cover-image"),
             hint="every reading system shows PNG and JPEG covers",
         )
-    from publisher.source.resources import IMAGE_TYPES, inspect_image
+    from publisher.source.resources import IMAGE_TYPES, inspect_image, read_image
 
-    inspect_image(cover, IMAGE_TYPES[cover.suffix.lower()], where("cover-image"), name)
-    return cover
+    media_type = IMAGE_TYPES[cover.suffix.lower()]
+    data = read_image(cover, media_type, where("cover-image"), name, "cover image")
+    inspect_image(data, media_type, where("cover-image"), name)
+    return cover, data
 
 
 def _date(value: Any, where: Location) -> str | None:

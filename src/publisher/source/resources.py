@@ -1,6 +1,8 @@
 """The fence around resources. Images are taken only from inside the manuscript
 folder, by relative path, after resolving `..` and symbolic links (through
-`fence.locate`, as every file the manuscript names).
+`fence.locate`, as every file the manuscript names). Each image is read once,
+there (`fence.read_bytes`), checked, and its bytes travel in the `Resource`: the
+EPUB and the PDF package those, and never open the file again.
 
 One rule for what the fence stops (a URL, an absolute path, a file outside the
 folder): the locator returns a warning (a `Diagnostic`) naming `file:line` instead
@@ -76,8 +78,9 @@ class Locator:
                 where=where,
                 hint="use PNG, JPEG, GIF, SVG or WebP",
             )
-        width, height = inspect_image(path, media_type, where, src, self._notes)
-        resource = Resource(path, self._href(path), media_type, width, height)
+        data = read_image(path, media_type, where, src)
+        width, height, data = inspect_image(data, media_type, where, src, self._notes)
+        resource = Resource(path, self._href(path), media_type, width, height, data)
         self._by_path[path] = resource
         return resource
 
@@ -94,27 +97,42 @@ def _fenced(code: str, src: str, where: Location, why: str) -> Diagnostic:
     )
 
 
+def read_image(
+    path: Path, media_type: str, where: Location, src: str, what: str = "image"
+) -> bytes:
+    """The bytes of a located image, read through the fence (a file swapped for a
+    link since it was located is refused); an SVG over MAX_SVG_BYTES is refused
+    without being held. `what` names it in a message ("image", "cover image")."""
+    svg = media_type == "image/svg+xml"
+    data = fence.read_bytes(path, MAX_SVG_BYTES if svg else None)
+    if isinstance(data, fence.Refused):
+        raise fence.refusal(what, src, data, where, ResourceError)
+    if svg and len(data) > MAX_SVG_BYTES:
+        raise ResourceError(f"image '{src}' is larger than 10 MB", where=where)
+    return data
+
+
 def inspect_image(
-    path: Path,
+    data: bytes,
     media_type: str,
     where: Location,
     src: str,
     found: list[Diagnostic] | None = None,
-) -> tuple[int, int]:
-    """Checks that the file really is a whole image of its type, of a sane size:
-    a raster image is decoded in full (publisher.source.images), an SVG rebuilt
-    from the allow-list (publisher.source.svg), with one warning for what goes."""
+) -> tuple[int, int, bytes]:
+    """Checks that the bytes really are a whole image of their type, of a sane
+    size: a raster image is decoded in full (publisher.source.images), an SVG
+    rebuilt from the allow-list (publisher.source.svg), with one warning for what
+    goes. Returns the size and the bytes to package (an SVG's as rebuilt)."""
     if media_type == "image/svg+xml":
-        _check_svg(path, where, src, found)
-        return 0, 0
+        return 0, 0, _check_svg(data, where, src, found)
     from publisher.source.images import BrokenImage, TooLarge, decode
 
     kind = media_type.split("/")[1].upper()
     try:
-        with path.open("rb") as file:
-            return decode(file, media_type)
-    except (BrokenImage, OSError) as broken:
-        why = str(broken) if isinstance(broken, BrokenImage) else broken.__class__.__name__
+        width, height = decode(data, media_type)
+        return width, height, data
+    except BrokenImage as broken:
+        why = str(broken)
         raise ResourceError(
             f"image '{src}' is not a valid {kind} file ({why})",
             where=where,
@@ -132,10 +150,8 @@ def inspect_image(
 SHOWN = 6
 
 
-def _check_svg(path: Path, where: Location, src: str, found: list[Diagnostic] | None) -> None:
-    if path.stat().st_size > MAX_SVG_BYTES:
-        raise ResourceError(f"image '{src}' is larger than 10 MB", where=where)
-    cleaned = clean_svg(path.read_bytes(), src, where)
+def _check_svg(data: bytes, where: Location, src: str, found: list[Diagnostic] | None) -> bytes:
+    cleaned = clean_svg(data, src, where)
     if cleaned.removed:
         shown = ", ".join(cleaned.removed[:SHOWN])
         more = len(cleaned.removed) - SHOWN
@@ -152,3 +168,4 @@ def _check_svg(path: Path, where: Location, src: str, found: list[Diagnostic] | 
                     subject=src,
                 )
             )
+    return cleaned.data
