@@ -546,6 +546,23 @@ def test_citations_in_captions_and_links(tmp_path: Path) -> None:
     assert '<a href="https://example.org">the study by García and Chen (2019)</a>' in body
 
 
+def test_citations_and_references_in_headings_reach_the_contents(tmp_path: Path) -> None:
+    """The contents and the document's title show a heading as it is printed, not
+    with its citations and cross-references left out."""
+    book = render(
+        tmp_path,
+        HEAD + "---\n\n# Rivers after @smith2020a {#sec-one}\n\n"
+        "## Beside @sec-one and [-@garcia2019]\n\nText.\n",
+    )
+    chapter = book.chapters[0]
+    assert chapter.title == "Rivers after Smith (2020)"
+    assert [e.title for e in chapter.toc] == [
+        "Rivers after Smith (2020)",
+        "Beside Rivers after Smith (2020) and (2019)",
+    ]
+    assert [d for d in book.diagnostics if d.severity == "error"] == []
+
+
 def test_suppress_bibliography_keeps_citations_without_entries(tmp_path: Path) -> None:
     book = render(
         tmp_path, HEAD + "suppress-bibliography: true\n---\n\n# One\n\nAs [@smith2020a].\n"
@@ -586,7 +603,7 @@ def test_bibtex_apostrophes_are_typeset_and_urls_kept_verbatim() -> None:
         " doi = {10.1/x--y}}\n",
         Path("refs.bib"),
     )
-    assert item["title"].replace("<span class=\"nocase\">", "").replace("</span>", "") == (
+    assert item["title"].replace('<span class="nocase">', "").replace("</span>", "") == (
         "Eratosthenes’ Earth"
     )
     assert item["URL"] == "https://x.org/a--b's" and item["DOI"] == "10.1/x--y"

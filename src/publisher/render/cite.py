@@ -21,7 +21,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from html import escape
+from html import escape, unescape
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -1058,6 +1058,14 @@ class Apparatus:
         if token.meta.get("in_link"):
             html = re.sub(r"</?a\b[^>]*>", "", html)  # links never nest: the text alone
         return html
+
+    def text(self, token: Token) -> str:
+        """A `citation` token as plain text (a heading's entry in the contents and
+        its document's title): what the heading shows, without its links; the
+        warnings were given when the heading itself was rendered."""
+        quiet = Apparatus(self.crossrefs, self.here, self.source, [])
+        html = quiet.reference(token, token.meta.get("line"))
+        return unescape(re.sub(r"<[^>]*>", "", html))
 
 
 # The bibliography's heading by language: beside author-date (or numeric)

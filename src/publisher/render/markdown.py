@@ -223,15 +223,19 @@ def _render_env(env: EnvType) -> RenderEnv:
 # --- text helpers -------------------------------------------------------------
 
 
-def plain_text(tokens: Sequence[Token]) -> str:
+def plain_text(tokens: Sequence[Token], cite: Callable[[Token], str] | None = None) -> str:
+    """The text of inline tokens; `cite` gives a citation's or cross-reference's
+    text once they are resolved (before, they are left out: a heading's slug)."""
     parts = []
     for token in tokens:
-        if token.type in ("text", "code_inline"):
+        if token.type == "citation":
+            parts.append(cite(token) if cite is not None else "")
+        elif token.type in ("text", "code_inline"):
             parts.append(token.content)
         elif token.type in MATH_TOKENS:  # a formula in a title: its TeX, as Pandoc does
             parts.append(token.content.strip())
         elif token.type == "image":
-            parts.append(plain_text(token.children or []))
+            parts.append(plain_text(token.children or [], cite))
         elif token.type in ("softbreak", "hardbreak"):
             parts.append(" ")
     return " ".join("".join(parts).split())
@@ -461,12 +465,13 @@ def _punctuation(state: StateCore, dashes: tuple[tuple[re.Pattern[str], str], ..
         if block.type != "inline":
             continue
         texts = list(block.children or ())
-        for image in [t for t in texts if t.type == "image" and t.children]:
+        for image in [t for t in texts if t.type == "image"]:
             # An image's words (its alt text, a figure's caption) are text too:
             # markdown-it's smartquotes leaves them straight.
-            if state.md.options.typographer:
-                process_inlines(image.children, state)
-            texts += image.children
+            words = image.children or []
+            if state.md.options.typographer and words:
+                process_inlines(words, state)
+            texts += words
         for token in texts:
             if token.type == "text" and "\u00ad" in token.content:
                 # Soft hyphens break e-readers' dictionaries (Kobo); print hyphenates itself.

@@ -1028,8 +1028,9 @@ _NOCASE_OPEN, _NOCASE_CLOSE = '<span class="nocase">', "</span>"
 
 def latex_text(raw: str, protect: bool = False) -> str:
     """A BibTeX value as text: accents and special characters as Unicode, `~` a
-    no-break space, `--` and `---` dashes, quotes (TeX's: ` and ' are ‘ and ’), braces gone. With `protect`
-    (titles), a braced group keeps its case through any style (CSL's nocase)."""
+    no-break space, `--` and `---` dashes, quotes (TeX's: ` and ' are ‘ and ’),
+    braces gone. With `protect` (titles), a braced group keeps its case through
+    any style (CSL's nocase)."""
     out: list[str] = []
     _latex(raw, 0, out, protect, depth=0)
     text = unicodedata.normalize("NFC", "".join(out))
