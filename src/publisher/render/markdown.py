@@ -840,8 +840,9 @@ def _render_figure(
     line = figure.map[0] + 1 if figure.map else None
     caption_text = str(image.attrGet("title") or "") or plain_text(image.children or [])
     caption_html = escape(caption_text)
-    if not image.attrGet("title") and any(c.type == "citation" for c in image.children or ()):
-        # a citation in the caption is rendered (the alt text keeps the words alone)
+    if not image.attrGet("title") and any(c.type != "text" for c in image.children or ()):
+        # the caption's emphasis, code, formulas and citations are rendered, as
+        # Pandoc renders them (the alt text keeps the words alone)
         caption_html = self.renderInline(image.children or [], options, env)
     ident = image.attrs.pop("id", None) if image.attrs else None  # the figure's, not the image's
     tag = _image_tag(image, env, line)
