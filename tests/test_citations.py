@@ -39,6 +39,10 @@ def words(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", "", html).split())
 
 
+def text_of(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
 def render(folder: Path, text: str, **files: str) -> RenderedBook:
     """A manuscript `book.md` (with the test bibliography beside it) rendered."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -561,6 +565,20 @@ def test_citations_and_references_in_headings_reach_the_contents(tmp_path: Path)
         "Beside Rivers after Smith (2020) and (2019)",
     ]
     assert [d for d in book.diagnostics if d.severity == "error"] == []
+
+
+def test_a_bracket_with_attributes_is_a_span_around_its_citation(tmp_path: Path) -> None:
+    """Pandoc's reading: `[words @key]{attributes}` is a span (an index mark, a
+    class) holding a citation, not a bracketed citation followed by braces."""
+    book = render(
+        tmp_path,
+        HEAD + '---\n\n[the survey @smith2020a]{index="surveys"} and [@garcia2019]{.x}.\n',
+    )
+    body = book.chapters[0].body
+    assert "{" not in text_of(body)
+    assert 'the survey Smith (<a class="citation"' in body
+    assert '<span class="x">García and Chen (<a class="citation"' in body
+    assert 'epub:type="index-term">surveys</span>' in book.chapters[-1].body
 
 
 def test_suppress_bibliography_keeps_citations_without_entries(tmp_path: Path) -> None:

@@ -185,8 +185,8 @@ def _bracketed(state: StateInline, silent: bool, citations: bool) -> bool:
     if src.find("@", pos, pos + MAX_BRACKET) < 0:
         return False
     end = _closing_bracket(src, pos, min(state.posMax, pos + MAX_BRACKET))
-    if end is None or src[end + 1 : end + 2] in ("(", "["):
-        return False  # a link, an image's text or a reference link
+    if end is None or src[end + 1 : end + 2] in ("(", "[", "{"):
+        return False  # a link, an image's text, a reference link or a span (Pandoc's)
     items = []
     for piece in _split_items(src[pos + 1 : end]):
         item = _item(piece)
