@@ -909,6 +909,13 @@ CASES: dict[str, Case] = {
         epub(),
         files=body('[]{index="voyage" range=start} They sailed.\n'),
     ),
+    "T18": Case(
+        "book.md:6: warning: index term 'life!cells!parts!nucleus' has 4 levels, more than 3: "
+        "the mark is left out of the index (write an entry, a sub-entry and at most a "
+        'sub-sub-entry: index="evolution!theory of!Darwin\'s")',
+        epub(),
+        files=body('The [nucleus]{index="life!cells!parts!nucleus"} divides.\n'),
+    ),
     # --- cross-references and citations
     "R01": Case(
         "book.md:6: warning: cross-reference '@fig-mapp' has no target: shown as '??' "

@@ -50,6 +50,10 @@ TITLE_ID = "index-title"
 # Attributes of a mark; with the class `index`, none reaches the output.
 KEYS = ("index", "see", "see-also", "sort", "range")
 RANGES = ("start", "end")
+# makeindex's depth, from which the `!` syntax comes: an entry, a sub-entry and a
+# sub-sub-entry. Deeper is no index a reader can use, and each level costs the
+# arrangement a recursion.
+MAX_LEVELS = 3
 
 # The index's words by language: its title, "see", "see also", and the heading of
 # the terms that begin with a digit or a symbol. English otherwise.

@@ -30,7 +30,16 @@ from publisher.render import xref
 from publisher.render.cite import Apparatus, citation_rule
 from publisher.render.highlight import highlight
 from publisher.render.index import KEYS as INDEX_KEYS
-from publisher.render.index import RANGES, IndexMarks, Mark, Term, split_levels, term_of, unescaped
+from publisher.render.index import (
+    MAX_LEVELS,
+    RANGES,
+    IndexMarks,
+    Mark,
+    Term,
+    split_levels,
+    term_of,
+    unescaped,
+)
 from publisher.render.math import MATH_TOKENS, Budget, label_and_convert, math_plugin
 from publisher.render.sanitize import HtmlSanitizer
 from publisher.source.text import FORBIDDEN
@@ -633,6 +642,10 @@ def _marked(children: Sequence[Token], at: int) -> Sequence[Token]:
     return children[at + 1 :]
 
 
+def _short_term(text: str) -> str:
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def _mark(
     state: StateCore,
     env: ParseEnv,
@@ -649,7 +662,22 @@ def _mark(
         written = terms[0].text
     else:
         written = unescaped(str(value))
-        terms = tuple(_term(state, env, level) for level in split_levels(str(value)))
+        levels = split_levels(str(value))
+        if len(levels) > MAX_LEVELS:
+            env.found.append(
+                Diagnostic(
+                    "T18",
+                    WARNING,
+                    where,
+                    f"index term '{_short_term(written)}' has {len(levels)} levels, more than "
+                    f"{MAX_LEVELS}: the mark is left out of the index",
+                    hint="write an entry, a sub-entry and at most a sub-sub-entry: "
+                    'index="evolution!theory of!Darwin\'s"',
+                    subject=written,
+                )
+            )
+            return None
+        terms = tuple(_term(state, env, level) for level in levels)
     if not written:
         env.found.append(
             Diagnostic(
