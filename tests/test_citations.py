@@ -531,6 +531,29 @@ def test_a_note_style_puts_citations_in_footnotes_in_both_outputs(tmp_path: Path
         assert f"{number}. {note}" in whole
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "## Heading [@garcia2019]\n",
+        "| t | [@garcia2019] |\n|--|--|\n| 1 | 2 |\n",
+        "As the survey shows [@garcia2019].\n",
+        "One [@garcia2019]; two [@smith2020a, 3].\n",
+    ],
+)
+def test_a_note_style_citation_before_the_last_full_stop_is_a_note(
+    tmp_path: Path, body: str
+) -> None:
+    """A note's call moves after the full stop that ends a paragraph: the moved
+    mark shifted the list under its loop, the call was visited again and met the
+    emptied text (`"" in ".,;"` is true): IndexError, exit 70."""
+    shutil.copy(DATA / "notes.csl", tmp_path / "notes.csl")
+    book = render(tmp_path, HEAD + "csl: notes.csl\n---\n\n# One\n\n" + body)
+    chapter = book.chapters[0].body.split('<section class="footnotes"')[0]
+    assert '<a class="noteref"' in chapter
+    assert not re.search(r"\s<a class=\"noteref\"|</a>\.", chapter)  # "shows.¹", not "shows¹."
+    assert not [d for d in book.diagnostics if d.severity == "error"]
+
+
 def test_citations_in_captions_and_links(tmp_path: Path) -> None:
     from PIL import Image
 

@@ -308,9 +308,9 @@ def to_notes(tokens: list[Token], notes: dict[int, list[Token]]) -> None:
 def _after_punctuation(children: list[Token]) -> list[Token]:
     """A note call before `.`, `,`, `;`, `:`, `!` or `?` goes after it, and the space
     before the citation goes: "text [@a]." becomes "text.¹"."""
-    for i, token in enumerate(children):
-        if token.type != "footnote_ref" or token.meta.get("id", 0) >= 0:
-            continue
+    calls = [t for t in children if t.type == "footnote_ref" and t.meta.get("id", 0) < 0]
+    for token in calls:  # the list grows as marks move: each call is visited once
+        i = next(j for j, t in enumerate(children) if t is token)
         after = children[i + 1] if i + 1 < len(children) else None
         start = i - 1 if i > 0 and children[i - 1].meta.get("author_only") else i
         before = children[start - 1] if start > 0 else None
@@ -320,7 +320,7 @@ def _after_punctuation(children: list[Token]) -> list[Token]:
             and not children[start].meta.get("author_only")
         ):
             before.content = before.content.rstrip()
-        if after is not None and after.type == "text" and after.content[:1] in ".,;:!?":
+        if after is not None and after.type == "text" and after.content[:1] in tuple(".,;:!?"):
             mark = after.content[0]
             after.content = after.content[1:]
             moved = Token("text", "", 0)
