@@ -916,6 +916,12 @@ CASES: dict[str, Case] = {
         epub(),
         files=body('The [nucleus]{index="life!cells!parts!nucleus"} divides.\n'),
     ),
+    "T19": Case(
+        "book.md:6: warning: index see of 'ship' leads back to it (ship → vessel → ship): "
+        "no entry on the way has a page (point the reference at a term the text marks)",
+        epub(),
+        files=body('They sailed.[]{index="ship" see="vessel"}[]{index="vessel" see="ship"}\n'),
+    ),
     # --- cross-references and citations
     "R01": Case(
         "book.md:6: warning: cross-reference '@fig-mapp' has no target: shown as '??' "
