@@ -995,6 +995,13 @@ CASES: dict[str, Case] = {
         epub(),
         files={**meta("title: A", "csl: page.csl"), "page.csl": "<html/>\n"},
     ),
+    "R11": Case(
+        "book.md:8: warning: label 'eq-n' is inside a note: a note's figures, tables and "
+        "equations are not numbered, and references to it show '??' (move it from the note "
+        "into the text)",
+        epub(),
+        files=body("A note.[^1]\n\n[^1]: Where $$ x = 1 $$ {#eq-n}\n"),
+    ),
     # --- metadata and book.yaml
     "D01": Case(
         "book.md:1: error: front matter opened with '---' is never closed "

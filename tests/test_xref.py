@@ -200,6 +200,26 @@ def test_a_missing_label_is_a_warning_and_question_marks() -> None:
     ]
 
 
+def test_a_labelled_display_formula_inside_a_paragraph_is_numbered() -> None:
+    """Pandoc's display math is inline: Quarto numbers `$$…$$ {#eq-x}` written
+    inside a paragraph, and so does publisher (it got an id, and '??')."""
+    rendered = book("# One\n\nThe arc is\n$$ \\theta = s/r $$ {#eq-arc}\nas @eq-arc says.\n")
+    body = rendered.chapters[0].body
+    assert '<span class="equation-number">(1)</span>' in body
+    assert "as Equation 1 says." in text(body)
+    assert not rendered.diagnostics
+
+
+def test_a_label_inside_a_note_is_named_not_silently_missing() -> None:
+    rendered = book("# One\n\nSee @eq-n.[^1]\n\n[^1]: A note: $$ x $$ {#eq-n}\n")
+    found = [(d.code, d.where.line if d.where else None) for d in rendered.diagnostics]
+    assert found == [("R11", 5), ("R01", 3)]
+    assert rendered.diagnostics[0].message == (
+        "label 'eq-n' is inside a note: a note's figures, tables and equations are not "
+        "numbered, and references to it show '??'"
+    )
+
+
 def test_a_label_given_twice_is_an_error_naming_both_places() -> None:
     with pytest.raises(ManuscriptError) as caught:
         book("# One\n\n![A](a.png){#fig-a}\n", "# Two\n\nText.\n\n![B](b.png){#fig-a}\n")

@@ -520,6 +520,21 @@ def _parse_file(
         tokens = tokens[:start]
         # A heading inside a note is set as the note's text: no chapter, no contents entry.
         env.headings = [h for h in env.headings if h.index < start]
+        # Nor is a label numbered there: the reference would say it has no target.
+        for label in env.labels:
+            if label.index >= start:
+                found.append(
+                    Diagnostic(
+                        "R11",
+                        WARNING,
+                        Location(source.path, label.line),
+                        f"label '{label.label}' is inside a note: a note's figures, tables "
+                        "and equations are not numbered, and references to it show '??'",
+                        hint="move it from the note into the text",
+                        subject=label.label,
+                    )
+                )
+        env.labels = [label for label in env.labels if label.index < start]
     return ParsedFile(source, tokens, env, notes, [h.index for h in env.headings])
 
 
