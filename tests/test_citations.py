@@ -299,6 +299,20 @@ def test_csl_json_yaml_and_metadata_references_together(tmp_path: Path) -> None:
     ).replace("</a>", "")
 
 
+def test_a_book_with_references_in_its_metadata_builds(tmp_path: Path) -> None:
+    """`references:` items are dicts: hashing the metadata (the cover's cache key)
+    was a TypeError, exit 70, for every book that used them."""
+    (tmp_path / "book.md").write_text(
+        "---\ntitle: Inline\nreferences:\n  - id: lamb1999\n    type: book\n"
+        "    title: Hydrodynamics\n    author: [{family: Lamb, given: Horace}]\n"
+        "    issued: {date-parts: [[1999]]}\n---\n\nAs [@lamb1999] shows.\n",
+        encoding="utf-8",
+    )
+    built = build_book(tmp_path / "book.md", tmp_path / "out")
+    assert "(Lamb 1999)" in words(built.member("EPUB/chapter-01.xhtml"))
+    assert "(Lamb 1999)" in " ".join(pdf_page_texts(built.pdf))
+
+
 def test_a_bibliography_given_twice_names_both_places(tmp_path: Path) -> None:
     with pytest.raises(ResourceError) as caught:
         render(
