@@ -922,6 +922,12 @@ CASES: dict[str, Case] = {
         epub(),
         files=body('They sailed.[]{index="ship" see="vessel"}[]{index="vessel" see="ship"}\n'),
     ),
+    "T20": Case(
+        "book.md:6: warning: id 'fig-x:y' is not kept: an id is a letter, then letters, digits, "
+        "'-', '_' or '.' (write it as {#fig-map})",
+        epub(),
+        files={**body("![A map](dot.png){#fig-x:y}\n"), "dot.png": image("PNG")},
+    ),
     # --- cross-references and citations
     "R01": Case(
         "book.md:6: warning: cross-reference '@fig-mapp' has no target: shown as '??' "

@@ -385,10 +385,27 @@ def _checked_attributes(state: StateCore) -> None:
                     del token.attrs[key]
                     if key == "lang":
                         _lang_dropped(env, value, token.meta.get("attributes_line", line))
+                    elif key == "id":
+                        _id_dropped(env, value, token.meta.get("attributes_line", line))
         ident = token.attrs.get("id")
         if ident is not None and not heading:
             where = token.meta.get("attributes_line", line)
             token.attrSet("id", _author_id(env, str(ident), where, token))
+
+
+def _id_dropped(env: ParseEnv, value: str, line: int | None) -> None:
+    """An id XHTML cannot hold (`{#fig-x:y}`) goes; said, since a reference to it
+    would otherwise only say its label is missing."""
+    env.found.append(
+        Diagnostic(
+            "T20",
+            WARNING,
+            env.where(line),
+            f"id '{value}' is not kept: an id is a letter, then letters, digits, '-', '_' or '.'",
+            hint="write it as {#fig-map}",
+            subject=value,
+        )
+    )
 
 
 def _with_lines(tokens: Sequence[Token]) -> Any:
@@ -531,6 +548,9 @@ def _heading_ids(state: StateCore) -> None:
             line = token.meta.get("id_line") or (token.map[0] + 1 if token.map else None)
             ident = _author_id(env, written, line, token)
         else:  # a slug in publisher's own namespace is renamed too, quietly
+            if written:
+                line = token.meta.get("id_line") or (token.map[0] + 1 if token.map else None)
+                _id_dropped(env, written, line)
             ident = unique_id(slug(text), env.used_ids)
             env.anchors.setdefault(written or slug(text), ident)
         token.attrSet("id", ident)
@@ -871,7 +891,7 @@ def _render_figure(
     if not image.attrGet("title") and any(c.type != "text" for c in image.children or ()):
         # the caption's emphasis, code, formulas and citations are rendered, as
         # Pandoc renders them (the alt text keeps the words alone)
-        caption_html = self.renderInline(image.children or [], options, env)
+        caption_html = self.renderInline(_without_images(image.children or []), options, env)
     ident = image.attrs.pop("id", None) if image.attrs else None  # the figure's, not the image's
     tag = _image_tag(image, env, line)
     if ident is not None:
@@ -884,6 +904,19 @@ def _render_figure(
     if number and not caption_text:
         caption = f"<figcaption>{number.replace(':</span> ', '</span>')}</figcaption>"
     return f"<figure{figure_id}>{tag}{caption}</figure>\n"
+
+
+def _without_images(children: Sequence[Token]) -> list[Token]:
+    """A caption's tokens, an image inside it as its words (CommonMark's
+    `![a ![b](x)](y)`: no second image is fetched for a caption)."""
+    out: list[Token] = []
+    for child in children:
+        if child.type == "image":
+            words = Token("text", "", 0)
+            words.content = plain_text(child.children or [])
+            child = words
+        out.append(child)
+    return out
 
 
 def _caption_number(env: EnvType, kind: str, token: Token) -> str:
@@ -979,12 +1012,18 @@ def _paired_links(state: StateCore) -> None:
     """Each link_close knows its link_open: one pass, however many links a
     paragraph holds (a backward search at each close was quadratic)."""
     for block in state.tokens:
-        opened: list[Token] = []
-        for token in block.children or ():
-            if token.type == "link_open":
-                opened.append(token)
-            elif token.type == "link_close" and opened:
-                token.meta["open"] = opened.pop()
+        _pair(block.children or ())
+
+
+def _pair(children: Sequence[Token]) -> None:
+    opened: list[Token] = []
+    for token in children:
+        if token.type == "link_open":
+            opened.append(token)
+        elif token.type == "link_close" and opened:
+            token.meta["open"] = opened.pop()
+        elif token.type == "image" and token.children:  # a caption's links, rendered too
+            _pair(token.children)
 
 
 def _render_code(
