@@ -909,6 +909,25 @@ CASES: dict[str, Case] = {
         epub(),
         files=body('[]{index="voyage" range=start} They sailed.\n'),
     ),
+    "T18": Case(
+        "book.md:6: warning: index term 'life!cells!parts!nucleus' has 4 levels, more than 3: "
+        "the mark is left out of the index (write an entry, a sub-entry and at most a "
+        'sub-sub-entry: index="evolution!theory of!Darwin\'s")',
+        epub(),
+        files=body('The [nucleus]{index="life!cells!parts!nucleus"} divides.\n'),
+    ),
+    "T19": Case(
+        "book.md:6: warning: index see of 'ship' leads back to it (ship → vessel → ship): "
+        "no entry on the way has a page (point the reference at a term the text marks)",
+        epub(),
+        files=body('They sailed.[]{index="ship" see="vessel"}[]{index="vessel" see="ship"}\n'),
+    ),
+    "T20": Case(
+        "book.md:6: warning: id 'fig-x:y' is not kept: an id is a letter, then letters, digits, "
+        "'-', '_' or '.' (write it as {#fig-map})",
+        epub(),
+        files={**body("![A map](dot.png){#fig-x:y}\n"), "dot.png": image("PNG")},
+    ),
     # --- cross-references and citations
     "R01": Case(
         "book.md:6: warning: cross-reference '@fig-mapp' has no target: shown as '??' "
@@ -981,6 +1000,13 @@ CASES: dict[str, Case] = {
         "(give a .csl file, such as one from the Zotero Style Repository)",
         epub(),
         files={**meta("title: A", "csl: page.csl"), "page.csl": "<html/>\n"},
+    ),
+    "R11": Case(
+        "book.md:8: warning: label 'eq-n' is inside a note: a note's figures, tables and "
+        "equations are not numbered, and references to it show '??' (move it from the note "
+        "into the text)",
+        epub(),
+        files=body("A note.[^1]\n\n[^1]: Where $$ x = 1 $$ {#eq-n}\n"),
     ),
     # --- metadata and book.yaml
     "D01": Case(

@@ -39,6 +39,10 @@ def words(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", "", html).split())
 
 
+def text_of(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", "", html).split())
+
+
 def render(folder: Path, text: str, **files: str) -> RenderedBook:
     """A manuscript `book.md` (with the test bibliography beside it) rendered."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -295,6 +299,20 @@ def test_csl_json_yaml_and_metadata_references_together(tmp_path: Path) -> None:
     ).replace("</a>", "")
 
 
+def test_a_book_with_references_in_its_metadata_builds(tmp_path: Path) -> None:
+    """`references:` items are dicts: hashing the metadata (the cover's cache key)
+    was a TypeError, exit 70, for every book that used them."""
+    (tmp_path / "book.md").write_text(
+        "---\ntitle: Inline\nreferences:\n  - id: lamb1999\n    type: book\n"
+        "    title: Hydrodynamics\n    author: [{family: Lamb, given: Horace}]\n"
+        "    issued: {date-parts: [[1999]]}\n---\n\nAs [@lamb1999] shows.\n",
+        encoding="utf-8",
+    )
+    built = build_book(tmp_path / "book.md", tmp_path / "out")
+    assert "(Lamb 1999)" in words(built.member("EPUB/chapter-01.xhtml"))
+    assert "(Lamb 1999)" in " ".join(pdf_page_texts(built.pdf))
+
+
 def test_a_bibliography_given_twice_names_both_places(tmp_path: Path) -> None:
     with pytest.raises(ResourceError) as caught:
         render(
@@ -527,6 +545,29 @@ def test_a_note_style_puts_citations_in_footnotes_in_both_outputs(tmp_path: Path
         assert f"{number}. {note}" in whole
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "## Heading [@garcia2019]\n",
+        "| t | [@garcia2019] |\n|--|--|\n| 1 | 2 |\n",
+        "As the survey shows [@garcia2019].\n",
+        "One [@garcia2019]; two [@smith2020a, 3].\n",
+    ],
+)
+def test_a_note_style_citation_before_the_last_full_stop_is_a_note(
+    tmp_path: Path, body: str
+) -> None:
+    """A note's call moves after the full stop that ends a paragraph: the moved
+    mark shifted the list under its loop, the call was visited again and met the
+    emptied text (`"" in ".,;"` is true): IndexError, exit 70."""
+    shutil.copy(DATA / "notes.csl", tmp_path / "notes.csl")
+    book = render(tmp_path, HEAD + "csl: notes.csl\n---\n\n# One\n\n" + body)
+    chapter = book.chapters[0].body.split('<section class="footnotes"')[0]
+    assert '<a class="noteref"' in chapter
+    assert not re.search(r"\s<a class=\"noteref\"|</a>\.", chapter)  # "shows.¹", not "shows¹."
+    assert not [d for d in book.diagnostics if d.severity == "error"]
+
+
 def test_citations_in_captions_and_links(tmp_path: Path) -> None:
     from PIL import Image
 
@@ -544,6 +585,37 @@ def test_citations_in_captions_and_links(tmp_path: Path) -> None:
     )  # one Smith 2020 cited: no letter
     # inside a link, a citation is its text: links never nest
     assert '<a href="https://example.org">the study by García and Chen (2019)</a>' in body
+
+
+def test_citations_and_references_in_headings_reach_the_contents(tmp_path: Path) -> None:
+    """The contents and the document's title show a heading as it is printed, not
+    with its citations and cross-references left out."""
+    book = render(
+        tmp_path,
+        HEAD + "---\n\n# Rivers after @smith2020a {#sec-one}\n\n"
+        "## Beside @sec-one and [-@garcia2019]\n\nText.\n",
+    )
+    chapter = book.chapters[0]
+    assert chapter.title == "Rivers after Smith (2020)"
+    assert [e.title for e in chapter.toc] == [
+        "Rivers after Smith (2020)",
+        "Beside Rivers after Smith (2020) and (2019)",
+    ]
+    assert [d for d in book.diagnostics if d.severity == "error"] == []
+
+
+def test_a_bracket_with_attributes_is_a_span_around_its_citation(tmp_path: Path) -> None:
+    """Pandoc's reading: `[words @key]{attributes}` is a span (an index mark, a
+    class) holding a citation, not a bracketed citation followed by braces."""
+    book = render(
+        tmp_path,
+        HEAD + '---\n\n[the survey @smith2020a]{index="surveys"} and [@garcia2019]{.x}.\n',
+    )
+    body = book.chapters[0].body
+    assert "{" not in text_of(body)
+    assert 'the survey Smith (<a class="citation"' in body
+    assert '<span class="x">García and Chen (<a class="citation"' in body
+    assert 'epub:type="index-term">surveys</span>' in book.chapters[-1].body
 
 
 def test_suppress_bibliography_keeps_citations_without_entries(tmp_path: Path) -> None:

@@ -250,6 +250,42 @@ def test_messages_name_the_place(tmp_path: Path) -> None:
     assert "<i>See</i> Beagel</span>" in book.chapters[-1].body
 
 
+def test_a_term_deeper_than_three_levels_is_left_out_not_a_crash(tmp_path: Path) -> None:
+    """Each level is a recursion of the arrangement: thousands of `!` were an
+    internal error (RecursionError, exit 70); more than makeindex's three levels
+    is a warning and the mark is left out."""
+    deep = "!".join(f"l{i}" for i in range(3000))
+    text = (
+        "---\ntitle: Deep\n---\n\n"
+        f'[a]{{index="{deep}"}} [b]{{index="x!y!z"}} [c]{{index="p!q!r!s"}}\n'
+    )
+    book = rendered(tmp_path, text)
+    found = [(d.code, d.where.line if d.where else None) for d in book.diagnostics]
+    assert found == [("T18", 5), ("T18", 5)]
+    assert "has 3000 levels, more than 3" in book.diagnostics[0].message
+    assert book.index is not None
+    assert sorted(_by_term(book.index)) == ["x", "y", "z"]  # x!y!z: three levels are kept
+
+
+def test_references_that_go_round_are_named(tmp_path: Path) -> None:
+    text = (
+        "---\ntitle: Round\n---\n\n"
+        '[]{index="A" see="B"} []{index="B" see="C"} []{index="C" see="A"}\n\n'  # line 5
+        '[x]{index="D"} []{index="E" see="D"} []{index="D" see="E"}\n\n'  # D has a page
+        '[y]{index="F" see-also="F"}\n'  # line 9
+    )
+    book = rendered(tmp_path, text)
+    found = [(d.code, d.where.line if d.where else None, d.message) for d in book.diagnostics]
+    assert found == [
+        (
+            "T19",
+            5,
+            "index see of 'A' leads back to it (A → B → C → A): no entry on the way has a page",
+        ),
+        ("T19", 9, "index see also of 'F' names the term itself"),
+    ]
+
+
 def test_no_index_without_marks_and_no_pyuca_either(tmp_path: Path) -> None:
     """A manuscript without marks has no index and never imports the collation."""
     plain = write(tmp_path / "plain", "---\ntitle: Plain\n---\n\n# One\n\n[a span]{.x}.\n")

@@ -233,6 +233,22 @@ def test_unreadable_formula_is_a_warning_and_its_source_in_both_outputs(
     assert "$\\foo{x}$" in pdftotext(output(built, "pdf"))
 
 
+def test_formulas_in_a_figure_caption_are_formulas(tmp_path: Path) -> None:
+    """A caption is an image's description, parsed apart from its paragraph: its
+    formulas are read too, and rendered with its emphasis (they were left as
+    their source, without a warning)."""
+    from PIL import Image
+
+    source = write_book(tmp_path / "m", "![*Arc* $\\theta = s/r$ and $\\bad{x}$](a.png)\n")
+    Image.new("RGB", (8, 8)).save(tmp_path / "m" / "a.png")
+    result = run_build(source, tmp_path / "out", ("epub",))
+    xhtml = chapter(output(result, "epub"))
+    caption = xhtml[xhtml.index("<figcaption>") : xhtml.index("</figcaption>")]
+    assert 'alttext="\\theta = s/r"' in caption and "<em>Arc</em>" in caption
+    assert '<code class="math-source">$\\bad{x}$</code>' in caption
+    assert [(d.code, d.where.line if d.where else None) for d in result.diagnostics] == [("T13", 6)]
+
+
 # --- the PDF ----------------------------------------------------------------------------
 
 

@@ -200,6 +200,41 @@ def test_a_missing_label_is_a_warning_and_question_marks() -> None:
     ]
 
 
+def test_a_labelled_display_formula_inside_a_paragraph_is_numbered() -> None:
+    """Pandoc's display math is inline: Quarto numbers `$$…$$ {#eq-x}` written
+    inside a paragraph, and so does publisher (it got an id, and '??')."""
+    rendered = book("# One\n\nThe arc is\n$$ \\theta = s/r $$ {#eq-arc}\nas @eq-arc says.\n")
+    body = rendered.chapters[0].body
+    assert '<span class="equation-number">(1)</span>' in body
+    assert "as Equation 1 says." in text(body)
+    assert not rendered.diagnostics
+
+
+def test_a_label_inside_a_note_is_named_not_silently_missing() -> None:
+    rendered = book("# One\n\nSee @eq-n.[^1]\n\n[^1]: A note: $$ x $$ {#eq-n}\n")
+    found = [(d.code, d.where.line if d.where else None) for d in rendered.diagnostics]
+    assert found == [("R11", 5), ("R01", 3)]
+    assert rendered.diagnostics[0].message == (
+        "label 'eq-n' is inside a note: a note's figures, tables and equations are not "
+        "numbered, and references to it show '??'"
+    )
+
+
+def test_an_id_that_cannot_be_kept_is_said_where_it_is_written() -> None:
+    """`{#fig-x:y}` was dropped silently: only the reference warned, asking for
+    the label the author had written."""
+    rendered = book("# One {#1st}\n\n![Map](m.png){#fig-x:y}\n\nSee @fig-x:y.\n")
+    found = [(d.code, d.where.line if d.where else None, d.subject) for d in rendered.diagnostics]
+    assert found == [("T20", 1, "1st"), ("T20", 3, "fig-x:y"), ("R01", 5, "fig-x:y")]
+
+
+def test_a_caption_keeps_its_links_and_an_inner_image_as_words() -> None:
+    rendered = book("![The [basin](https://example.org) and ![inner](i.png)](m.png){#fig-b}\n")
+    body = rendered.chapters[0].body
+    assert '<a href="https://example.org">basin</a> and inner</figcaption>' in body
+    assert "i.png" not in body
+
+
 def test_a_label_given_twice_is_an_error_naming_both_places() -> None:
     with pytest.raises(ManuscriptError) as caught:
         book("# One\n\n![A](a.png){#fig-a}\n", "# Two\n\nText.\n\n![B](b.png){#fig-a}\n")

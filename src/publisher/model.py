@@ -58,7 +58,9 @@ class BookMeta:
     dashes: str = "en"  # what `--` becomes: an en dash, or an em dash (metadata.DASHES)
     # Citations and cross-references: Pandoc's and Quarto's keys (source/metadata.py)
     bibliography: tuple[Path, ...] = ()  # the files, resolved inside the fence
-    references: tuple[Any, ...] = ()  # `references:` written in the metadata (CSL YAML)
+    # `references:` written in the metadata (CSL YAML): its items are dicts, so the
+    # metadata's hash (the cover's cache key) leaves them out; equality keeps them
+    references: tuple[Any, ...] = field(default=(), hash=False)
     references_line: int | None = None
     csl: Path | None = None  # None: Chicago author-date, shipped in render/csl/
     nocite: tuple[str, ...] = ()  # keys listed without a citation; "*": every entry

@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from html import escape
+from html import escape, unescape
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -50,6 +50,7 @@ from publisher.render.markdown import (
     RenderEnv,
     make_parser,
     parse,
+    plain_text,
     render_tokens,
     slug,
     walk,
@@ -188,10 +189,11 @@ def _render_book(
     resources: dict[str, Resource] = {}
     chapters = []
     heading_numbers = _all_heading_numbers(plans, article, numbering)
-    crossrefs = _crossrefs(plans, heading_numbers, article, numbering, meta)
     groups = _citation_groups(plans, meta, article, citations)
     if citations is not None:
         citations.process(groups, used_ids)
+        _cited_titles(parsed)
+    crossrefs = _crossrefs(plans, heading_numbers, article, numbering, meta)
     by_file = {group.file: group for group in groups if group.entries}
     references = _references_title(meta, citations)
     marked = {m.ident: m for m in marks.marks if m.ident is not None}
@@ -524,6 +526,21 @@ def _parse_file(
         tokens = tokens[:start]
         # A heading inside a note is set as the note's text: no chapter, no contents entry.
         env.headings = [h for h in env.headings if h.index < start]
+        # Nor is a label numbered there: the reference would say it has no target.
+        for label in env.labels:
+            if label.index >= start:
+                found.append(
+                    Diagnostic(
+                        "R11",
+                        WARNING,
+                        Location(source.path, label.line),
+                        f"label '{label.label}' is inside a note: a note's figures, tables "
+                        "and equations are not numbered, and references to it show '??'",
+                        hint="move it from the note into the text",
+                        subject=label.label,
+                    )
+                )
+        env.labels = [label for label in env.labels if label.index < start]
     return ParsedFile(source, tokens, env, notes, [h.index for h in env.headings])
 
 
@@ -661,6 +678,32 @@ def _heading_numbers(
     return numbers
 
 
+def _cited_titles(parsed: list[ParsedFile]) -> None:
+    """A section's title, as a reference to it shows it, with its citations
+    formatted (they were left out when the heading was read)."""
+    for file in parsed:
+        for label in file.env.labels:
+            children = file.tokens[label.index + 1].children if label.kind == "sec" else None
+            if children and any(c.type == "citation" and "cite_html" in c.meta for c in children):
+                label.title = plain_text(children, _cited_text)
+
+
+def _cited_text(token: Token) -> str:
+    html = str(token.meta.get("cite_html", ""))
+    return unescape(re.sub(r"<[^>]*>", "", html))
+
+
+def _shown_text(plan: Plan, heading: Heading, apparatus: Apparatus | None) -> str:
+    """A heading's text as it is printed: its citations and cross-references
+    resolved (the contents, the outline and the document's title agree)."""
+    if apparatus is None:
+        return heading.text
+    children = plan.parsed.tokens[heading.index + 1].children or []
+    if not any(child.type == "citation" for child in children):
+        return heading.text
+    return plain_text(children, apparatus.text)
+
+
 def _render_plan(
     md: MarkdownIt,
     plan: Plan,
@@ -734,7 +777,7 @@ def _render_plan(
         html = _article_header(meta, ident) + _with_dateline(html, meta.dateline)
         toc.append(TocEntry(1, title, f"{plan.file_name}#{ident}"))
     elif plan.heading is not None:
-        title = plan.heading.text
+        title = _shown_text(plan, plan.heading, apparatus)
     else:
         title = ""
     if plan.kind == "part":
@@ -744,7 +787,8 @@ def _render_plan(
         if plan.parsed.tokens[heading.index].level == 0 and level <= meta.toc_depth:
             # The contents show the numbers the headings show.
             shown = numbers.get(heading.ident)
-            label = f"{shown[1]} {heading.text}" if shown else heading.text
+            text = _shown_text(plan, heading, apparatus)
+            label = f"{shown[1]} {text}" if shown else text
             toc.append(TocEntry(level, label, f"{plan.file_name}#{heading.ident}"))
     if references is not None and entries is not None:
         level = 2 if article else max(1, (plan.heading.level if plan.heading else 1) - base + 2)

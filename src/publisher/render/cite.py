@@ -21,7 +21,7 @@ import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from html import escape
+from html import escape, unescape
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -185,8 +185,8 @@ def _bracketed(state: StateInline, silent: bool, citations: bool) -> bool:
     if src.find("@", pos, pos + MAX_BRACKET) < 0:
         return False
     end = _closing_bracket(src, pos, min(state.posMax, pos + MAX_BRACKET))
-    if end is None or src[end + 1 : end + 2] in ("(", "["):
-        return False  # a link, an image's text or a reference link
+    if end is None or src[end + 1 : end + 2] in ("(", "[", "{"):
+        return False  # a link, an image's text, a reference link or a span (Pandoc's)
     items = []
     for piece in _split_items(src[pos + 1 : end]):
         item = _item(piece)
@@ -308,9 +308,9 @@ def to_notes(tokens: list[Token], notes: dict[int, list[Token]]) -> None:
 def _after_punctuation(children: list[Token]) -> list[Token]:
     """A note call before `.`, `,`, `;`, `:`, `!` or `?` goes after it, and the space
     before the citation goes: "text [@a]." becomes "text.¹"."""
-    for i, token in enumerate(children):
-        if token.type != "footnote_ref" or token.meta.get("id", 0) >= 0:
-            continue
+    calls = [t for t in children if t.type == "footnote_ref" and t.meta.get("id", 0) < 0]
+    for token in calls:  # the list grows as marks move: each call is visited once
+        i = next(j for j, t in enumerate(children) if t is token)
         after = children[i + 1] if i + 1 < len(children) else None
         start = i - 1 if i > 0 and children[i - 1].meta.get("author_only") else i
         before = children[start - 1] if start > 0 else None
@@ -320,7 +320,7 @@ def _after_punctuation(children: list[Token]) -> list[Token]:
             and not children[start].meta.get("author_only")
         ):
             before.content = before.content.rstrip()
-        if after is not None and after.type == "text" and after.content[:1] in ".,;:!?":
+        if after is not None and after.type == "text" and after.content[:1] in tuple(".,;:!?"):
             mark = after.content[0]
             after.content = after.content[1:]
             moved = Token("text", "", 0)
@@ -1058,6 +1058,14 @@ class Apparatus:
         if token.meta.get("in_link"):
             html = re.sub(r"</?a\b[^>]*>", "", html)  # links never nest: the text alone
         return html
+
+    def text(self, token: Token) -> str:
+        """A `citation` token as plain text (a heading's entry in the contents and
+        its document's title): what the heading shows, without its links; the
+        warnings were given when the heading itself was rendered."""
+        quiet = Apparatus(self.crossrefs, self.here, self.source, [])
+        html = quiet.reference(token, token.meta.get("line"))
+        return unescape(re.sub(r"<[^>]*>", "", html))
 
 
 # The bibliography's heading by language: beside author-date (or numeric)

@@ -50,6 +50,10 @@ TITLE_ID = "index-title"
 # Attributes of a mark; with the class `index`, none reaches the output.
 KEYS = ("index", "see", "see-also", "sort", "range")
 RANGES = ("start", "end")
+# makeindex's depth, from which the `!` syntax comes: an entry, a sub-entry and a
+# sub-sub-entry. Deeper is no index a reader can use, and each level costs the
+# arrangement a recursion.
+MAX_LEVELS = 3
 
 # The index's words by language: its title, "see", "see also", and the heading of
 # the terms that begin with a digit or a symbol. English otherwise.
@@ -270,9 +274,12 @@ def build_index(
             count += 1
             child.ident = index_entry_id(count)
             entries[(*path, child.term.xhtml)] = child.ident
+            nodes[(*path, child.term.xhtml)] = child
             arrange(child, (*path, child.term.xhtml))
 
+    nodes: dict[tuple[str, ...], _Node] = {}
     arrange(root, ())
+    found.extend(_circular(nodes))
     title, see, see_also, symbols = words(meta.lang)
     written: list[str] = []  # every entry as an author writes it, for did-you-mean
 
@@ -332,6 +339,55 @@ def _range_warning(mark: Mark, what: str, other: str) -> Diagnostic:
         f"index range of '{term}' {what}: it is printed as one place",
         hint=f'mark its {other} with []{{index="{term}" range={other}}}',
         subject=term,
+    )
+
+
+def _circular(nodes: dict[tuple[str, ...], _Node]) -> list[Diagnostic]:
+    """References that lead a reader back where they started: a term that is
+    its own "see also", or "see" from term to term, none with a page, back to
+    the first."""
+    out: list[Diagnostic] = []
+    for path, node in nodes.items():
+        for target, mark in node.see_also:
+            if tuple(t.xhtml for t in target) == path:
+                term = "!".join(_plain(p) for p in path)
+                out.append(
+                    Diagnostic(
+                        "T19",
+                        WARNING,
+                        Location(mark.source, mark.line) if mark.source else None,
+                        f"index see also of '{term}' names the term itself",
+                        hint="point the reference at another term",
+                        subject=term,
+                    )
+                )
+        if not node.see or node.places or node.children:
+            continue  # a term with pages of its own: its reader has arrived
+        chain = [path]
+        target, first = node.see[0]
+        current = tuple(t.xhtml for t in target)
+        while current in nodes and current not in chain:
+            chain.append(current)
+            step = nodes[current]
+            if step.places or step.children or not step.see:
+                break  # a page or sub-entries to read: the reader arrives
+            current = tuple(t.xhtml for t in step.see[0][0])
+        else:
+            if current == path and path == min(chain):  # each circle once
+                out.append(_circle(first, [*chain, path]))
+    return out
+
+
+def _circle(mark: Mark, chain: list[tuple[str, ...]]) -> Diagnostic:
+    shown = " → ".join("!".join(_plain(p) for p in path) for path in chain)
+    return Diagnostic(
+        "T19",
+        WARNING,
+        Location(mark.source, mark.line) if mark.source else None,
+        f"index see of '{shown.split(' → ')[0]}' leads back to it ({shown}): "
+        "no entry on the way has a page",
+        hint="point the reference at a term the text marks",
+        subject=shown,
     )
 
 

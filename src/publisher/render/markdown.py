@@ -30,7 +30,16 @@ from publisher.render import xref
 from publisher.render.cite import Apparatus, citation_rule
 from publisher.render.highlight import highlight
 from publisher.render.index import KEYS as INDEX_KEYS
-from publisher.render.index import RANGES, IndexMarks, Mark, Term, split_levels, term_of, unescaped
+from publisher.render.index import (
+    MAX_LEVELS,
+    RANGES,
+    IndexMarks,
+    Mark,
+    Term,
+    split_levels,
+    term_of,
+    unescaped,
+)
 from publisher.render.math import MATH_TOKENS, Budget, label_and_convert, math_plugin
 from publisher.render.sanitize import HtmlSanitizer
 from publisher.source.text import FORBIDDEN
@@ -223,15 +232,19 @@ def _render_env(env: EnvType) -> RenderEnv:
 # --- text helpers -------------------------------------------------------------
 
 
-def plain_text(tokens: Sequence[Token]) -> str:
+def plain_text(tokens: Sequence[Token], cite: Callable[[Token], str] | None = None) -> str:
+    """The text of inline tokens; `cite` gives a citation's or cross-reference's
+    text once they are resolved (before, they are left out: a heading's slug)."""
     parts = []
     for token in tokens:
-        if token.type in ("text", "code_inline"):
+        if token.type == "citation":
+            parts.append(cite(token) if cite is not None else "")
+        elif token.type in ("text", "code_inline"):
             parts.append(token.content)
         elif token.type in MATH_TOKENS:  # a formula in a title: its TeX, as Pandoc does
             parts.append(token.content.strip())
         elif token.type == "image":
-            parts.append(plain_text(token.children or []))
+            parts.append(plain_text(token.children or [], cite))
         elif token.type in ("softbreak", "hardbreak"):
             parts.append(" ")
     return " ".join("".join(parts).split())
@@ -372,10 +385,27 @@ def _checked_attributes(state: StateCore) -> None:
                     del token.attrs[key]
                     if key == "lang":
                         _lang_dropped(env, value, token.meta.get("attributes_line", line))
+                    elif key == "id":
+                        _id_dropped(env, value, token.meta.get("attributes_line", line))
         ident = token.attrs.get("id")
         if ident is not None and not heading:
             where = token.meta.get("attributes_line", line)
             token.attrSet("id", _author_id(env, str(ident), where, token))
+
+
+def _id_dropped(env: ParseEnv, value: str, line: int | None) -> None:
+    """An id XHTML cannot hold (`{#fig-x:y}`) goes; said, since a reference to it
+    would otherwise only say its label is missing."""
+    env.found.append(
+        Diagnostic(
+            "T20",
+            WARNING,
+            env.where(line),
+            f"id '{value}' is not kept: an id is a letter, then letters, digits, '-', '_' or '.'",
+            hint="write it as {#fig-map}",
+            subject=value,
+        )
+    )
 
 
 def _with_lines(tokens: Sequence[Token]) -> Any:
@@ -461,11 +491,11 @@ def _punctuation(state: StateCore, dashes: tuple[tuple[re.Pattern[str], str], ..
         if block.type != "inline":
             continue
         texts = list(block.children or ())
-        for image in [t for t in texts if t.type == "image" and t.children]:
+        for image in [t for t in texts if t.type == "image"]:
             # An image's words (its alt text, a figure's caption) are text too:
             # markdown-it's smartquotes leaves them straight.
             words = image.children or []
-            if state.md.options.typographer:
+            if state.md.options.typographer and words:
                 process_inlines(words, state)
             texts += words
         for token in texts:
@@ -518,6 +548,9 @@ def _heading_ids(state: StateCore) -> None:
             line = token.meta.get("id_line") or (token.map[0] + 1 if token.map else None)
             ident = _author_id(env, written, line, token)
         else:  # a slug in publisher's own namespace is renamed too, quietly
+            if written:
+                line = token.meta.get("id_line") or (token.map[0] + 1 if token.map else None)
+                _id_dropped(env, written, line)
             ident = unique_id(slug(text), env.used_ids)
             env.anchors.setdefault(written or slug(text), ident)
         token.attrSet("id", ident)
@@ -629,6 +662,10 @@ def _marked(children: Sequence[Token], at: int) -> Sequence[Token]:
     return children[at + 1 :]
 
 
+def _short_term(text: str) -> str:
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def _mark(
     state: StateCore,
     env: ParseEnv,
@@ -645,7 +682,22 @@ def _mark(
         written = terms[0].text
     else:
         written = unescaped(str(value))
-        terms = tuple(_term(state, env, level) for level in split_levels(str(value)))
+        levels = split_levels(str(value))
+        if len(levels) > MAX_LEVELS:
+            env.found.append(
+                Diagnostic(
+                    "T18",
+                    WARNING,
+                    where,
+                    f"index term '{_short_term(written)}' has {len(levels)} levels, more than "
+                    f"{MAX_LEVELS}: the mark is left out of the index",
+                    hint="write an entry, a sub-entry and at most a sub-sub-entry: "
+                    'index="evolution!theory of!Darwin\'s"',
+                    subject=written,
+                )
+            )
+            return None
+        terms = tuple(_term(state, env, level) for level in levels)
     if not written:
         env.found.append(
             Diagnostic(
@@ -837,9 +889,10 @@ def _render_figure(
     line = figure.map[0] + 1 if figure.map else None
     caption_text = str(image.attrGet("title") or "") or plain_text(image.children or [])
     caption_html = escape(caption_text)
-    if not image.attrGet("title") and any(c.type == "citation" for c in image.children or ()):
-        # a citation in the caption is rendered (the alt text keeps the words alone)
-        caption_html = self.renderInline(image.children or [], options, env)
+    if not image.attrGet("title") and any(c.type != "text" for c in image.children or ()):
+        # the caption's emphasis, code, formulas and citations are rendered, as
+        # Pandoc renders them (the alt text keeps the words alone)
+        caption_html = self.renderInline(_without_images(image.children or []), options, env)
     ident = image.attrs.pop("id", None) if image.attrs else None  # the figure's, not the image's
     tag = _image_tag(image, env, line)
     if ident is not None:
@@ -852,6 +905,19 @@ def _render_figure(
     if number and not caption_text:
         caption = f"<figcaption>{number.replace(':</span> ', '</span>')}</figcaption>"
     return f"<figure{figure_id}>{tag}{caption}</figure>\n"
+
+
+def _without_images(children: Sequence[Token]) -> list[Token]:
+    """A caption's tokens, an image inside it as its words (CommonMark's
+    `![a ![b](x)](y)`: no second image is fetched for a caption)."""
+    out: list[Token] = []
+    for child in children:
+        if child.type == "image":
+            words = Token("text", "", 0)
+            words.content = plain_text(child.children or [])
+            child = words
+        out.append(child)
+    return out
 
 
 def _caption_number(env: EnvType, kind: str, token: Token) -> str:
@@ -947,12 +1013,18 @@ def _paired_links(state: StateCore) -> None:
     """Each link_close knows its link_open: one pass, however many links a
     paragraph holds (a backward search at each close was quadratic)."""
     for block in state.tokens:
-        opened: list[Token] = []
-        for token in block.children or ():
-            if token.type == "link_open":
-                opened.append(token)
-            elif token.type == "link_close" and opened:
-                token.meta["open"] = opened.pop()
+        _pair(block.children or ())
+
+
+def _pair(children: Sequence[Token]) -> None:
+    opened: list[Token] = []
+    for token in children:
+        if token.type == "link_open":
+            opened.append(token)
+        elif token.type == "link_close" and opened:
+            token.meta["open"] = opened.pop()
+        elif token.type == "image" and token.children:  # a caption's links, rendered too
+            _pair(token.children)
 
 
 def _render_code(

@@ -254,24 +254,32 @@ def label_and_convert(state: StateCore) -> None:
             continue
         if block.type != "inline" or not block.children:
             continue
-        if not any(child.type in (INLINE, DISPLAY) for child in block.children):
-            continue
         first = block.map[0] + 1 if block.map else None
-        children = block.children
-        for index, child in enumerate(children):
-            if child.type not in (INLINE, DISPLAY):
-                continue
-            line = None
-            if first is not None:
-                line = first + block.content.count("\n", 0, child.meta.get("offset", 0))
-            if child.type == DISPLAY and index + 1 < len(children):
-                after = children[index + 1]
-                found = _LABEL.match(after.content) if after.type == "text" else None
-                if found is not None:
-                    child.attrSet("id", found.group(1))
-                    child.meta["attributes_line"] = line  # for the id's messages
-                    after.content = after.content[found.end() :]
-            _convert(child, env, line)
+        _formulas(block.children, block.content, first, env)
+        for image in block.children:
+            if image.type == "image" and image.children:
+                # A figure's caption (an image's description) holds formulas too;
+                # its offsets count in the description: the paragraph's first line.
+                _formulas(image.children, "", first, env)
+
+
+def _formulas(children: list[Token], content: str, first: int | None, env: ParseEnv | None) -> None:
+    if not any(child.type in (INLINE, DISPLAY) for child in children):
+        return
+    for index, child in enumerate(children):
+        if child.type not in (INLINE, DISPLAY):
+            continue
+        line = None
+        if first is not None:
+            line = first + content.count("\n", 0, child.meta.get("offset", 0))
+        if child.type == DISPLAY and index + 1 < len(children):
+            after = children[index + 1]
+            found = _LABEL.match(after.content) if after.type == "text" else None
+            if found is not None:
+                child.attrSet("id", found.group(1))
+                child.meta["attributes_line"] = line  # for the id's messages
+                after.content = after.content[found.end() :]
+        _convert(child, env, line)
 
 
 # --- TeX to MathML ------------------------------------------------------------------

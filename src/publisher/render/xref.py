@@ -27,6 +27,7 @@ from markdown_it.token import Token
 
 from publisher.diagnostics import WARNING, Diagnostic
 from publisher.errors import Location
+from publisher.render.math import DISPLAY
 
 # The kinds of target, by their label's prefix.
 PREFIXES = ("fig", "tbl", "lst", "eq", "sec")
@@ -296,11 +297,12 @@ class Label:
 
 def labelled(tokens: Sequence[Token]) -> Iterator[tuple[int, Token]]:
     """Each token that can carry a label, with its block's index: the blocks, and
-    the images inside figures and paragraphs."""
+    the images and display formulas inside figures and paragraphs (`$$…$$ {#eq-x}`
+    within a paragraph, where Pandoc and Quarto always have it)."""
     for index, token in enumerate(tokens):
         yield index, token
         for child in token.children or ():
-            if child.type == "image":
+            if child.type in ("image", DISPLAY):
                 yield index, child
 
 
