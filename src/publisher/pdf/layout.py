@@ -31,6 +31,7 @@ from publisher.pdf.cost import (
     NOTE_PER_NEIGHBOUR,
     PAGE,
     SECONDS,
+    SVG_ELEMENT,
     Estimate,
     allowance,
     estimate,
@@ -648,6 +649,10 @@ def _heaviest(cost: Estimate) -> str:
         f"its {cost.notes} notes": (
             cost.notes * NOTE[0] + cost.note_neighbours * NOTE_PER_NEIGHBOUR,
             cost.notes * NOTE[1],
+        ),
+        f"its SVG images, {cost.drawn} elements drawn in all": (
+            cost.drawn * SVG_ELEMENT[0],
+            cost.drawn * SVG_ELEMENT[1],
         ),
     }
 
