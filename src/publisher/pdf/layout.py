@@ -634,13 +634,17 @@ def check(inputs: PdfInputs) -> None:
 
 def _heaviest(cost: Estimate) -> str:
     """What costs the most of the budget (time or memory), in the author's words."""
-    elements, cells, pages = cost.elements, cost.cells, cost.pages
+    cells, pages = cost.cells, cost.pages
+    elements = cost.elements - cells  # a cell is counted with the cells
     parts = {
         f"its {elements} paragraphs, list items, emphases, links and other elements": (
             elements * ELEMENT[0],
             elements * ELEMENT[1],
         ),
-        f"its {cells} table cells": (cells * CELL[0], cells * CELL[1]),
+        f"its {cells} table cells": (
+            cells * (CELL[0] + ELEMENT[0]),
+            cells * (CELL[1] + ELEMENT[1]),
+        ),
         f"its {cost.characters} characters of text": (
             cost.characters * CHARACTER[0],
             cost.characters * CHARACTER[1],
