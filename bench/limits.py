@@ -27,6 +27,7 @@ ends in valid outputs or one clear error; time is measured only here.
     python bench/limits.py                 # every case
     python bench/limits.py table notes     # the cases whose name holds a word
     python bench/limits.py --list          # the names and sizes, nothing built
+    python bench/limits.py --no-bisect     # each case at its largest only
 """
 
 from __future__ import annotations
@@ -567,7 +568,8 @@ def main(argv: list[str]) -> None:
     )
     for case in chosen:
         at_full = measure(case.name, case.full, case.make(case.full), target)
-        if at_full.exit == 2 and case.full > 1:  # refused: the worst case publisher accepts
+        if at_full.exit == 2 and case.full > 1 and "--no-bisect" not in argv:
+            # Refused: the worst case publisher accepts.
             n = largest_accepted(case)
             measure(case.name, n, case.make(n), target)
     print(

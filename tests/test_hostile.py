@@ -1001,7 +1001,13 @@ OVER_BUDGET = {
     ),
     "chapters": ("", "".join(f"# C{i}\n\nOne line.\n\n" for i in range(1_600)), "about 32"),
     "table": ("", "| a | b |\n|---|---|\n" + "| 1 | 2 |\n" * 13_000, "have 26002 cells"),
+    "drawings": ("", "# Top\n\n" + "![A drawing](d.svg)\n\n" * 600, "its SVG images, "),
 }
+DRAWING = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
+    + '<rect x="1" y="1" width="1" height="1"/>' * 3_000
+    + "</svg>"
+)
 
 
 @pytest.mark.parametrize("kind", list(OVER_BUDGET))
@@ -1012,6 +1018,7 @@ def test_a_class_past_the_budget_is_refused_before_layout(
 
     extra, body, words = OVER_BUDGET[kind]
     book = write(tmp_path / "book.md", front("Budget", extra) + body)
+    write(tmp_path / "d.svg", DRAWING)
 
     def never(*args: object) -> object:
         raise AssertionError("WeasyPrint was asked to lay out a book past the budget")

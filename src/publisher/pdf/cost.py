@@ -44,6 +44,8 @@ CHARACTER = (0.015, 0.15)  # a character of text: shaped, broken into lines, dra
 PAGE = (6.0, 100.0)  # a page: its margin boxes, running heads, folio, the page itself
 NOTE = (1.5, 2.0)  # a note, plus NOTE_PER_NEIGHBOUR for each other note on its page
 NOTE_PER_NEIGHBOUR = 0.6  # ms: the page's notes laid out again as each is placed
+# An SVG is drawn again wherever it is shown: each of its elements, each time.
+SVG_ELEMENT = (0.04, 0.45)
 NOTES_PER_PAGE = 35  # at most, one-line notes filling a page
 
 # The page the measurements were made on: A5 with the print profile's margins
@@ -77,6 +79,7 @@ class Estimate:
     pages: int
     notes: int
     note_neighbours: float  # notes sharing a page with each note, summed
+    drawn: int  # the elements of SVG images, each time one is shown
     seconds: float
     mebibytes: float
 
@@ -85,11 +88,12 @@ def estimate(book: RenderedBook, profile: Profile, recto: bool) -> Estimate:
     """The PDF's cost. `recto`: chapters open on a right-hand page, so that each
     takes an even number of pages (its last, if odd, is followed by a blank)."""
     width, height = text_area_mm(profile)
+    drawings = _svg_sizes(book)
     per_line = max(8.0, LINE_CHARACTERS * width / TEXT_WIDTH_MM)
     per_page = max(4.0, PAGE_LINES * height / TEXT_HEIGHT_MM)
     # The printed contents: a line for each entry, and its own opening.
     entries = len(book.toc)
-    elements, cells, notes = TOC_ELEMENTS * entries, 0, 0
+    elements, cells, notes, drawn = TOC_ELEMENTS * entries, 0, 0, 0
     characters = sum(len(entry.title) for entry in book.toc)
     lines = entries
     pages = _chapter_pages(entries / per_page, False)
@@ -98,7 +102,7 @@ def estimate(book: RenderedBook, profile: Profile, recto: bool) -> Estimate:
     for chapter in (*book.front, *book.chapters):
         # Front matter follows the page before; the rest opens on the right.
         opens_right = recto and chapter.matter != FRONT
-        counted = _Counts(per_line)
+        counted = _Counts(per_line, drawings)
         counted.walk(parse_body(chapter.body))
         chapter_pages = max(1.0, counted.lines / per_page)
         elements += counted.elements
@@ -106,6 +110,7 @@ def estimate(book: RenderedBook, profile: Profile, recto: bool) -> Estimate:
         characters += counted.characters
         lines += counted.lines
         notes += counted.notes
+        drawn += counted.drawn
         taken = _chapter_pages(counted.lines / per_page, opens_right)
         padded = taken > _chapter_pages(counted.lines / per_page, False)
         pages += taken
@@ -120,6 +125,7 @@ def estimate(book: RenderedBook, profile: Profile, recto: bool) -> Estimate:
         + whole_pages * PAGE[0]
         + notes * NOTE[0]
         + neighbours * NOTE_PER_NEIGHBOUR
+        + drawn * SVG_ELEMENT[0]
     ) / 1000
     kib = (
         elements * ELEMENT[1]
@@ -127,10 +133,34 @@ def estimate(book: RenderedBook, profile: Profile, recto: bool) -> Estimate:
         + characters * CHARACTER[1]
         + whole_pages * PAGE[1]
         + notes * NOTE[1]
+        + drawn * SVG_ELEMENT[1]
     )
     return Estimate(
-        elements, cells, characters, lines, whole_pages, notes, neighbours, seconds, kib / 1024
+        elements=elements,
+        cells=cells,
+        characters=characters,
+        lines=lines,
+        pages=whole_pages,
+        notes=notes,
+        note_neighbours=neighbours,
+        drawn=drawn,
+        seconds=seconds,
+        mebibytes=kib / 1024,
     )
+
+
+def _svg_sizes(book: RenderedBook) -> dict[str, int]:
+    """Each SVG image's elements, by its name in the book (its bytes are the
+    cleaned drawing the fence kept: publisher.source.svg bounds them)."""
+    sizes = {}
+    for resource in book.resources:
+        if resource.media_type == "image/svg+xml" and resource.data:
+            try:
+                root = etree.fromstring(resource.data, etree.XMLParser(resolve_entities=False))
+            except etree.XMLSyntaxError:
+                continue
+            sizes[resource.href] = sum(1 for _ in root.iter())
+    return sizes
 
 
 def _chapter_pages(filled: float, recto: bool) -> float:
@@ -149,9 +179,11 @@ class _Counts:
     """One walk over a chapter's XHTML: elements, cells, notes, characters, and the
     lines its blocks take at `per_line` characters a line."""
 
-    def __init__(self, per_line: float) -> None:
+    def __init__(self, per_line: float, drawings: dict[str, int]) -> None:
         self.per_line = per_line
+        self.drawings = drawings
         self.elements = self.cells = self.characters = self.lines = self.notes = 0
+        self.drawn = 0
 
     def walk(self, root: etree._Element) -> None:
         # (element, characters of the block it belongs to so far) without recursion:
@@ -176,6 +208,7 @@ class _Counts:
                 self.notes += 1
             elif name == "img":
                 self.lines += FIGURE_LINES
+                self.drawn += self.drawings.get(element.get("src", ""), 0)
             if block:
                 block_chars.append(0)
             text = len(element.text or "")

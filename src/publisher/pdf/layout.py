@@ -32,6 +32,7 @@ from publisher.pdf.cost import (
     NOTE_PER_NEIGHBOUR,
     PAGE,
     SECONDS,
+    SVG_ELEMENT,
     Estimate,
     allowance,
     estimate,
@@ -857,13 +858,17 @@ def check(inputs: PdfInputs) -> None:
 
 def _heaviest(cost: Estimate) -> str:
     """What costs the most of the budget (time or memory), in the author's words."""
-    elements, cells, pages = cost.elements, cost.cells, cost.pages
+    cells, pages = cost.cells, cost.pages
+    elements = cost.elements - cells  # a cell is counted with the cells
     parts = {
         f"its {elements} paragraphs, list items, emphases, links and other elements": (
             elements * ELEMENT[0],
             elements * ELEMENT[1],
         ),
-        f"its {cells} table cells": (cells * CELL[0], cells * CELL[1]),
+        f"its {cells} table cells": (
+            cells * (CELL[0] + ELEMENT[0]),
+            cells * (CELL[1] + ELEMENT[1]),
+        ),
         f"its {cost.characters} characters of text": (
             cost.characters * CHARACTER[0],
             cost.characters * CHARACTER[1],
@@ -872,6 +877,10 @@ def _heaviest(cost: Estimate) -> str:
         f"its {cost.notes} notes": (
             cost.notes * NOTE[0] + cost.note_neighbours * NOTE_PER_NEIGHBOUR,
             cost.notes * NOTE[1],
+        ),
+        f"its SVG images, {cost.drawn} elements drawn in all": (
+            cost.drawn * SVG_ELEMENT[0],
+            cost.drawn * SVG_ELEMENT[1],
         ),
     }
 
