@@ -1063,6 +1063,14 @@ def test_the_cost_follows_the_page_and_the_budget_grows_with_the_manuscript() ->
     any_page = estimate(short, make_profile("screen"), False)
     assert recto.pages - any_page.pages >= 49  # a blank verso after each chapter but the last
     assert allowance(replace(book, source_size=300_000)) == 1.0
+    # A formula is one drawing in the PDF, however deep its MathML: 300 fractions
+    # 30 deep count as 300 elements (and 300 runt spans: each is as wide as a
+    # line) and their width, not their 30,000 MathML ones.
+    plain = estimate(rendered("# F\n\n" + "x\n\n" * 300), make_profile("print"), True)
+    deep = "$" + "\\frac{1}{" * 30 + "x" + "}" * 30 + "$"
+    formulas = estimate(rendered("# F\n\n" + f"{deep}\n\n" * 300), make_profile("print"), True)
+    assert formulas.elements - plain.elements == 600, (formulas.elements, plain.elements)
+    assert formulas.characters > plain.characters + 300 * 100
     assert allowance(replace(book, source_size=2_500_000)) == 2.5
 
 

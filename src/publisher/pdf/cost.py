@@ -201,6 +201,9 @@ class _Counts:
                 block_chars[-1] += len(element.tail or "")
                 self.characters += len(element.tail or "")
                 continue
+            if name == "math":
+                self._formula(element, block_chars)
+                continue
             self.elements += 2 if name in TWO_BOXES else 1
             if name in ("td", "th"):
                 self.cells += 1
@@ -217,6 +220,17 @@ class _Counts:
             stack.append((element, True))
             stack.extend((child, False) for child in reversed(element))
         self.elements -= 1  # the root (parse_body's <body>) is not the book's
+
+    def _formula(self, element: etree._Element, block_chars: list[int]) -> None:
+        """A formula is one drawing in the PDF (pdf/math.py), whatever its MathML:
+        one element as wide as about half its TeX, on a line of its own when it
+        is displayed. Typesetting it is bounded apart (F09, F10)."""
+        self.elements += 1
+        width = len(element.get("alttext") or "") // 2
+        block_chars[-1] += width + len(element.tail or "")
+        self.characters += width + len(element.tail or "")
+        if element.get("display") == "block":
+            self.lines += 1 + width // max(1, int(self.per_line))
 
     def _end_block(self, name: str, chars: int, element: etree._Element) -> None:
         if name == "p" and chars > RUNT_SPAN:
