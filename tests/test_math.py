@@ -91,6 +91,11 @@ TRICKY = [
 ]
 
 
+# Pandoc 3.9's reading of each case (`pandoc -t json`), kept for review beside the
+# tests; test_the_golden_answers_are_pandoc_s checks them where Pandoc is installed.
+DOLLARS = ROOT / "tests" / "golden" / "pandoc" / "dollars.json"
+
+
 def pandoc_formulas(text: str) -> list[tuple[str, str]]:
     pypandoc = pytest.importorskip("pypandoc")
     found = json.loads(pypandoc.convert_text(text, "json", format="markdown"))
@@ -112,13 +117,26 @@ def pandoc_formulas(text: str) -> list[tuple[str, str]]:
     return out
 
 
+def golden_dollars() -> dict[str, list[tuple[str, str]]]:
+    cases = json.loads(DOLLARS.read_text(encoding="utf-8"))
+    return {c["markdown"]: [(kind, tex) for kind, tex in c["pandoc"]] for c in cases}
+
+
 @pytest.mark.parametrize("text", TRICKY)
 def test_dollars_are_read_as_pandoc_reads_them(text: str) -> None:
+    assert formulas(text) == golden_dollars()[text]
+
+
+@pytest.mark.peer
+def test_the_golden_answers_are_pandoc_s() -> None:
+    """The golden file is what Pandoc answers today (run with Pandoc installed:
+    pip install pypandoc-binary, the `bench` extra)."""
     try:
-        expected = pandoc_formulas(text)
+        answers = [{"markdown": t, "pandoc": pandoc_formulas(t)} for t in TRICKY]
     except OSError as error:  # pypandoc without its binary
         pytest.skip(f"Pandoc is not available: {error}")
-    assert formulas(text) == expected
+    lines = ",\n".join(json.dumps(a, ensure_ascii=False) for a in answers)
+    assert DOLLARS.read_text(encoding="utf-8") == f"[\n{lines}\n]\n"
 
 
 def test_display_formula_over_lines_that_look_like_blocks() -> None:
