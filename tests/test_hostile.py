@@ -1071,6 +1071,9 @@ def test_the_cost_follows_the_page_and_the_budget_grows_with_the_manuscript() ->
     formulas = estimate(rendered("# F\n\n" + f"{deep}\n\n" * 300), make_profile("print"), True)
     assert formulas.elements - plain.elements == 600, (formulas.elements, plain.elements)
     assert formulas.characters > plain.characters + 300 * 100
+    # A hard line break ends a line: 3,000 of them in one paragraph are 3,000 lines.
+    broken = estimate(rendered("# B\n\n" + "x\\\n" * 3000 + "x\n"), make_profile("print"), True)
+    assert broken.lines >= 3000 and broken.pages >= 3000 / 33
     assert allowance(replace(book, source_size=2_500_000)) == 2.5
 
 

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pdfplumber
 import pikepdf
@@ -302,6 +303,61 @@ def test_a_letter_with_thousands_of_accents_is_set_in_short_pieces() -> None:
     pieces = [p.text_content() for p in body.iter("p") if "\u0301" in p.text_content()]
     assert len(pieces) >= 6 and max(len(piece) for piece in pieces) <= LONG_RUN_PARAGRAPH + 41
     assert "".join(pieces).replace("\u200b", "") == marks
+
+
+def _printed_body(markdown: str) -> Any:
+    from lxml import html as lxml_html
+
+    from publisher.model import BookMeta, Identifier, Manuscript, SourceFile
+    from publisher.pdf.layout import print_html
+    from publisher.render.book import render_book
+
+    root = Path("/virtual")
+    meta = BookMeta(title="T", lang="en", identifier=Identifier("urn:x"))
+    book = render_book(
+        Manuscript(meta, (SourceFile(root / "a.md", markdown),), root),
+        lambda *a: None,  # type: ignore[arg-type, return-value]
+    )
+    body = lxml_html.document_fromstring(print_html(book)).find("body")
+    assert body is not None
+    return body
+
+
+def test_a_long_paragraph_with_emphasis_and_links_is_set_in_pieces() -> None:
+    """A paragraph is set in pieces however its text is marked up: a long one whose
+    words sit inside emphasis or a link was set whole (quadratic in WeasyPrint).
+    Each piece opens the emphasis and the link again; an id is on the first only;
+    the words are all there, in order."""
+    from publisher.pdf.layout import LONG_PARAGRAPH
+
+    words = " ".join(f"w{n}" for n in range(12_000))  # about 70,000 characters
+    body = _printed_body(f"# Top\n\nStart *{words} [in a link {words}](#top){{#here}}* end.\n")
+    pieces = [
+        p for p in body.iter("p") if p.get("class", "").split()[:1] in (["runs-on"], ["continued"])
+    ]
+    assert len(pieces) >= 4
+    assert max(len(p.text_content()) for p in pieces) <= LONG_PARAGRAPH
+    assert " ".join("".join(p.text_content() for p in pieces).split()) == " ".join(
+        f"Start {words} in a link {words} end.".split()
+    )
+    assert all(p.find("em") is not None for p in pieces[:-1])  # the emphasis reopened
+    assert sum(1 for p in pieces for a in p.iter("a") if a.get("href") == "#top") >= 2
+    assert sum(1 for p in pieces for e in p.iter() if e.get("id") == "here") == 1
+    assert pieces[-1].get("class") == "continued" and "runs-on" in pieces[0].get("class", "")
+
+
+def test_inline_elements_nested_past_eight_levels_are_unwrapped_in_the_print() -> None:
+    """WeasyPrint's cost for a line grows with the square of its inline nesting: the
+    print keeps eight levels (text needs three or four) and unwraps the rest, text
+    and ids kept. A megabyte of `*` is text, not a million delimiters."""
+    from publisher.pdf.layout import MAX_PRINT_INLINE_DEPTH
+    from publisher.render.markdown import MAX_RUN
+
+    body = _printed_body("# Top\n\n" + "*" * 40 + "deep" + "*" * 40 + "\n\na " + "_" * 300 + " b\n")
+    deep = next(e for e in body.iter() if e.text == "deep")
+    levels = sum(1 for e in deep.iterancestors() if e.tag in ("em", "strong"))
+    assert levels == MAX_PRINT_INLINE_DEPTH
+    assert "_" * 300 in body.text_content().replace("\u200b", "") and MAX_RUN < 300
 
 
 def test_a_table_whose_cells_span_columns_keeps_the_automatic_layout() -> None:

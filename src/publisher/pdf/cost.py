@@ -209,6 +209,8 @@ class _Counts:
                 self.cells += 1
             elif name == "aside" and element.get(_EPUB_TYPE) == "footnote":
                 self.notes += 1
+            elif name == "br":
+                self.lines += 1  # a line ends here, however short
             elif name == "img":
                 self.lines += FIGURE_LINES
                 self.drawn += self.drawings.get(element.get("src", ""), 0)

@@ -286,6 +286,7 @@ def _print_section(
             link.set("data-on-page", on_page)  # page_reference_css prints the page
     _notes_to_floats(section)
     _fixed_tables(section)
+    _shallow_inlines(section)
     _break_long_words(section)
     _split_long_paragraphs(section)
     _initials(section)
@@ -426,32 +427,179 @@ LONG_PARAGRAPH = 20_000
 LONG_RUN_PARAGRAPH = 5_000
 
 
+# Inline elements a long paragraph may be cut through: each piece opens them again
+# (their id only on the first). Anything else (an image, a formula's drawing, a
+# line break) goes whole into one piece.
+_CUTTABLE = frozenset(
+    "a abbr b bdi bdo cite code data del dfn em i ins kbd mark q s samp small span "
+    "strong sub sup time u var".split()
+)
+
+
+# WeasyPrint opens every inline element again on each line it spans, and walks
+# the line's boxes at each level (layout/inline.py, boxes.descendants): a line
+# costs the square of its nesting. Text needs a few levels (a link in an emphasis
+# in a quotation); beyond this, the deeper inline elements are unwrapped in the
+# print (emphasis 64 deep over a megabyte took 3 GB and minutes).
+MAX_PRINT_INLINE_DEPTH = 8
+
+
+def _shallow_inlines(section: etree._Element) -> None:
+    depth: dict[etree._Element, int] = {}
+    deep = []
+    for element in section.iter():
+        if element.tag not in _CUTTABLE:
+            continue
+        parent = element.getparent()
+        depth[element] = depth.get(parent, 0) + 1 if parent is not None else 1
+        if depth[element] > MAX_PRINT_INLINE_DEPTH:
+            deep.append(element)
+    for element in deep:
+        _unwrap(element)
+
+
+def _unwrap(element: etree._Element) -> None:
+    """`element` replaced by its text and children (an empty span keeps its id)."""
+    parent = element.getparent()
+    assert parent is not None
+    at = parent.index(element)
+    moved = list(element)
+    if element.get("id"):
+        moved.insert(0, etree.Element("span", {"id": element.get("id", "")}))
+        moved[0].tail = element.text
+    elif element.text:
+        if at:
+            parent[at - 1].tail = (parent[at - 1].tail or "") + element.text
+        else:
+            parent.text = (parent.text or "") + element.text
+    tail = element.tail or ""
+    if moved:
+        moved[-1].tail = (moved[-1].tail or "") + tail
+    elif at:
+        parent[at - 1].tail = (parent[at - 1].tail or "") + tail
+    else:
+        parent.text = (parent.text or "") + tail
+    parent[at : at + 1] = moved
+
+
 def _split_long_paragraphs(section: etree._Element) -> None:
     for p in list(section.iter("p")):
-        text = p.text or ""
-        limit = LONG_RUN_PARAGRAPH if _ZERO_WIDTH_SPACE in text else LONG_PARAGRAPH
-        if len(p) or len(text) <= limit:
+        if len(p) == 0:
+            text = p.text or ""
+            limit = LONG_RUN_PARAGRAPH if _ZERO_WIDTH_SPACE in text else LONG_PARAGRAPH
+            if len(text) > limit:
+                _replace_with_pieces(p, _plain_pieces(text, limit))
             continue
-        pieces, start = [], 0
-        while start < len(text):
-            # After a space, or a break opportunity _break_long_words made.
-            found = _BREAK.search(text, start + limit // 2)
-            end = len(text) if found is None else found.end()
-            pieces.append(text[start:end])
-            start = end
-        p.text = pieces[0]
-        p.set("class", (p.get("class", "") + " runs-on").strip())
-        parent, at = p.getparent(), 0
-        assert parent is not None
-        at = parent.index(p)
-        for n, piece in enumerate(pieces[1:], start=1):
-            part = etree.Element("p", {"class": "continued", "data-block": p.get("data-block", "")})
-            if n < len(pieces) - 1:
-                part.set("class", "continued runs-on")
-            part.text = piece
-            parent.insert(at + n, part)
-        last = parent[at + len(pieces) - 1]
-        last.tail, p.tail = p.tail, "\n"
+        texts = [t for t in p.itertext() if t]
+        length = sum(len(t) for t in texts)
+        if length <= LONG_RUN_PARAGRAPH:
+            continue
+        limit = LONG_RUN_PARAGRAPH if any(_ZERO_WIDTH_SPACE in t for t in texts) else LONG_PARAGRAPH
+        if length > limit:
+            _replace_with_pieces(p, _Cutter(limit).cut(p))
+
+
+def _plain_pieces(text: str, limit: int) -> list[etree._Element]:
+    pieces, start = [], 0
+    while start < len(text):
+        # After a space, or a break opportunity _break_long_words made.
+        found = _BREAK.search(text, start + limit // 2)
+        end = len(text) if found is None else found.end()
+        piece = etree.Element("p")
+        piece.text = text[start:end]
+        pieces.append(piece)
+        start = end
+    return pieces
+
+
+def _replace_with_pieces(p: etree._Element, pieces: list[etree._Element]) -> None:
+    """`p` set as `pieces` that read as one paragraph: no indent after the first,
+    every line but the paragraph's last justified."""
+    if len(pieces) < 2:
+        return
+    parent = p.getparent()
+    assert parent is not None
+    at = parent.index(p)
+    for n, piece in enumerate(pieces):
+        last = n == len(pieces) - 1
+        if n == 0:
+            piece.attrib.update(p.attrib)
+            piece.set("class", (p.get("class", "") + " runs-on").strip())
+        else:
+            piece.set("class", "continued" if last else "continued runs-on")
+            piece.set("data-block", p.get("data-block", ""))
+        piece.tail = p.tail if last else "\n"
+    parent[at : at + 1] = pieces
+
+
+def _attributes(element: etree._Element, with_id: bool) -> dict[str, str]:
+    return {str(k): str(v) for k, v in element.attrib.items() if with_id or k != "id"}
+
+
+class _Cutter:
+    """A paragraph with inline elements cut into pieces of about `limit` characters
+    at its break opportunities, in one pass (no recursion: raw HTML may nest deep)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.pieces: list[etree._Element] = []
+        self.open: list[etree._Element] = []  # the original inline elements open here
+        self.into: etree._Element = etree.Element("p")  # where text goes now
+        self.chars = 0
+
+    def cut(self, p: etree._Element) -> list[etree._Element]:
+        self.pieces.append(self.into)
+        self.text(p.text)
+        stack: list[tuple[etree._Element, bool]] = [(c, False) for c in reversed(p)]
+        while stack:
+            element, done = stack.pop()
+            if done:  # the end of a cuttable element
+                self.open.pop()
+                parent = self.into.getparent()
+                assert parent is not None
+                self.into = parent
+                self.text(element.tail)
+                continue
+            name = element.tag if isinstance(element.tag, str) else ""
+            if name in _CUTTABLE:
+                self.into = etree.SubElement(self.into, name, _attributes(element, True))
+                self.open.append(element)
+                self.text(element.text)
+                stack.append((element, True))
+                stack.extend((c, False) for c in reversed(element))
+            else:  # whole, in this piece
+                whole = copy.deepcopy(element)
+                whole.tail = None
+                self.into.append(whole)
+                self.chars += max(1, sum(len(t) for t in element.itertext()))
+                self.text(element.tail)
+        return self.pieces
+
+    def text(self, text: str | None) -> None:
+        while text:
+            found = _BREAK.search(text, max(0, self.limit // 2 - self.chars))
+            if found is None or found.end() == len(text):
+                self._append(text)
+                self.chars += len(text)
+                return
+            self._append(text[: found.end()])
+            text = text[found.end() :]
+            self._next_piece()
+
+    def _append(self, text: str) -> None:
+        if len(self.into):
+            self.into[-1].tail = (self.into[-1].tail or "") + text
+        else:
+            self.into.text = (self.into.text or "") + text
+
+    def _next_piece(self) -> None:
+        """A new piece, with the inline elements open here opened again (no ids:
+        the first piece has them)."""
+        self.into = etree.Element("p")
+        self.pieces.append(self.into)
+        self.chars = 0
+        for element in self.open:
+            self.into = etree.SubElement(self.into, str(element.tag), _attributes(element, False))
 
 
 # A paragraph's last line should not be one short word, nor the end of a hyphenated

@@ -16,6 +16,7 @@ from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_core.smartquotes import process_inlines
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 from mdit_py_plugins.attrs import attrs_plugin
@@ -151,6 +152,7 @@ def make_parser(
     md.use(footnote_plugin).use(deflist_plugin)
     md.use(attrs_plugin, spans=True, allowed=SPAN_ATTRIBUTES)
     md.inline.ruler.before("link", "citation", citation_rule(citations))
+    md.inline.ruler.before("strikethrough", "long_runs", _long_runs)
     md.use(math_plugin)
     md.core.ruler.before("smartquotes", "heading_attributes", _heading_attributes)
     md.core.ruler.before("smartquotes", "block_attributes", _block_attributes)
@@ -509,6 +511,29 @@ def _punctuation(state: StateCore, dashes: tuple[tuple[re.Pattern[str], str], ..
 
 MAX_INLINE_DEPTH = 64
 _EMPHASIS = ("em_open", "strong_open", "s_open")
+
+
+# A run of `*`, `_` or `~` longer than this is text: it could only open or close
+# emphasis nested deeper than MAX_INLINE_DEPTH, which is kept as its marks anyway,
+# and markdown-it makes a token of each of its characters (a megabyte of `*`: a
+# million tokens, 500 MB, before any of them is kept as text).
+MAX_RUN = 2 * MAX_INLINE_DEPTH
+
+
+def _long_runs(state: StateInline, silent: bool) -> bool:
+    start = state.pos
+    marker = state.src[start]
+    if marker not in "*_~":
+        return False
+    end = start + 1
+    while end < state.posMax and state.src[end] == marker:
+        end += 1
+    if end - start <= MAX_RUN:
+        return False
+    if not silent:
+        state.push("text", "", 0).content = state.src[start:end]
+    state.pos = end
+    return True
 
 
 def _as_text(token: Token) -> None:
