@@ -234,6 +234,23 @@ def test_folder_in_natural_order_and_toc_depth(tmp_path: Path) -> None:
     assert len({c.file_name for c in book.chapters}) == 3
 
 
+def test_the_book_file_named_stands_for_its_folder(tmp_path: Path) -> None:
+    """`publisher build book/book.yaml` is what a new user types: it builds the
+    folder (it said "the book has no title", reading the YAML as Markdown); another
+    YAML file is refused in one line that says what to pass."""
+    from publisher.errors import ManuscriptError
+
+    write(tmp_path / "book" / "book.yaml", "title: Folder\nchapters: [one.md]\n")
+    write(tmp_path / "book" / "one.md", "# One\n\nText.\n")
+    book = render(tmp_path / "book" / "book.yaml")
+    assert book.meta.title == "Folder" and [c.title for c in book.chapters] == ["One"]
+    write(tmp_path / "book" / "other.yml", "title: Other\n")
+    with pytest.raises(ManuscriptError) as refused:
+        render(tmp_path / "book" / "other.yml")
+    assert "a YAML file is not a manuscript" in str(refused.value)
+    assert "book.yaml" in (refused.value.hint or "")
+
+
 def test_large_images_are_scaled_down_for_the_epub_only(tmp_path: Path) -> None:
     from PIL import Image
 

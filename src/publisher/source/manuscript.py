@@ -36,6 +36,14 @@ def load(path: Path) -> Manuscript:
             where=Location(path),
             hint="pass --manuscript a Markdown file or a folder of them",
         )
+    if path.is_file() and path.name == BOOK_FILE:
+        path = path.parent  # the book file stands for its folder
+    elif path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
+        raise ManuscriptError(
+            "a YAML file is not a manuscript",
+            where=Location(path),
+            hint=f"pass a Markdown file, or the folder whose {BOOK_FILE} lists the chapters",
+        )
     found: list[Diagnostic] = []
     try:
         manuscript = _load_folder(path, found) if path.is_dir() else _load_file(path, found)
