@@ -191,3 +191,17 @@ def test_the_outputs_pass_their_checkers(book: Built, tmp_path: Path) -> None:
     from publisher.check.ace import run_ace, violations
 
     assert list(violations(run_ace(book.epub, tmp_path))) == []
+
+
+def test_a_short_table_is_not_split_from_its_caption(book: Built) -> None:
+    """A table of a few rows is set on one page with its caption (split, a row was
+    left alone at the top of the next page, and the caption at the foot of one)."""
+    tables = [t for c in chapters(book) for t in c.iterfind(".//h:table", H)]
+    assert len(tables) >= 4
+    with pdfplumber.open(book.pdf) as pdf:
+        pages = [squeezed(page.extract_text() or "") for page in pdf.pages]
+    for table in tables:
+        caption = squeezed("".join(table.find("h:caption", H).itertext()))  # type: ignore[union-attr]
+        rows = ["".join(r.find("h:td", H).itertext()) for r in table.iterfind(".//h:tbody/h:tr", H)]  # type: ignore[union-attr]
+        page = next(p for p in pages if caption in p)
+        assert all(squeezed(row) in page for row in rows), (caption, rows)

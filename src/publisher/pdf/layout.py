@@ -371,9 +371,22 @@ _CELL_PADDING = 2.5  # th and td's padding (0.6em a side), in characters
 _CHAR_EM = 0.55  # the average width of a character of text, in em (a little over)
 
 
+SHORT_TABLE_ROWS = 12  # about a third of a page: moved whole rather than split
+
+
 def _fixed_tables(section: etree._Element) -> None:
-    for table in section.iter("table"):
+    for table in list(section.iter("table")):
         rows = [row for row in table.iter("tr") if not _nested(row, table)]
+        inside = any(a.tag in ("table", "li", "blockquote") for a in table.iterancestors())
+        if len(rows) <= SHORT_TABLE_ROWS and not inside:
+            # Kept on one page with its caption: split, a row or two was left alone.
+            # A block around it: WeasyPrint keeps a table whole but not its caption.
+            parent = table.getparent()
+            assert parent is not None
+            block = etree.Element("div", {"class": "short-table"})
+            block.tail, table.tail = table.tail, None
+            parent.replace(table, block)
+            block.append(table)
         if len(rows) <= FIXED_TABLE_ROWS:
             continue
         widths = _column_widths(rows)
