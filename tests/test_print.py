@@ -346,6 +346,17 @@ def test_a_long_paragraph_with_emphasis_and_links_is_set_in_pieces() -> None:
     assert pieces[-1].get("class") == "continued" and "runs-on" in pieces[0].get("class", "")
 
 
+def test_a_long_paragraph_of_broken_lines_is_cut_where_its_lines_end() -> None:
+    """Verse or an address list of thousands of hard-broken lines is cut into pieces
+    at its line breaks, none of them running on: a piece that runs on justifies the
+    line before each break (CSS's last lines), spreading every line's words."""
+    body = _printed_body("# Top\n\n" + "line of *verse* here\\\n" * 3000 + "end\n")
+    pieces = [p for p in body.iter("p") if "verse" in p.text_content()]
+    assert len(pieces) >= 3
+    assert not any("runs-on" in p.get("class", "") for p in pieces)
+    assert " ".join(p.text_content() for p in pieces).split().count("verse") == 3000
+
+
 def test_inline_elements_nested_past_eight_levels_are_unwrapped_in_the_print() -> None:
     """WeasyPrint's cost for a line grows with the square of its inline nesting: the
     print keeps eight levels (text needs three or four) and unwraps the rest, text

@@ -509,7 +509,7 @@ def _split_long_paragraphs(section: etree._Element) -> None:
             continue
         limit = LONG_RUN_PARAGRAPH if any(_ZERO_WIDTH_SPACE in t for t in texts) else LONG_PARAGRAPH
         if length > limit:
-            _replace_with_pieces(p, _Cutter(limit).cut(p))
+            _replace_with_pieces(p, _Cutter(limit, p.find(".//br") is not None).cut(p))
 
 
 def _plain_pieces(text: str, limit: int) -> list[etree._Element]:
@@ -535,11 +535,16 @@ def _replace_with_pieces(p: etree._Element, pieces: list[etree._Element]) -> Non
     at = parent.index(p)
     for n, piece in enumerate(pieces):
         last = n == len(pieces) - 1
+        # A piece cut at a line break ends its line there, unjustified.
+        ends_line = _ENDS_LINE in piece.attrib
+        if ends_line:
+            del piece.attrib[_ENDS_LINE]
+        runs_on = "" if last or ends_line else " runs-on"
         if n == 0:
             piece.attrib.update(p.attrib)
-            piece.set("class", (p.get("class", "") + " runs-on").strip())
+            piece.set("class", (p.get("class", "") + runs_on).strip())
         else:
-            piece.set("class", "continued" if last else "continued runs-on")
+            piece.set("class", "continued" + runs_on)
             piece.set("data-block", p.get("data-block", ""))
         piece.tail = p.tail if last else "\n"
     parent[at : at + 1] = pieces
@@ -549,12 +554,19 @@ def _attributes(element: etree._Element, with_id: bool) -> dict[str, str]:
     return {str(k): str(v) for k, v in element.attrib.items() if with_id or k != "id"}
 
 
+_ENDS_LINE = "data-ends-line"
+
+
 class _Cutter:
     """A paragraph with inline elements cut into pieces of about `limit` characters
     at its break opportunities, in one pass (no recursion: raw HTML may nest deep)."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, lines_broken: bool = False) -> None:
         self.limit = limit
+        # With line breaks, a piece ends at one (a space only past twice the
+        # limit): a piece that runs on justifies its last line, and CSS counts the
+        # line before each break as a last line.
+        self.at_space = limit * 2 if lines_broken else limit // 2
         self.pieces: list[etree._Element] = []
         self.open: list[etree._Element] = []  # the original inline elements open here
         self.into: etree._Element = etree.Element("p")  # where text goes now
@@ -580,6 +592,12 @@ class _Cutter:
                 self.text(element.text)
                 stack.append((element, True))
                 stack.extend((c, False) for c in reversed(element))
+            elif name == "br" and self.chars >= self.limit // 2:
+                # A line ends here anyway: the piece ends instead (hard line breaks
+                # by the thousand have no other place to cut).
+                self.pieces[-1].set(_ENDS_LINE, "")
+                self._next_piece()
+                self.text((element.tail or "").lstrip("\n"))
             else:  # whole, in this piece
                 whole = copy.deepcopy(element)
                 whole.tail = None
@@ -590,7 +608,7 @@ class _Cutter:
 
     def text(self, text: str | None) -> None:
         while text:
-            found = _BREAK.search(text, max(0, self.limit // 2 - self.chars))
+            found = _BREAK.search(text, max(0, self.at_space - self.chars))
             if found is None or found.end() == len(text):
                 self._append(text)
                 self.chars += len(text)
