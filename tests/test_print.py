@@ -357,6 +357,24 @@ def test_a_long_paragraph_of_broken_lines_is_cut_where_its_lines_end() -> None:
     assert " ".join(p.text_content() for p in pieces).split().count("verse") == 3000
 
 
+def test_a_long_code_block_is_set_in_pieces_at_its_lines_ends() -> None:
+    """A code block of thousands of lines, or one line of 200,000 characters, is set
+    as several blocks with its class (frame and font), cut at a line's end (inside
+    a line only when it is too long); every character is kept."""
+    lines = "def f(x):\n    return x  # comment\n" * 2000
+    body = _printed_body(f"# Top\n\n```python\n{lines}```\n\n```\n{'y' * 200_000}\n```\n")
+    pieces = [pre for pre in body.iter("pre")]
+    code = [pre for pre in pieces if "def f" in pre.text_content()]
+    assert len(code) >= 4 and all(pre.get("class", "").startswith("code") for pre in code)
+    assert all(pre.text_content().endswith("\n") for pre in code)  # cut after a line
+    assert "".join(pre.text_content() for pre in code) == lines
+    assert sum(1 for pre in code for span in pre.iter("span") if span.get("class")) > 10_000
+    long = [
+        pre.text_content().replace("\u200b", "") for pre in pieces if "yyy" in pre.text_content()
+    ]
+    assert len(long) >= 10 and "".join(long).strip() == "y" * 200_000
+
+
 def test_inline_elements_nested_past_eight_levels_are_unwrapped_in_the_print() -> None:
     """WeasyPrint's cost for a line grows with the square of its inline nesting: the
     print keeps eight levels (text needs three or four) and unwraps the rest, text

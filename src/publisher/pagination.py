@@ -85,6 +85,9 @@ def insert_markers(section: etree._Element, starts: list[PageStart]) -> None:
         _insert_all(block, sorted(group, key=lambda s: s.letters))
 
 
+LONGEST_WORD = 40  # letters: longer runs are broken anywhere in print (pdf/layout.py)
+
+
 def _insert_all(block: etree._Element, group: list[PageStart]) -> None:
     pending = deque(s for s in group if s.letters > 0)
     cuts: dict[tuple[int, str], list[tuple[int, PageStart]]] = {}
@@ -94,13 +97,15 @@ def _insert_all(block: etree._Element, group: list[PageStart]) -> None:
         if not pending:
             break
         text = getattr(node, which) or ""
+        word = 0  # where the word being read starts
         for i, char in enumerate(text):
             if char.isspace():
+                word = i + 1
                 continue
             while pending and pending[0].letters == seen:
-                cut = i
-                while cut > 0 and not text[cut - 1].isspace():
-                    cut -= 1  # to the start of the word
+                # At the start of the word, unless the word is longer than a line
+                # (a word of a megabyte holds hundreds of page starts).
+                cut = word if i - word <= LONGEST_WORD else i
                 cuts.setdefault((id(node), which), []).append((cut, pending.popleft()))
                 nodes[id(node)] = node
             seen += 1

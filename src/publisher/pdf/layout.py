@@ -429,6 +429,7 @@ def _column_widths(rows: list[etree._Element]) -> list[float] | None:
 
 
 _BREAK = re.compile("[ \u200b]")
+_NEWLINE = re.compile("\n")
 # WeasyPrint shapes the rest of a paragraph again for every line, so its time grows
 # with the square of a paragraph's length. Beyond this, a paragraph of plain text is
 # set as several that read as one (no indent, the last line justified).
@@ -496,8 +497,8 @@ def _unwrap(element: etree._Element) -> None:
 
 
 def _split_long_paragraphs(section: etree._Element) -> None:
-    for p in list(section.iter("p")):
-        if len(p) == 0:
+    for p in list(section.iter("p", "pre")):
+        if len(p) == 0 and p.tag == "p":
             text = p.text or ""
             limit = LONG_RUN_PARAGRAPH if _ZERO_WIDTH_SPACE in text else LONG_PARAGRAPH
             if len(text) > limit:
@@ -509,7 +510,8 @@ def _split_long_paragraphs(section: etree._Element) -> None:
             continue
         limit = LONG_RUN_PARAGRAPH if any(_ZERO_WIDTH_SPACE in t for t in texts) else LONG_PARAGRAPH
         if length > limit:
-            _replace_with_pieces(p, _Cutter(limit, p.find(".//br") is not None).cut(p))
+            cutter = _Cutter(limit, p.find(".//br") is not None, str(p.tag))
+            _replace_with_pieces(p, cutter.cut(p))
 
 
 def _plain_pieces(text: str, limit: int) -> list[etree._Element]:
@@ -543,8 +545,9 @@ def _replace_with_pieces(p: etree._Element, pieces: list[etree._Element]) -> Non
         if n == 0:
             piece.attrib.update(p.attrib)
             piece.set("class", (p.get("class", "") + runs_on).strip())
-        else:
-            piece.set("class", "continued" + runs_on)
+        else:  # a code block's pieces keep its class (its frame, its font)
+            kept = p.get("class", "") + " " if p.tag == "pre" else ""
+            piece.set("class", kept + "continued" + runs_on)
             piece.set("data-block", p.get("data-block", ""))
         piece.tail = p.tail if last else "\n"
     parent[at : at + 1] = pieces
@@ -561,15 +564,16 @@ class _Cutter:
     """A paragraph with inline elements cut into pieces of about `limit` characters
     at its break opportunities, in one pass (no recursion: raw HTML may nest deep)."""
 
-    def __init__(self, limit: int, lines_broken: bool = False) -> None:
+    def __init__(self, limit: int, lines_broken: bool = False, tag: str = "p") -> None:
         self.limit = limit
+        self.tag = tag
         # With line breaks, a piece ends at one (a space only past twice the
         # limit): a piece that runs on justifies its last line, and CSS counts the
         # line before each break as a last line.
         self.at_space = limit * 2 if lines_broken else limit // 2
         self.pieces: list[etree._Element] = []
         self.open: list[etree._Element] = []  # the original inline elements open here
-        self.into: etree._Element = etree.Element("p")  # where text goes now
+        self.into: etree._Element = etree.Element(tag)  # where text goes now
         self.chars = 0
 
     def cut(self, p: etree._Element) -> list[etree._Element]:
@@ -608,7 +612,13 @@ class _Cutter:
 
     def text(self, text: str | None) -> None:
         while text:
-            found = _BREAK.search(text, max(0, self.at_space - self.chars))
+            if self.tag == "pre":  # code: at a line's end, else inside a line too long
+                start = max(0, self.limit // 2 - self.chars)
+                found = _NEWLINE.search(text, start, max(start, self.limit - self.chars))
+                if found is None:  # no line ends before the limit
+                    found = _BREAK.search(text, max(0, self.limit - self.chars))
+            else:
+                found = _BREAK.search(text, max(0, self.at_space - self.chars))
             if found is None or found.end() == len(text):
                 self._append(text)
                 self.chars += len(text)
@@ -626,7 +636,7 @@ class _Cutter:
     def _next_piece(self) -> None:
         """A new piece, with the inline elements open here opened again (no ids:
         the first piece has them)."""
-        self.into = etree.Element("p")
+        self.into = etree.Element(self.tag)
         self.pieces.append(self.into)
         self.chars = 0
         for element in self.open:
