@@ -800,6 +800,13 @@ CASES: dict[str, Case] = {
             "book/book.yaml": lambda path: path.symlink_to("../outside.yaml"),
         },
     ),
+    "M12": Case(
+        "book/other.yml: error: a YAML file is not a manuscript "
+        "(pass a Markdown file, or the folder whose book.yaml lists the chapters)",
+        epub("book/other.yml"),
+        cli=True,
+        files={"book/other.yml": "title: Other\n", "book/a.md": "Text.\n"},
+    ),
     # --- text and links
     "T01": Case(
         "book.md:6: warning: removed control character U+0007 (not allowed in EPUB or PDF text)",

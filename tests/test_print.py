@@ -375,6 +375,60 @@ def test_a_long_code_block_is_set_in_pieces_at_its_lines_ends() -> None:
     assert len(long) >= 10 and "".join(long).strip() == "y" * 200_000
 
 
+def test_the_pieces_of_a_long_paragraph_keep_its_notes_marks_and_language() -> None:
+    """A note is one float whatever its length, an index mark one mark: neither is
+    cut. Every piece keeps the paragraph's language, direction and class (its id
+    once); a raw <q> is not reopened (its marks would print at each cut)."""
+    from lxml import etree
+
+    from publisher.pdf.layout import _split_long_paragraphs
+
+    words = " ".join(f"w{n}" for n in range(5000))
+    section = etree.fromstring(
+        f'<section><p id="para" class="wide" lang="ar" dir="rtl">{words} call'
+        f'<span class="footnote-float">{words} {words}</span> <span data-mark="m1">term</span>'
+        f" <q>{words}</q> {words}</p></section>"
+    )
+    _split_long_paragraphs(section)
+    pieces = list(section.iter("p"))
+    assert len(pieces) >= 3
+    assert all(p.get("lang") == "ar" and p.get("dir") == "rtl" for p in pieces)
+    assert all("wide" in p.get("class", "").split() for p in pieces)
+    assert sum(1 for p in pieces if p.get("id") == "para") == 1
+    notes = [e for e in section.iter("span") if e.get("class") == "footnote-float"]
+    assert len(notes) == 1 and "".join(notes[0].itertext()).count("w4999") == 2
+    assert sum(1 for e in section.iter("span") if e.get("data-mark")) == 1
+    assert len(list(section.iter("q"))) == 1
+    text = " ".join(" ".join(p.itertext()) for p in pieces).split()
+    assert text.count("w4999") == 5 and text[-1] == "w4999"
+
+
+def test_a_word_made_of_many_emphases_is_broken_like_any_long_word() -> None:
+    """`*a*b*a*b…`: letters each in its own element are one word; counted across
+    the elements, it gets a break opportunity every LONG_WORD letters (it ran off
+    the page, and took 37 s)."""
+    from publisher.pdf.layout import LONG_WORD
+
+    body = _printed_body("# Top\n\nStart " + "*a*b" * 3000 + " end.\n")
+    text = "".join(p.text_content() for p in body.iter("p"))
+    runs = [len(run) for run in re.split(r"[\s\u200b]+", text)]
+    assert max(runs) <= LONG_WORD and text.replace("\u200b", "").count("ab") == 3000
+
+
+def test_deep_nesting_keeps_links_notes_index_marks_and_languages() -> None:
+    """Past eight levels only emphasis and the like are unwrapped: a link, a note,
+    an index mark and a language span keep their element."""
+    stars = "*" * 18
+    body = _printed_body(
+        f"# Top\n\n{stars}Deep [a link](https://example.com) note[^1] [idx]{{.index}} "
+        f"[ar]{{lang=ar dir=rtl}}{stars}\n\n[^1]: First note body.\n"
+    )
+    assert any(a.get("href") == "https://example.com" for a in body.iter("a"))
+    assert any("footnote-float" in e.get("class", "") for e in body.iter("span"))
+    assert any(e.get("data-mark") is not None for e in body.iter("span"))
+    assert any(e.get("lang") == "ar" and e.get("dir") == "rtl" for e in body.iter("span"))
+
+
 def test_inline_elements_nested_past_eight_levels_are_unwrapped_in_the_print() -> None:
     """WeasyPrint's cost for a line grows with the square of its inline nesting: the
     print keeps eight levels (text needs three or four) and unwraps the rest, text

@@ -445,7 +445,7 @@ LONG_RUN_PARAGRAPH = 5_000
 # (their id only on the first). Anything else (an image, a formula's drawing, a
 # line break) goes whole into one piece.
 _CUTTABLE = frozenset(
-    "a abbr b bdi bdo cite code data del dfn em i ins kbd mark q s samp small span "
+    "a abbr b bdi bdo cite code data del dfn em i ins kbd mark s samp small span "
     "strong sub sup time u var".split()
 )
 
@@ -466,10 +466,15 @@ def _shallow_inlines(section: etree._Element) -> None:
             continue
         parent = element.getparent()
         depth[element] = depth.get(parent, 0) + 1 if parent is not None else 1
-        if depth[element] > MAX_PRINT_INLINE_DEPTH:
+        if depth[element] > MAX_PRINT_INLINE_DEPTH and _unwrappable(element):
             deep.append(element)
     for element in deep:
         _unwrap(element)
+
+
+def _unwrappable(element: etree._Element) -> bool:
+    """Emphasis and the like with nothing but a class or an id (the id is kept)."""
+    return element.tag in _TYPE_ONLY and not (set(element.attrib) - {"class", "id", "data-block"})
 
 
 def _unwrap(element: etree._Element) -> None:
@@ -496,6 +501,21 @@ def _unwrap(element: etree._Element) -> None:
     parent[at : at + 1] = moved
 
 
+ELEMENT_WEIGHT = 40  # characters: what an inline element weighs in a piece
+
+
+def _whole(element: etree._Element) -> bool:
+    """An element a piece must hold whole: a note (a float: cut, it would be two
+    notes), an index mark (two marks, two page numbers)."""
+    note = "footnote-float" in element.get("class", "").split()
+    return note or element.get("data-mark") is not None
+
+
+# Inline elements that only set the type, which the print may unwrap: nested,
+# they look the same (a link, a note, an index mark, a language are kept).
+_TYPE_ONLY = frozenset("b del em i ins s small strong u".split())
+
+
 def _split_long_paragraphs(section: etree._Element) -> None:
     for p in list(section.iter("p", "pre")):
         if len(p) == 0 and p.tag == "p":
@@ -505,7 +525,10 @@ def _split_long_paragraphs(section: etree._Element) -> None:
                 _replace_with_pieces(p, _plain_pieces(text, limit))
             continue
         texts = [t for t in p.itertext() if t]
-        length = sum(len(t) for t in texts)
+        # Inline elements weigh as text does: WeasyPrint's time for a paragraph
+        # grows faster than its elements (30,000 emphases: 60 s in one paragraph,
+        # 18 s in paragraphs of 200).
+        length = sum(len(t) for t in texts) + ELEMENT_WEIGHT * sum(1 for _ in p.iterdescendants())
         if length <= LONG_RUN_PARAGRAPH:
             continue
         limit = LONG_RUN_PARAGRAPH if any(_ZERO_WIDTH_SPACE in t for t in texts) else LONG_PARAGRAPH
@@ -545,10 +568,10 @@ def _replace_with_pieces(p: etree._Element, pieces: list[etree._Element]) -> Non
         if n == 0:
             piece.attrib.update(p.attrib)
             piece.set("class", (p.get("class", "") + runs_on).strip())
-        else:  # a code block's pieces keep its class (its frame, its font)
-            kept = p.get("class", "") + " " if p.tag == "pre" else ""
-            piece.set("class", kept + "continued" + runs_on)
-            piece.set("data-block", p.get("data-block", ""))
+        else:  # the paragraph's language, direction, class; its id once
+            for name, value in _attributes(p, False).items():
+                piece.set(name, value)
+            piece.set("class", (p.get("class", "") + " continued" + runs_on).strip())
         piece.tail = p.tail if last else "\n"
     parent[at : at + 1] = pieces
 
@@ -590,8 +613,9 @@ class _Cutter:
                 self.text(element.tail)
                 continue
             name = element.tag if isinstance(element.tag, str) else ""
-            if name in _CUTTABLE:
+            if name in _CUTTABLE and not _whole(element):
                 self.into = etree.SubElement(self.into, name, _attributes(element, True))
+                self.chars += ELEMENT_WEIGHT
                 self.open.append(element)
                 self.text(element.text)
                 stack.append((element, True))
@@ -606,7 +630,7 @@ class _Cutter:
                 whole = copy.deepcopy(element)
                 whole.tail = None
                 self.into.append(whole)
-                self.chars += max(1, sum(len(t) for t in element.itertext()))
+                self.chars += ELEMENT_WEIGHT
                 self.text(element.tail)
         return self.pieces
 
@@ -665,6 +689,8 @@ def _no_runts(section: etree._Element) -> None:
         if start < 0 and node is p and attribute == "text":
             continue  # the paragraph is these few words: one line, no runt
         keep = etree.Element("span", {"class": "last-words"})
+        if p.get("data-block") is not None:  # its letters count where the page list looks
+            keep.set("data-block", p.get("data-block", ""))
         keep.text = stripped[start + 1 :]
         keep.tail = text[len(stripped) :]
         setattr(node, attribute, stripped[: start + 1])
@@ -684,24 +710,50 @@ def _no_runts(section: etree._Element) -> None:
 # after every LONG_WORD of them. Ideographic text breaks between its characters.
 LONG_WORD = 40
 _ZERO_WIDTH_SPACE = "\u200b"
-_LONG_RUN = re.compile(
-    rf"[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]{{{LONG_WORD + 1},}}"
-)
+_NO_BREAK = r"[^\s\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]"
+_TOKEN = re.compile(rf"({_NO_BREAK}+)|(?:(?!{_NO_BREAK}).)+", re.DOTALL)
+_TRAILING = re.compile(rf"{_NO_BREAK}*\Z")
 
 
 def _break_long_words(section: etree._Element) -> None:
-    for element in section.iter():
-        if not isinstance(element.tag, str):
-            continue
-        if element.text and len(element.text) > LONG_WORD:
-            element.text = _LONG_RUN.sub(_breakable, element.text)
-        if element.tail and len(element.tail) > LONG_WORD:
-            element.tail = _LONG_RUN.sub(_breakable, element.tail)
+    """Counted across inline elements: a word of letters each in its own emphasis
+    (`*a*b*a*b…`) is as long as one written plainly (6,000 letters ran off the
+    page, and took 37 s). A block, an image, a note starts the count again."""
+    run = 0
+    for event, element in etree.iterwalk(section, events=("start", "end")):
+        inline = element.tag in _CUTTABLE and not _whole(element)
+        if not inline:
+            run = 0
+        if event == "start":
+            if element.text and isinstance(element.tag, str):
+                element.text, run = _broken(element.text, run)
+        elif element.tail:
+            element.tail, run = _broken(element.tail, run)
 
 
-def _breakable(run: re.Match[str]) -> str:
-    word = run.group(0)
-    return _ZERO_WIDTH_SPACE.join(word[i : i + LONG_WORD] for i in range(0, len(word), LONG_WORD))
+def _broken(text: str, run: int) -> tuple[str, int]:
+    """`text` with a break opportunity after every LONG_WORD letters without one,
+    `run` letters without one before it; and the run at its end."""
+    if run + len(text) <= LONG_WORD:
+        trailing = len(_TRAILING.search(text).group(0))  # type: ignore[union-attr]
+        return text, trailing if trailing < len(text) else run + trailing
+    parts = []
+    for match in _TOKEN.finditer(text):
+        word = match.group(1)
+        if word is None:  # spaces, ideographs: they break
+            parts.append(match.group(0))
+            run = 0
+        elif run + len(word) <= LONG_WORD:
+            parts.append(word)
+            run += len(word)
+        else:
+            first = LONG_WORD - run
+            chunks = [word[:first]] + [
+                word[i : i + LONG_WORD] for i in range(first, len(word), LONG_WORD)
+            ]
+            parts.append(_ZERO_WIDTH_SPACE.join(chunks))
+            run = len(chunks[-1])
+    return "".join(parts), run
 
 
 # The opening letter of a story or chapter, with the punctuation before it (“I).
