@@ -31,7 +31,7 @@ from publisher.xhtml import EPUB_NS, parse_body
 
 # What the PDF may cost, for each megabyte of the manuscript's text (at least one).
 SECONDS = 40.0
-MEBIBYTES = 600.0
+MEBIBYTES = 650.0
 MEGABYTE = 1_000_000
 
 # Each thing's cost on one core of the reference machine (a 2-core AMD EPYC VM,
@@ -43,10 +43,13 @@ CELL = (0.7, 10.0)  # a table cell, beyond being an element (its column, its row
 CHARACTER = (0.015, 0.15)  # a character of text: shaped, broken into lines, drawn
 PAGE = (6.0, 100.0)  # a page: its margin boxes, running heads, folio, the page itself
 NOTE = (1.5, 2.0)  # a note, plus NOTE_PER_NEIGHBOUR for each other note on its page
-NOTE_PER_NEIGHBOUR = 0.6  # ms: the page's notes laid out again as each is placed
+# ms: the page's notes laid out again as each is placed (2,539 notes called from
+# one paragraph, 38 a page: 67 s, 26 ms a note).
+NOTE_PER_NEIGHBOUR = 0.7
 # An SVG is drawn again wherever it is shown: each of its elements, each time.
 SVG_ELEMENT = (0.04, 0.45)
-NOTES_PER_PAGE = 35  # at most, one-line notes filling a page
+NOTES_PER_PAGE = 40  # at most, one-line notes filling a page
+NOTE_LINE_SHARE = 0.6  # a note's line: 8.5 pt on 1.3 against 10.5 pt, more a line
 
 # The page the measurements were made on: A5 with the print profile's margins
 # (113 x 172 mm of text), where the default style sets about 62 characters a line
@@ -105,15 +108,17 @@ def estimate(book: RenderedBook, profile: Profile, recto: bool) -> Estimate:
         opens_right = recto and chapter.matter != FRONT
         counted = _Counts(per_line, drawings)
         counted.walk(parse_body(chapter.body))
-        chapter_pages = max(1.0, counted.lines / per_page)
+        # Notes are set smaller at the foot of the page: their lines take less room.
+        filled = counted.lines + NOTE_LINE_SHARE * counted.note_lines
+        chapter_pages = max(1.0, filled / per_page)
         elements += counted.elements
         cells += counted.cells
         characters += counted.characters
-        lines += counted.lines
+        lines += math.ceil(filled)
         notes += counted.notes
         drawn += counted.drawn
-        taken = _chapter_pages(counted.lines / per_page, opens_right)
-        padded = taken > _chapter_pages(counted.lines / per_page, False)
+        taken = _chapter_pages(filled / per_page, opens_right)
+        padded = taken > _chapter_pages(filled / per_page, False)
         pages += taken
         if counted.notes:
             crowd = min(NOTES_PER_PAGE, counted.notes / chapter_pages)
@@ -176,6 +181,18 @@ def allowance(book: RenderedBook) -> float:
     return max(1.0, book.source_size / MEGABYTE)
 
 
+_INDEX_MARK = re.compile(r"ix-\d+$")  # the print keeps no id for these (pdf/layout.py)
+# An index mark is a span with no line of its own and no destination in print:
+# 10,000 in a 1 MB book cost 2.3 s and 110 MiB (0.23 ms, 11 KiB each), about half
+# an element.
+MARK_SHARE = 0.5
+
+
+def _anchored(element: etree._Element) -> bool:
+    ident = element.get("id")
+    return bool(ident) and not _INDEX_MARK.match(ident or "")
+
+
 class _Counts:
     """One walk over a chapter's XHTML: elements, cells, notes, characters, and the
     lines its blocks take at `per_line` characters a line."""
@@ -184,6 +201,8 @@ class _Counts:
         self.per_line = per_line
         self.drawings = drawings
         self.elements = self.cells = self.characters = self.lines = self.notes = 0
+        self.note_lines = self.marks = 0
+        self._note_starts: list[int] = []  # the lines counted when each open note began
         self.drawn = 0
 
     def walk(self, root: etree._Element) -> None:
@@ -199,17 +218,29 @@ class _Counts:
             if done:
                 if block:
                     self._end_block(name, block_chars.pop(), element)
+                if name == "aside" and element.get(_EPUB_TYPE) == "footnote":
+                    moved = self.lines - self._note_starts.pop()
+                    self.lines -= moved
+                    self.note_lines += moved
                 block_chars[-1] += len(element.tail or "")
                 self.characters += len(element.tail or "")
                 continue
             if name == "math":
                 self._formula(element, block_chars)
                 continue
-            self.elements += 2 if name in TWO_BOXES else 1
+            if _INDEX_MARK.match(element.get("id") or ""):
+                self.marks += 1
+            elif element.get(_EPUB_TYPE, "").startswith("index-locator"):
+                pass  # a page number, plain text in the print's index
+            else:
+                self.elements += 2 if name in TWO_BOXES else 1
+            if _anchored(element) or (element.get("lang") and not block):
+                self.elements += 1  # a named destination in the PDF; a language's own run
             if name in ("td", "th"):
                 self.cells += 1
             elif name == "aside" and element.get(_EPUB_TYPE) == "footnote":
                 self.notes += 1
+                self._note_starts.append(self.lines)
             elif name == "br":
                 self.lines += 1  # a line ends here, however short
             elif name == "img":
@@ -223,6 +254,7 @@ class _Counts:
             stack.append((element, True))
             stack.extend((child, False) for child in reversed(element))
         self.elements -= 1  # the root (parse_body's <body>) is not the book's
+        self.elements += math.ceil(self.marks * MARK_SHARE)
 
     def _formula(self, element: etree._Element, block_chars: list[int]) -> None:
         """A formula is one drawing in the PDF (pdf/math.py), whatever its MathML:
