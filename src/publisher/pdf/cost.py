@@ -63,6 +63,7 @@ PAGE_LINES = 33
 BLOCKS = frozenset(
     "p li dt dd h1 h2 h3 h4 h5 h6 blockquote pre tr figcaption caption hr div".split()
 )
+BREAK_LINES = 3  # a scene break's height in lines (14,160 took 1,576 pages, not 861)
 FIGURE_LINES = 8  # an image's height in lines, about (its size is not known here)
 RUNT_SPAN = 16  # a paragraph longer than this gets a span for its last words (layout.py)
 # Elements that cost twice: a list item (its marker's box), a line break (the
@@ -276,7 +277,9 @@ class _Counts:
         """The lines a block takes: its text at `per_line` characters a line (a table
         row's cells side by side take, together, about as many lines as their text
         would across the page), a preformatted block's own lines each at least one."""
-        if name == "pre":
+        if name == "hr":  # a scene break: its space above and below, its ornament
+            self.lines += BREAK_LINES
+        elif name == "pre":
             text = "".join(str(t) for t in element.itertext())
             self.lines += sum(
                 max(1, math.ceil(len(line) / self.per_line)) for line in text.split("\n")
