@@ -1392,7 +1392,7 @@ CASES: dict[str, Case] = {
         patch=lambda mp: mp.setattr("publisher.pdf.math.BOOK_WORK", 10),
     ),
     "F11": Case(
-        "book.md: error: the PDF would take too much to lay out: its 2008 paragraphs, list "
+        "book.md: error: the PDF would take too much to lay out: its 2011 paragraphs, list "
         "items, emphases, links and other elements would take about 2 s and 46 MiB on one "
         "core; a manuscript of under 1 MB may take 40 s and 10 MiB (build the EPUB alone "
         "(publisher build --only epub), or publish the book in smaller volumes)",
