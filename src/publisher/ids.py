@@ -97,6 +97,14 @@ def index_mark_id(number: int) -> str:
     return f"ix-{number}"
 
 
+_INDEX_MARK = re.compile(r"ix-\d+")
+
+
+def is_index_mark_id(ident: str) -> bool:
+    """Whether `ident` is one index_mark_id gives."""
+    return _INDEX_MARK.fullmatch(ident) is not None
+
+
 def index_entry_id(number: int) -> str:
     """An entry of the index document (the target of its "see" references)."""
     return f"ix-entry-{number}"

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from publisher.ids import is_index_mark_id
 from publisher.model import FRONT, RenderedBook
 from publisher.pdf.profiles import Profile
 from publisher.xhtml import EPUB_NS, parse_body
@@ -182,7 +183,6 @@ def allowance(book: RenderedBook) -> float:
     return max(1.0, book.source_size / MEGABYTE)
 
 
-_INDEX_MARK = re.compile(r"ix-\d+$")  # the print keeps no id for these (pdf/layout.py)
 # An index mark is a span with no line of its own and no destination in print:
 # 10,000 in a 1 MB book cost 2.3 s and 110 MiB (0.23 ms, 11 KiB each), about half
 # an element.
@@ -191,7 +191,7 @@ MARK_SHARE = 0.5
 
 def _anchored(element: etree._Element) -> bool:
     ident = element.get("id")
-    return bool(ident) and not _INDEX_MARK.match(ident or "")
+    return bool(ident) and not is_index_mark_id(ident or "")  # print drops a mark's id
 
 
 class _Counts:
@@ -229,7 +229,7 @@ class _Counts:
             if name == "math":
                 self._formula(element, block_chars)
                 continue
-            if _INDEX_MARK.match(element.get("id") or ""):
+            if is_index_mark_id(element.get("id") or ""):
                 self.marks += 1
             elif element.get(_EPUB_TYPE, "").startswith("index-locator"):
                 pass  # a page number, plain text in the print's index

@@ -21,6 +21,7 @@ import lxml.html
 from lxml import etree
 
 from publisher.errors import Location, ResourceError
+from publisher.ids import is_index_mark_id
 from publisher.model import RenderedBook, RenderedChapter
 from publisher.pagination import TOC_DOCUMENT, mark_blocks
 from publisher.pdf.cost import (
@@ -310,10 +311,6 @@ def _with_formulas_as_tex(element: etree._Element) -> str:
     return "".join(parts)
 
 
-# The ids publisher gives the places marked for the index (publisher.ids).
-_MARK_ID = re.compile(r"ix-\d+")
-
-
 def _unanchored_marks(section: etree._Element) -> None:
     """A place marked for the index keeps its id as `data-mark`: nothing links to
     it in print (the index prints page numbers), and as an id it would cost
@@ -321,7 +318,7 @@ def _unanchored_marks(section: etree._Element) -> None:
     second of layout and one of writing). An author's own id on a mark stays."""
     for element in section.iter():
         ident = element.get("id")
-        if ident is not None and _MARK_ID.fullmatch(ident):
+        if ident is not None and is_index_mark_id(ident):
             del element.attrib["id"]
             element.set("data-mark", ident)
 
