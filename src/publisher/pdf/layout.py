@@ -515,12 +515,6 @@ _TYPE_ONLY = frozenset("b del em i ins s small strong u".split())
 
 def _split_long_paragraphs(section: etree._Element) -> None:
     for p in list(section.iter("p", "pre")):
-        if len(p) == 0 and p.tag == "p":
-            text = p.text or ""
-            limit = LONG_RUN_PARAGRAPH if _ZERO_WIDTH_SPACE in text else LONG_PARAGRAPH
-            if len(text) > limit:
-                _replace_with_pieces(p, _plain_pieces(text, limit))
-            continue
         texts = [t for t in p.itertext() if t]
         # Inline elements weigh as text does: WeasyPrint's time for a paragraph
         # grows faster than its elements (30,000 emphases: 60 s in one paragraph,
@@ -532,19 +526,6 @@ def _split_long_paragraphs(section: etree._Element) -> None:
         if length > limit:
             cutter = _Cutter(limit, p.find(".//br") is not None, str(p.tag))
             _replace_with_pieces(p, cutter.cut(p))
-
-
-def _plain_pieces(text: str, limit: int) -> list[etree._Element]:
-    pieces, start = [], 0
-    while start < len(text):
-        # After a space, or a break opportunity _break_long_words made.
-        found = _BREAK.search(text, start + limit // 2)
-        end = len(text) if found is None else found.end()
-        piece = etree.Element("p")
-        piece.text = text[start:end]
-        pieces.append(piece)
-        start = end
-    return pieces
 
 
 def _replace_with_pieces(p: etree._Element, pieces: list[etree._Element]) -> None:
